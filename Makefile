@@ -1,0 +1,41 @@
+# The two user commands: `make reproduce` and `make test`.
+# Each builds its own virtual environment in .venv/ and installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SCALE  ?= quick
+OUT    ?= results
+
+.PHONY: reproduce test venv data clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/activate setup.py pyproject.toml
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian's Fashion-MNIST is the embedded data set for the MLP/CNN experiments.
+# Installed with apt-get when that is usable; otherwise we say how, and go on.
+data:
+	@if [ -d /usr/share/datasets/fashion-mnist ] || [ -n "$$SHB_DATA" ]; then \
+	  true; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+	  { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1; } || \
+	  echo "note: could not install dataset-fashion-mnist; MLP/CNN experiments need --data-dir or SHB_DATA"; \
+	else \
+	  echo "note: Fashion-MNIST not found; run 'sudo apt-get install dataset-fashion-mnist' or set SHB_DATA"; \
+	fi
+
+reproduce: venv data
+	$(BIN)/shb reproduce --scale $(SCALE) --out $(OUT)
+
+test: venv data
+	$(BIN)/python -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) $(OUT) *.egg-info .pytest_cache .hypothesis

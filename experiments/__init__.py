@@ -1,0 +1,1 @@
+"""experiments/: the paper's figures as verified plots, one module per figure."""

@@ -1,0 +1,1 @@
+"""numeric/: the NQM engine and the Autograd MLP/CNN."""

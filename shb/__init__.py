@@ -1,0 +1,1 @@
+"""shb: the command-line front end of the short-horizon-bias toolkit."""

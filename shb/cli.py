@@ -1,0 +1,46 @@
+"""The `shb` command: one subcommand per module in shb/commands.
+
+Each command module exposes `register(subparsers)`, which adds its parser and
+sets `func(args) -> int` as the default. Modules are imported lazily by name
+so that a light command (e.g. `shb derive --check`) does not pay for the
+heavy ones.
+"""
+import argparse
+import importlib
+import sys
+
+from shb.errors import UserError
+
+COMMANDS = [
+    "shb.commands.derive",
+]
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="shb",
+        description="Verification toolkit for short-horizon bias in meta-optimization "
+        "(Wu, Ren, Liao & Grosse, ICLR 2018).",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status = args.func(args)
+    except UserError as err:
+        print(f"shb: {err}", file=sys.stderr)
+        return err.status
+    except KeyboardInterrupt:
+        print("shb: interrupted", file=sys.stderr)
+        return 130
+    return 0 if status is None else int(status)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of `shb`; each module has register(subparsers)."""

@@ -1,0 +1,277 @@
+"""Code and document generation: `shb derive`.
+
+The derivations in symbolic/ are turned into
+  - numeric/nqm_generated.py: plain numpy code (through autograd.numpy, so it is
+    differentiable by Autograd), elementwise over coordinates, broadcasting over
+    any leading batch axes; functions that sum over coordinates reduce the last axis;
+  - docs/derivations.md: the same derivations as LaTeX in Markdown.
+Both are deterministic functions of the SymPy expressions; the generated module's
+header carries a SHA-256 of those expressions (their srepr).
+"""
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+import sympy as sp
+from sympy.printing.numpy import NumPyPrinter
+
+from symbolic import dynamics, greedy, model, sgd
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GENERATED_MODULE = os.path.join("numeric", "nqm_generated.py")
+DERIVATIONS_DOC = os.path.join("docs", "derivations.md")
+
+
+@dataclass
+class Function:
+    """One generated function: `name(*args) -> outputs`, optionally summed over the last axis."""
+
+    name: str
+    doc: str
+    args: tuple
+    outputs: list  # [(name, sympy expression)]
+    sum_last_axis: bool = False
+    source: str = ""  # where the expressions come from (cited in the docstring)
+    extra: dict = field(default_factory=dict)
+
+
+def functions():
+    """The generated API, in file order."""
+    step = dynamics.theorem1()
+    raw = model.raw_from_central()
+    terms = greedy.per_coordinate_terms()
+    alpha_star, mu_star = greedy.greedy_from_sums()
+    return [
+        Function(
+            "nqm_step",
+            "One step of the mean/variance dynamics of SGD with momentum on the NQM.",
+            (model.alpha, model.mu, model.h, model.sigma2) + model.STATE,
+            [(name, step[name]) for name in ("mean_theta", "mean_v", "var_theta", "var_v", "cov_theta_v")],
+            source="Theorem 1, symbolic.dynamics.theorem1",
+        ),
+        Function(
+            "raw_moments",
+            "A(theta) = E[theta]^2 + V[theta], A(v) = E[v]^2 + V[v], E[theta v] = E[theta]E[v] + Cov(theta, v).",
+            model.STATE,
+            [(s.name, raw[s]) for s in model.RAW],
+            source="Appendix A.2, symbolic.model.raw_from_central",
+        ),
+        Function(
+            "loss_component",
+            "Excess loss of each coordinate, 1/2 h (E[theta]^2 + V[theta]) (Eq. 6 without its constant).",
+            (model.h, model.mean_theta, model.var_theta),
+            [("loss", dynamics.excess_loss_component())],
+            source="Eq. 6, symbolic.dynamics.excess_loss_component",
+        ),
+        Function(
+            "one_step_loss",
+            "Excess loss of each coordinate after one step with (alpha, mu), from raw moments.",
+            (model.alpha, model.mu, model.h, model.sigma2) + model.RAW,
+            [("loss", greedy.one_step_loss())],
+            source="Eq. 15, symbolic.greedy.one_step_loss",
+        ),
+        Function(
+            "greedy_sums",
+            "The five coordinate sums of Theorem 2: H = [[H_aa, H_am], [H_am, H_mm]] and g = (g_a, g_m),\n"
+            "the Hessian and the gradient at (0, 0) of the summed one-step loss in (alpha, mu).",
+            (model.h, model.sigma2) + model.RAW,
+            [(s.name, terms[s]) for s in greedy.SUMS],
+            sum_last_axis=True,
+            source="Theorem 2, symbolic.greedy.per_coordinate_terms",
+        ),
+        Function(
+            "greedy_solution",
+            "Greedy-optimal (alpha*, mu*) = -H^{-1} g from the five sums. Undefined when det H = 0\n"
+            "(e.g. at t = 0, where A(v) = 0 and mu is not identifiable).",
+            greedy.SUMS,
+            [("alpha", alpha_star), ("mu", mu_star)],
+            source="Theorem 2, symbolic.greedy.greedy_from_sums",
+        ),
+        Function(
+            "greedy_sgd_solution",
+            "Greedy learning rate without momentum (mu = 0): alpha* = -g_a / H_aa.",
+            (greedy.H_aa, greedy.g_a),
+            [("alpha", greedy.greedy_sgd_from_sums())],
+            source="Theorem 3 (multivariate one-step form), symbolic.greedy.greedy_sgd_from_sums",
+        ),
+        Function(
+            "sgd_optimal_alpha",
+            "Optimal learning rate of univariate SGD, alpha* = A / (h (A + sigma2)).",
+            (model.h, model.sigma2, sgd.A),
+            [("alpha", sgd.optimal_alpha())],
+            source="Theorem 3 (Eq. 7), symbolic.sgd.optimal_alpha",
+        ),
+        Function(
+            "sgd_min_A_after",
+            "A(theta) after k optimal SGD steps from A: A sigma2 / (k A + sigma2).",
+            (sgd.A, model.sigma2, sgd.k),
+            [("A", sgd.min_A_after())],
+            source="Theorem 4 (Eq. 16), symbolic.sgd.min_A_after",
+        ),
+    ]
+
+
+def source_hash(funcs):
+    """SHA-256 over the srepr of every generated expression, in order."""
+    digest = hashlib.sha256()
+    for f in funcs:
+        digest.update(f.name.encode())
+        for out_name, expr in f.outputs:
+            digest.update(out_name.encode())
+            digest.update(sp.srepr(expr).encode())
+    return digest.hexdigest()
+
+
+def _printer():
+    return NumPyPrinter({"fully_qualified_modules": False, "standard": "python3"})
+
+
+def _render_function(f, printer):
+    args = ", ".join(a.name for a in f.args)
+    lines = [f"def {f.name}({args}):"]
+    doc = f.doc.replace("\n", "\n    ")
+    lines.append(f'    """{doc}\n\n    Source: {f.source}.\n    """')
+    replacements, reduced = sp.cse([e for _, e in f.outputs], symbols=sp.numbered_symbols("x"), optimizations="basic")
+    for sym, expr in replacements:
+        lines.append(f"    {sym} = {printer.doprint(expr)}")
+    names = []
+    for (out_name, _), expr in zip(f.outputs, reduced):
+        value = printer.doprint(expr)
+        if f.sum_last_axis:
+            value = f"np.sum({value}, axis=-1)"
+        lines.append(f"    {out_name} = {value}")
+        names.append(out_name)
+    lines.append(f"    return {names[0]}" if len(names) == 1 else f"    return {', '.join(names)}")
+    return "\n".join(lines)
+
+
+def generate_module():
+    """The text of numeric/nqm_generated.py."""
+    funcs = functions()
+    printer = _printer()
+    bodies = [_render_function(f, printer) for f in funcs]
+    imports = sorted(name for names in printer.module_imports.values() for name in names)
+    header = [
+        "# GENERATED by `shb derive` from symbolic/ (dynamics.py, greedy.py, sgd.py, model.py).",
+        "# DO NOT EDIT: change the derivations and run `shb derive`; `shb derive --check` guards this file.",
+        f"# sympy {sp.__version__}; source-hash sha256:{source_hash(funcs)}",
+        '"""Generated NQM formulas (Theorems 1-4, Eq. 15). Elementwise over coordinates;',
+        "broadcasts over leading batch axes; *_sums reduce the last (coordinate) axis.",
+        "Uses autograd.numpy so that Autograd can differentiate through every function.",
+        '"""',
+        "import autograd.numpy as np",
+    ]
+    if imports:
+        header.append(f"from autograd.numpy import {', '.join(imports)}")
+    return "\n".join(header) + "\n\n\n" + "\n\n\n".join(bodies) + "\n"
+
+
+def _eq(lhs, rhs):
+    return f"$$ {lhs} = {sp.latex(rhs)} $$"
+
+
+def generate_document():
+    """The text of docs/derivations.md."""
+    step = dynamics.theorem1()
+    theta1, v1 = model.update()
+    terms = greedy.per_coordinate_terms()
+    alpha_star, mu_star = greedy.greedy_from_sums()
+    alpha_1d, mu_1d = greedy.greedy_univariate()
+    names = {
+        "mean_theta": r"\mathbb{E}[\theta']", "mean_v": r"\mathbb{E}[v']", "var_theta": r"\mathbb{V}[\theta']",
+        "var_v": r"\mathbb{V}[v']", "cov_theta_v": r"\mathrm{Cov}(\theta', v')",
+    }
+    out = [
+        "<!-- GENERATED by `shb derive` from symbolic/. Do not edit. -->",
+        "# Derivations for the noisy quadratic model",
+        "",
+        "Every expression below is computed by SymPy from the model in `symbolic/model.py`; the same",
+        "expressions are printed as numpy code into `numeric/nqm_generated.py`. Symbols: `mean_*` = E[.],",
+        "`var_*` = V[.], `cov_theta_v` = Cov(theta, v), `A_*` = E[.]^2 + V[.], `E_theta_v` = E[theta v].",
+        "",
+        "## Model (Section 2.2, Appendix A.1)",
+        "",
+        "One coordinate with curvature $h > 0$ and noise variance $\\sigma^2 \\ge 0$; $\\xi \\sim N(0,1)$ independent of $(\\theta, v)$.",
+        "",
+        _eq("v'", v1),
+        _eq(r"\theta'", theta1),
+        "",
+        "## Theorem 1: mean and variance dynamics",
+        "",
+        "Expectations of the update and of its squares and product, using $E[\\xi]=0$, $E[\\xi^2]=1$ and independence:",
+        "",
+    ]
+    out += [_eq(names[k], step[k]) for k in names]
+    out += [
+        "",
+        "## Eq. 15: the one-step excess loss",
+        "",
+        _eq(r"\mathcal{L}_i(\alpha, \mu)", greedy.one_step_loss()),
+        "",
+        "It is a quadratic in $(\\alpha, \\mu)$; its Hessian $H_i$ and its gradient at the origin $g_i$ have entries",
+        "",
+    ]
+    out += [_eq(sp.latex(s) + r"^{(i)}", terms[s]) for s in greedy.SUMS]
+    out += [
+        "",
+        "## Theorem 2: greedy-optimal learning rate and momentum",
+        "",
+        "Summing over coordinates, $H = \\sum_i H_i$ and $g = \\sum_i g_i$; the stationary point $x^* = -H^{-1} g$ is",
+        "",
+        _eq(r"\alpha^*", alpha_star),
+        _eq(r"\mu^*", mu_star),
+        "",
+        "For one coordinate (solving the two stationarity conditions directly):",
+        "",
+        _eq(r"\alpha^*_{1d}", alpha_1d),
+        _eq(r"\mu^*_{1d}", mu_1d),
+        "",
+        "Without momentum ($\\mu = 0$) the greedy learning rate is",
+        _eq(r"\alpha^*_{\mathrm{SGD}}", greedy.greedy_sgd_from_sums()),
+        "",
+        "At $t = 0$, $A(v_i) = 0$ and $E[\\theta_i v_i] = 0$ for every coordinate, so $H_{mm} = 0$, $\\det H = 0$ and",
+        "$\\mu$ is not identifiable; the greedy schedule then takes $\\mu = 0$ and the SGD formula.",
+        "",
+        "## Theorems 3 and 4: SGD without momentum, one coordinate",
+        "",
+        _eq("A'", sgd.next_A()),
+        _eq(r"\alpha^* = \arg\min_\alpha A'", sgd.optimal_alpha()),
+        _eq(r"A'_{\min}", sgd.min_next_A()),
+        "",
+        "so $1/A'_{\\min} = 1/A + 1/\\sigma^2$, a linear recurrence for $1/A$ whose solution after $k$ optimal steps is",
+        "",
+        _eq(r"A_{\min}(k)", sgd.min_A_after()),
+        "",
+    ]
+    return "\n".join(out)
+
+
+def outputs():
+    """{relative path: text} of every generated file."""
+    return {GENERATED_MODULE: generate_module(), DERIVATIONS_DOC: generate_document()}
+
+
+def write(root=ROOT):
+    """Write every generated file that changed; return the changed paths."""
+    from shb.io import atomic_write_text
+
+    changed = []
+    for rel, text in outputs().items():
+        path = os.path.join(root, rel)
+        if _read(path) != text:
+            atomic_write_text(path, text)
+            changed.append(rel)
+    return changed
+
+
+def stale(root=ROOT):
+    """Relative paths of generated files that differ from what the derivations produce."""
+    return [rel for rel, text in outputs().items() if _read(os.path.join(root, rel)) != text]
+
+
+def _read(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
