@@ -71,8 +71,9 @@ def test_bad_root_is_a_one_line_error(tmp_path):
 
 # --- generated code against sympy.lambdify -------------------------------------------------------
 
-finite = st.floats(min_value=-3.0, max_value=3.0, allow_nan=False)
-positive = st.floats(min_value=0.05, max_value=3.0, allow_nan=False)
+# Rounded to 6 decimals: no subnormal or near-underflow inputs, where float64 itself is meaningless.
+finite = st.floats(min_value=-3.0, max_value=3.0).map(lambda x: round(x, 6))
+positive = st.floats(min_value=0.05, max_value=3.0).map(lambda x: round(x, 6))
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # singular draws are rejected by assume below
