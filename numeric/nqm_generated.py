@@ -30,7 +30,7 @@ def nqm_step(alpha, mu, h, sigma2, mean_theta, mean_v, var_theta, var_v, cov_the
 
 def nqm_step_vjp(alpha, mu, h, sigma2, mean_theta, mean_v, var_theta, var_v, cov_theta_v, adj_mean_theta, adj_mean_v, adj_var_theta, adj_var_v, adj_cov_theta_v):
     """Reverse-mode adjoint of nqm_step: given adj_* = dL/d(next statistics), return dL/d(statistics)
-    before the step and the per-coordinate contributions to dL/dalpha and dL/dmu of this step.
+    before the step and the per-coordinate contributions to dL/dalpha_t and dL/dmu_t.
 
     Source: Theorem 1 differentiated, symbolic.adjoint.step_vjp.
     """

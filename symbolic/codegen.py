@@ -53,7 +53,7 @@ def functions():
         Function(
             "nqm_step_vjp",
             "Reverse-mode adjoint of nqm_step: given adj_* = dL/d(next statistics), return dL/d(statistics)\n"
-            "before the step and the per-coordinate contributions to dL/dalpha and dL/dmu of this step.",
+            "before the step and the per-coordinate contributions to dL/dalpha_t and dL/dmu_t.",
             (model.alpha, model.mu, model.h, model.sigma2) + model.STATE + adjoint.ADJOINT,
             [(s.name, e) for s, e in zip(adjoint.ADJOINT, previous)] + [("grad_alpha", grad_alpha), ("grad_mu", grad_mu)],
             source="Theorem 1 differentiated, symbolic.adjoint.step_vjp",
