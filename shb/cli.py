@@ -13,6 +13,7 @@ from shb.errors import UserError
 
 COMMANDS = [
     "shb.commands.derive",
+    "shb.commands.prove",
 ]
 
 

@@ -1,0 +1,42 @@
+"""Run every proof: one module per theorem or claim, each a generator of kernel steps."""
+import importlib
+
+from proofs.kernel import Result
+
+MODULES = (
+    "proofs.nqm",
+    "proofs.theorem1",
+    "proofs.theorem2",
+    "proofs.convexity",
+    "proofs.theorem3",
+    "proofs.theorem4",
+    "proofs.spherical",
+    "proofs.deterministic",
+)
+
+
+def modules():
+    """The proof modules in report order; each has THEOREM, CITES, STATEMENT and steps()."""
+    return [importlib.import_module(name) for name in MODULES]
+
+
+def run_module(module, on_result=None):
+    """Check every step of one proof; an error while building a step is a failing result, never a crash."""
+    results = []
+    try:
+        for step in module.steps():
+            results.append(step.run(module.THEOREM))
+            if on_result:
+                on_result(results[-1])
+    except Exception as err:
+        results.append(Result(module.THEOREM, "building the proof", "error",
+                              "The proof's steps could be constructed.", "", False, 0.0,
+                              f"error: {type(err).__name__}: {err}"))
+        if on_result:
+            on_result(results[-1])
+    return results
+
+
+def run_all(on_result=None):
+    """Every step of every proof, in report order: a list of kernel.Result."""
+    return [r for module in modules() for r in run_module(module, on_result)]

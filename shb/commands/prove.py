@@ -1,0 +1,71 @@
+"""`shb prove [--json] [--report [PATH]]`: run every machine-checked proof in proofs/.
+
+Prints a table (theorem, step, holds / FAILS, seconds), or with --json one JSON
+document {"claims": [...], "all_hold": ..., "findings": [...], "numerical_only": [...]}.
+--report writes the Markdown proof report (default docs/proofs.md in the repository).
+Exit status 0 only if every step holds, 1 otherwise.
+"""
+import os
+import sys
+import time
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "prove", help="run the machine-checked proofs of Theorems 1-4 and the paper's claims"
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
+    parser.add_argument(
+        "--report", nargs="?", const=os.path.join(REPO_ROOT, "docs", "proofs.md"), default=None, metavar="PATH",
+        help="write the Markdown proof report to PATH (default: docs/proofs.md in the repository)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args):
+    from proofs import report, runner
+    from shb.errors import UserError
+    from shb.io import atomic_write_text, to_json
+
+    if args.report is not None and os.path.isdir(args.report):
+        raise UserError(f"report path is a directory, not a file: {args.report}")
+    start = time.perf_counter()
+    stream = None if args.json else _streamer()
+    results = runner.run_all(on_result=stream)
+    elapsed = time.perf_counter() - start
+    all_hold = bool(results) and all(r.holds for r in results)
+    if args.json:
+        print(to_json(report.to_json(results, elapsed)))
+    else:
+        _print_summary(results, elapsed, report)
+    if args.report is not None:
+        try:
+            atomic_write_text(args.report, report.markdown(results))
+        except OSError as err:
+            raise UserError(f"cannot write report {args.report}: {err.strerror}") from None
+        print(f"wrote {args.report}", file=sys.stderr if args.json else sys.stdout)
+    return 0 if all_hold else 1
+
+
+def _streamer():
+    """Print each step's row as soon as it is decided (the table header first)."""
+    print(f"{'theorem':<30}  {'step':<60}  verdict  seconds", flush=True)
+
+    def emit(result):
+        from proofs.report import row
+
+        print(row(result, 30, 60), flush=True)
+    return emit
+
+
+def _print_summary(results, elapsed, report):
+    print()
+    for name, steps, hold, seconds in report.summary(results):
+        print(f"{name:<30}  {hold:>3}/{steps:<3} hold  {seconds:7.2f} s")
+    failed = [r for r in results if not r.holds]
+    for r in failed:
+        print(f"FAILS: {r.theorem}: {r.step}: {r.detail}")
+    verdict = "every step holds" if not failed else f"{len(failed)} step(s) FAIL"
+    print(f"{len(results)} steps in {elapsed:.1f} s: {verdict}")
