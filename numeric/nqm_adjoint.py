@@ -1,7 +1,10 @@
 """The T-step NQM loss as one Autograd primitive with a generated reverse-mode adjoint.
 
-final_loss(alpha, mu, h, sigma2, mean0, var0) = sum_i 1/2 h_i (E[theta_i(T)]^2 + V[theta_i(T)])
-after the schedule (alpha_t, mu_t), t < T (Theorem 1, velocity starting at 0).
+final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight=0)
+    = sum_i L_i(T) + penalty_weight * sum_{t, i} relu(L_i(t) / L_i(0) - 1)^2,
+with L_i(t) = 1/2 h_i (E[theta_i(t)]^2 + V[theta_i(t)]) after the schedule (alpha_t, mu_t), t < T
+(Theorem 1, velocity starting at 0). The penalty is the paper's safeguard (Section 2.3) as a soft
+constraint: no coordinate's loss above its initial value; coordinates with L_i(0) = 0 are exempt.
 
 Forward: the generated `nqm_step`, T times, keeping the statistics of every step.
 Backward: the generated `nqm_step_vjp` (symbolic/adjoint.py) from step T down to 1, which
@@ -11,6 +14,7 @@ per elementary operation. alpha and mu have shape (T,) or (B, T) (a batch of B s
 """
 import numpy as np
 from autograd.extend import defvjp_argnums, primitive
+from autograd.tracer import isbox
 
 from numeric import nqm_generated as gen
 
@@ -23,13 +27,7 @@ def _per_step(x):
 
 def rollout_stats(alpha, mu, h, sigma2, mean0, var0):
     """The five statistics at t = 0..T: a list of T+1 tuples of arrays of shape batch + (d,)."""
-    zeros = np.zeros(np.shape(alpha)[:-1] + np.shape(h))
-    state = (mean0 + zeros, zeros, var0 + zeros, zeros, zeros)
-    states = [state]
-    for alpha_t, mu_t in zip(_per_step(alpha), _per_step(mu)):
-        state = gen.nqm_step(alpha_t, mu_t, h, sigma2, *state)
-        states.append(state)
-    return states
+    return list(_stream(alpha, mu, h, sigma2, mean0, var0))
 
 
 _last = {}  # the most recent forward pass, reused by the backward pass of the same call
@@ -44,26 +42,69 @@ def _forward(alpha, mu, h, sigma2, mean0, var0):
     return _last["states"]
 
 
+def _excess(state, h, start):
+    """relu(L_i / L_i(0) - 1) per coordinate, 0 where L_i(0) = 0."""
+    ratio = gen.loss_component(h, state[0], state[2]) / np.where(start > 0, start, 1.0)
+    return np.where(start > 0, np.maximum(ratio - 1.0, 0.0), 0.0)
+
+
+def final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight=0.0):
+    """Excess loss at step T (plus the weighted safeguard penalty) for each schedule in the batch.
+
+    Under Autograd the statistics of every step are kept for the adjoint; a plain evaluation (e.g. a
+    batched grid of schedules) streams through the steps and keeps only the current ones.
+    """
+    if isbox(alpha) or isbox(mu):
+        return _final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight)
+    return _objective(_stream(alpha, mu, h, sigma2, mean0, var0), h, mean0, var0, penalty_weight)
+
+
+def _stream(alpha, mu, h, sigma2, mean0, var0):
+    """The statistics at t = 0..T one step at a time (nothing kept)."""
+    zeros = np.zeros(np.shape(alpha)[:-1] + np.shape(h))
+    state = (mean0 + zeros, zeros, var0 + zeros, zeros, zeros)
+    yield state
+    for alpha_t, mu_t in zip(_per_step(alpha), _per_step(mu)):
+        state = gen.nqm_step(alpha_t, mu_t, h, sigma2, *state)
+        yield state
+
+
+def _objective(states, h, mean0, var0, penalty_weight):
+    start = gen.loss_component(h, mean0, var0)
+    penalty = 0.0
+    for t, state in enumerate(states):
+        if penalty_weight and t > 0:
+            penalty = penalty + np.sum(_excess(state, h, start) ** 2, axis=-1)
+    return np.sum(gen.loss_component(h, state[0], state[2]), axis=-1) + penalty_weight * penalty
+
+
 @primitive
-def final_loss(alpha, mu, h, sigma2, mean0, var0):
-    """Excess loss at step T for each schedule in the batch."""
-    state = _forward(alpha, mu, h, sigma2, mean0, var0)[-1]
-    return np.sum(gen.loss_component(h, state[0], state[2]), axis=-1)
+def _final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight=0.0):
+    return _objective(_forward(alpha, mu, h, sigma2, mean0, var0), h, mean0, var0, penalty_weight)
 
 
-def schedule_gradient(upstream, alpha, mu, h, sigma2, mean0, var0):
+def _penalty_adjoint(state, h, start, penalty_weight):
+    """d/d(statistics) of penalty_weight * sum_i relu(L_i / L_i(0) - 1)^2 at one step."""
+    weight = 2 * penalty_weight * _excess(state, h, start) / np.where(start > 0, start, 1.0)
+    return [weight * a for a in gen.loss_component_vjp(h, *state)]
+
+
+def schedule_gradient(upstream, alpha, mu, h, sigma2, mean0, var0, penalty_weight=0.0):
     """(dL/dalpha, dL/dmu) by the generated adjoint recursion, scaled by `upstream` per schedule."""
     states = _forward(alpha, mu, h, sigma2, mean0, var0)
-    scale = np.asarray(upstream, dtype=float)[..., None]
-    adjoint = tuple(a * scale for a in gen.loss_component_vjp(h, *states[-1]))
+    start = gen.loss_component(h, mean0, var0)
+    adjoint = list(gen.loss_component_vjp(h, *states[-1]))
     grad_alpha = np.zeros(np.shape(alpha))
     grad_mu = np.zeros(np.shape(mu))
     alphas, mus = _per_step(alpha), _per_step(mu)
     for t in range(len(alphas) - 1, -1, -1):
+        if penalty_weight:  # the penalty at step t + 1 feeds the adjoint of the statistics there
+            adjoint = [a + p for a, p in zip(adjoint, _penalty_adjoint(states[t + 1], h, start, penalty_weight))]
         *adjoint, g_alpha, g_mu = gen.nqm_step_vjp(alphas[t], mus[t], h, sigma2, *states[t], *adjoint)
         grad_alpha[..., t] = np.sum(g_alpha, axis=-1)
         grad_mu[..., t] = np.sum(g_mu, axis=-1)
-    return grad_alpha, grad_mu
+    scale = np.asarray(upstream, dtype=float)[..., None]
+    return grad_alpha * scale, grad_mu * scale
 
 
 def _vjp(argnums, ans, args, kwargs):
@@ -72,10 +113,10 @@ def _vjp(argnums, ans, args, kwargs):
         raise NotImplementedError("final_loss is differentiable in the schedule (alpha, mu) only")
 
     def vjp(g):
-        grads = schedule_gradient(g, *args)
+        grads = schedule_gradient(g, *args, **kwargs)
         return tuple(grads[argnum] for argnum in argnums)
 
     return vjp
 
 
-defvjp_argnums(final_loss, _vjp)
+defvjp_argnums(_final_loss, _vjp)

@@ -14,6 +14,9 @@ from shb.errors import UserError
 COMMANDS = [
     "shb.commands.derive",
     "shb.commands.prove",
+    "shb.commands.nqm",
+    "shb.commands.figure",
+    "shb.commands.reproduce",
 ]
 
 

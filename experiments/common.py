@@ -1,0 +1,36 @@
+"""Pieces every experiment script shares: the scale switch and the checks that do not depend on a figure."""
+from experiments.verified import check
+from shb.errors import UserError
+
+SCALES = ("quick", "paper")
+
+
+def config_for(scale, quick, paper):
+    """The configuration dict for `scale` ('quick' or 'paper')."""
+    if scale not in SCALES:
+        raise UserError(f"unknown scale {scale!r} (choose quick or paper)")
+    return dict(quick if scale == "quick" else paper)
+
+
+def generated_code_check():
+    """The numbers were computed by code that matches the derivations (`shb derive --check`)."""
+    from symbolic import codegen
+
+    stale = codegen.stale()
+    return check("generated code is current (shb derive --check)", not stale,
+                 "stale: " + ", ".join(stale) if stale else "numeric/nqm_generated.py matches symbolic/")
+
+
+def relative_difference(ours, paper):
+    return (ours - paper) / abs(paper)
+
+
+def paper_row(quantity, paper, ours, command, tolerance=None, note=""):
+    """One row of the report's 'paper vs this toolkit' table."""
+    row = {"quantity": quantity, "paper": paper, "ours": ours, "command": command, "note": note}
+    if isinstance(paper, (int, float)) and isinstance(ours, (int, float)):
+        row["relative_difference"] = relative_difference(ours, paper)
+        if tolerance is not None:
+            row["within_tolerance"] = abs(row["relative_difference"]) <= tolerance
+            row["tolerance"] = tolerance
+    return row

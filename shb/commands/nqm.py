@@ -1,0 +1,164 @@
+"""`shb nqm ...`: the noisy quadratic model engine from the command line (Section 2).
+
+    shb nqm dynamics   --problem P.json --schedule S.json [--json]
+    shb nqm greedy|greedy-sgd|fixed|optimized (--problem P.json | --preset NAME) --steps T [--json]
+    shb nqm montecarlo --problem P.json --schedule S.json --runs N --seed K [--json]
+
+P.json = {"h": [...], "sigma2": [...], "mean0": [...], "var0": [...]}; S.json = {"alpha": [...], "mu": [...]}.
+Bad input is one line on stderr and exit status 2.
+"""
+import sys
+
+from shb.errors import UserError
+
+SCHEDULES = ("greedy", "greedy-sgd", "fixed", "optimized")
+
+
+def register(subparsers):
+    parser = subparsers.add_parser("nqm", help="noisy quadratic model: exact dynamics, Monte-Carlo, schedules")
+    sub = parser.add_subparsers(dest="nqm_command", required=True)
+
+    p = sub.add_parser("dynamics", help="exact mean/variance dynamics (Theorem 1) of a schedule")
+    _problem_args(p, preset=False)
+    p.add_argument("--schedule", required=True, metavar="S.json", help='{"alpha": [...], "mu": [...]}')
+    _json_arg(p)
+    p.set_defaults(func=run_dynamics)
+
+    for name in SCHEDULES:
+        p = sub.add_parser(name, help=f"the {name} schedule over a horizon of --steps T")
+        _problem_args(p, preset=True)
+        p.add_argument("--steps", required=True, metavar="T", help="the horizon T (a positive integer)")
+        if name in ("fixed", "optimized"):
+            p.add_argument("--adam-steps", default="500", metavar="N", help="Adam steps (default 500, as the paper)")
+            p.add_argument("--adam-lr", default=None, metavar="LR", help="Adam learning rate (default: the module's)")
+        _json_arg(p)
+        p.set_defaults(func=run_schedule, schedule_name=name)
+
+    p = sub.add_parser("montecarlo", help="sample moments of theta at step T over N simulated runs")
+    _problem_args(p, preset=False)
+    p.add_argument("--schedule", required=True, metavar="S.json", help='{"alpha": [...], "mu": [...]}')
+    p.add_argument("--runs", required=True, metavar="N", help="number of independent runs (>= 2)")
+    p.add_argument("--seed", default="0", metavar="K", help="seed of numpy's Generator (default 0)")
+    _json_arg(p)
+    p.set_defaults(func=run_montecarlo)
+
+
+def _problem_args(parser, preset):
+    if preset:
+        group = parser.add_mutually_exclusive_group(required=True)
+        group.add_argument("--problem", metavar="P.json", help="the problem as JSON")
+        group.add_argument("--preset", metavar="NAME", help="a preset problem: paper or paper-deterministic")
+    else:
+        parser.add_argument("--problem", required=True, metavar="P.json", help="the problem as JSON")
+
+
+def _json_arg(parser):
+    parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _int(value, flag, minimum):
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{flag} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise UserError(f"{flag} must be >= {minimum}, got {number}")
+    return number
+
+
+def _float(value, flag):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{flag} must be a number, got {value!r}") from None
+    if not number > 0 or number == float("inf"):
+        raise UserError(f"{flag} must be a finite number > 0, got {value!r}")
+    return number
+
+
+def _load_problem(args):
+    from numeric import nqm_problem
+    from shb.io import read_json
+
+    if getattr(args, "preset", None):
+        return nqm_problem.preset(args.preset)
+    return nqm_problem.from_json(read_json(args.problem, "problem file"))
+
+
+def _load_schedule(path):
+    from numeric import nqm_problem
+    from shb.io import read_json
+
+    return nqm_problem.schedule_from_json(read_json(path, "schedule file"))
+
+
+def _emit(args, obj, summary):
+    from shb.io import to_json
+
+    if args.json:
+        sys.stdout.write(to_json(obj) + "\n")
+    else:
+        print(summary)
+    return 0
+
+
+def run_dynamics(args):
+    from numeric.nqm_dynamics import STATS, rollout
+
+    problem = _load_problem(args)
+    alpha, mu = _load_schedule(args.schedule)
+    with _quiet_numpy():
+        out = rollout(problem, alpha, mu)
+    obj = {name: out[name] for name in STATS}
+    obj["loss"] = out["loss"]
+    T = alpha.size
+    summary = (f"exact dynamics, d={problem.h.size}, T={T}: loss {out['loss'][0]:.6g} -> {out['loss'][-1]:.6g} "
+               f"(excess loss 1/2 sum h (E^2 + V), Theorem 1)")
+    return _emit(args, obj, summary)
+
+
+def run_schedule(args):
+    from numeric import nqm_schedules
+
+    problem = _load_problem(args)
+    T = _int(args.steps, "--steps", 1)
+    name = args.schedule_name
+    if name == "greedy":
+        out = nqm_schedules.greedy(problem, T)
+    elif name == "greedy-sgd":
+        out = nqm_schedules.greedy_sgd(problem, T)
+    else:
+        kwargs = {"steps": _int(args.adam_steps, "--adam-steps", 0)}
+        if args.adam_lr is not None:
+            kwargs["lr"] = _float(args.adam_lr, "--adam-lr")
+        fit = nqm_schedules.fixed if name == "fixed" else nqm_schedules.optimized
+        with _quiet_numpy():
+            out = fit(problem, T, **kwargs)
+    obj = {"alpha": out["alpha"], "mu": out["mu"], "loss": out["loss"]}
+    summary = (f"{name} schedule, d={problem.h.size}, T={T}: final loss {out['loss'][-1]:.6g} "
+               f"(initial {out['loss'][0]:.6g}); alpha {out['alpha'][0]:.4g} -> {out['alpha'][-1]:.4g}, "
+               f"mu {out['mu'][0]:.4g} -> {out['mu'][-1]:.4g}")
+    return _emit(args, obj, summary)
+
+
+def run_montecarlo(args):
+    from numeric.nqm_montecarlo import simulate
+
+    problem = _load_problem(args)
+    alpha, mu = _load_schedule(args.schedule)
+    runs = _int(args.runs, "--runs", 2)
+    seed = _int(args.seed, "--seed", 0)
+    with _quiet_numpy():
+        out = simulate(problem, alpha, mu, runs, seed)
+    obj = {"mean_theta": out["mean_theta"][0], "var_theta": out["var_theta"][0]}
+    summary = (f"Monte-Carlo, {runs} runs, seed {seed}, d={problem.h.size}, step T={alpha.size}: "
+               f"mean of E[theta] over coordinates {obj['mean_theta'].mean():.6g}, "
+               f"mean of V[theta] {obj['var_theta'].mean():.6g}")
+    return _emit(args, obj, summary)
+
+
+def _quiet_numpy():
+    """Overflow in a diverging schedule gives inf/nan in the output, not warnings on stderr."""
+    import numpy as np
+
+    return np.errstate(over="ignore", invalid="ignore")

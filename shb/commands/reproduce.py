@@ -1,0 +1,77 @@
+"""`shb reproduce [--only nqm|mlp] [--scale quick|paper] [--out DIR]`: everything, and DIR/REPORT.md.
+
+Order: derivations are current (shb derive --check), every proof holds (shb prove), the NQM
+figures (1, 2, 3a, 3b), the MLP experiments. Each part's checks go into the report; the exit
+status is non-zero if any check fails.
+"""
+import os
+import sys
+import time
+
+from shb.commands.figure import FIGURES, run_figure
+from shb.errors import UserError
+
+NQM_FIGURES = ("fig1", "fig2", "fig3a", "fig3b")
+
+
+def register(subparsers):
+    parser = subparsers.add_parser("reproduce", help="derivations, proofs, figures and REPORT.md")
+    parser.add_argument("--only", choices=("nqm", "mlp"), default=None)
+    parser.add_argument("--scale", choices=("quick", "paper"), default="quick")
+    parser.add_argument("--out", default="results", metavar="DIR")
+    parser.add_argument("--data-dir", default=None, metavar="DIR", help="IDX data for the MLP experiments")
+    parser.set_defaults(func=run)
+
+
+def derivations_section(out_dir, scale):
+    from experiments.common import generated_code_check
+    from experiments.report import checks_table
+
+    c = generated_code_check()
+    text = ("The generated module `numeric/nqm_generated.py` and `docs/derivations.md` match the SymPy "
+            "derivations in `symbolic/`.\n\n" + checks_table([c]) + "\n\nRegenerate with `shb derive`; check with `shb derive --check`.")
+    return {"title": "Derivations", "passed": c["passed"], "report": text}
+
+
+def proofs_section(out_dir, scale):
+    import proofs
+
+    return proofs.reproduce_section(os.path.join(out_dir, "proofs.md"))
+
+
+def figure_section(name):
+    def section(out_dir, scale):
+        result = run_figure(name, out_dir, scale)
+        return {"title": result.get("title", name), **result}
+    return section
+
+
+def plan(only):
+    steps = [("Derivations", derivations_section), ("Proofs", proofs_section)]
+    if only in (None, "nqm"):
+        steps += [(FIGURES[name][0], figure_section(name)) for name in NQM_FIGURES]
+    return steps
+
+
+def run(args):
+    from experiments.report import write_report
+
+    os.makedirs(args.out, exist_ok=True)
+    start = time.monotonic()
+    sections = []
+    for title, step in plan(args.only):
+        t0 = time.monotonic()
+        print(f"[reproduce] {title} ...", file=sys.stderr, flush=True)
+        try:
+            section = step(args.out, args.scale)
+        except UserError as err:
+            section = {"title": title, "passed": False, "report": f"Not run: {err}"}
+        section["seconds"] = time.monotonic() - t0
+        print(f"[reproduce] {title}: {'PASS' if section['passed'] else 'FAIL'} ({section['seconds']:.0f} s)",
+              file=sys.stderr, flush=True)
+        sections.append(section)
+    command = "shb reproduce" + (f" --only {args.only}" if args.only else "") + f" --scale {args.scale}"
+    write_report(args.out, args.scale, command, sections, time.monotonic() - start)
+    ok = all(s["passed"] for s in sections)
+    print(f"wrote {os.path.join(args.out, 'REPORT.md')}: {'all checks pass' if ok else 'SOME CHECKS FAIL'}")
+    return 0 if ok else 1

@@ -1,0 +1,44 @@
+"""Hypothesis profiles: `ci` (default; deterministic, few examples) and `thorough` (many random examples).
+
+Select with the environment variable HYPOTHESIS_PROFILE=ci|thorough.
+"""
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, max_examples=8, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough", max_examples=200, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+import importlib.util  # noqa: E402
+import pathlib  # noqa: E402
+
+import pytest  # noqa: E402
+
+GENERATED = pathlib.Path(__file__).resolve().parents[1] / "numeric" / "nqm_generated.py"
+
+
+@pytest.fixture
+def mutant(tmp_path):
+    """mutant(old, new) -> a copy of numeric/nqm_generated.py with the one occurrence of `old` replaced by `new`,
+    loaded as a separate temporary module (the generated file itself is never touched)."""
+    counter = iter(range(1000))
+
+    def make(old, new):
+        text = GENERATED.read_text()
+        assert text.count(old) == 1, f"mutation pattern {old!r} must occur exactly once in {GENERATED.name}"
+        path = tmp_path / f"nqm_mutant_{next(counter)}.py"
+        path.write_text(text.replace(old, new))
+        spec = importlib.util.spec_from_file_location(path.stem, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return make

@@ -1,0 +1,96 @@
+"""numeric/nqm_checks.py: the certificates stamped on the NQM figures must fail when they should.
+
+Each test pairs a case the check must pass with a case it must fail (a wrong schedule, a wrong
+noise level in the simulation), so a check that always passes is caught.
+"""
+import math
+
+import numpy as np
+import pytest
+
+from numeric import nqm_checks, nqm_montecarlo, nqm_problem, nqm_schedules
+
+
+@pytest.fixture
+def problem():
+    h = nqm_problem.chebyshev_extreme(20, 0.01, 1.0)
+    return nqm_problem.make_problem(h, 1.0 / h, 5.0, 0.5)
+
+
+def test_bonferroni_threshold_matches_the_normal_quantile():
+    # Catches: a one-sided threshold, or the family rate not divided by the number of comparisons.
+    assert nqm_checks.bonferroni_threshold(1, 0.05) == pytest.approx(1.959964, abs=1e-5)
+    assert nqm_checks.bonferroni_threshold(100, 0.05) == pytest.approx(3.480756, abs=1e-5)
+
+
+def test_greedy_minimiser_check_accepts_greedy_and_rejects_a_detuned_schedule(problem):
+    greedy = nqm_schedules.greedy(problem, 30)
+    assert nqm_checks.greedy_is_one_step_minimiser(problem, greedy)["passed"]
+    detuned = dict(greedy, alpha=greedy["alpha"] * 1.05)
+    assert not nqm_checks.greedy_is_one_step_minimiser(problem, detuned)["passed"]
+    flipped = dict(greedy, mu=-greedy["mu"])  # the sign the extracted paper text drops
+    assert not nqm_checks.greedy_is_one_step_minimiser(problem, flipped)["passed"]
+
+
+def test_safeguard_check(problem):
+    T = 20
+    gentle = {"alpha": np.full(T, 0.5), "mu": np.zeros(T)}
+    assert nqm_checks.safeguard_holds(problem, gentle)["passed"]
+    violent = {"alpha": np.full(T, 2.5), "mu": np.zeros(T)}  # alpha h > 2 on the top coordinate: diverges
+    assert not nqm_checks.safeguard_holds(problem, violent)["passed"]
+
+
+def test_montecarlo_agreement_passes_for_the_model_and_fails_for_wrong_noise(problem, monkeypatch):
+    # N = 4000 runs, 20 coordinates x 2 steps x 2 moments = 80 z-scores, Bonferroni at 1e-3 family-wise.
+    T = 25
+    schedule = {"alpha": np.full(T, 0.3), "mu": np.full(T, 0.5)}
+    assert nqm_checks.montecarlo_agreement(problem, schedule, 4000, (5, T), seed=3)["passed"]
+    # Power: simulating with 10% more noise than the exact dynamics assume must be detected.
+    real = nqm_montecarlo.simulate
+    noisier = problem._replace(sigma2=problem.sigma2 * 1.10)
+    monkeypatch.setattr(nqm_montecarlo, "simulate", lambda p, *a, **k: real(noisier, *a, **k))
+    result = nqm_checks.montecarlo_agreement(problem, schedule, 4000, (5, T), seed=3)
+    assert not result["passed"], result["detail"]
+
+
+def test_montecarlo_agreement_deterministic_coordinates_match_exactly():
+    h = np.array([0.5, 1.0])
+    problem = nqm_problem.make_problem(h, np.zeros(2), 3.0, 0.0)
+    schedule = {"alpha": np.full(10, 0.4), "mu": np.full(10, 0.3)}
+    result = nqm_checks.montecarlo_agreement(problem, schedule, 10, (10,), seed=0)
+    assert result["passed"] and "2 deterministic" in result["detail"]
+
+
+def test_zscores_are_standard_under_the_null():
+    # Catches: a wrong variance formula in montecarlo_zscores (e.g. V / N instead of sqrt(V / N)).
+    rng = np.random.default_rng(0)
+    N, reps = 500, 4000
+    samples = rng.normal(2.0, 3.0, size=(reps, N))
+    z_mean, z_var = nqm_checks.montecarlo_zscores(2.0, 9.0, samples.mean(1), samples.var(1, ddof=1), N)
+    # Standard error of a sample standard deviation over `reps` draws: about 1/sqrt(2 reps) = 0.011.
+    assert abs(np.std(z_mean) - 1) < 5 * math.sqrt(1 / (2 * reps))
+    assert abs(np.std(z_var) - 1) < 0.1  # chi-square skew at N = 500 is small
+
+
+def test_sample_paths_have_the_exact_moments():
+    # Catches: sample_paths drifting from the update that `simulate` (and Theorem 1) describe.
+    # N = 20000 paths, 3 coordinates x 2 steps x 2 moments = 12 z-scores, Bonferroni at 1e-3 family-wise.
+    h = np.array([0.05, 0.5, 1.0])
+    problem = nqm_problem.make_problem(h, 1.0 / h, [3.0, -2.0, 1.0], 0.2)
+    T, runs = 12, 20000
+    schedule = {"alpha": np.full(T, 0.4), "mu": np.full(T, 0.3)}
+    paths = nqm_montecarlo.sample_paths(problem, schedule["alpha"], schedule["mu"], runs, seed=5)
+    assert paths.shape == (runs, T + 1, 3)
+    from numeric import nqm_dynamics
+
+    exact = nqm_dynamics.rollout(problem, schedule["alpha"], schedule["mu"])
+    threshold = nqm_checks.bonferroni_threshold(12, 1e-3)
+    for t in (3, T):
+        z_mean, z_var = nqm_checks.montecarlo_zscores(exact["mean_theta"][t], exact["var_theta"][t],
+                                                      paths[:, t].mean(0), paths[:, t].var(0, ddof=1), runs)
+        assert np.all(np.abs(z_mean) < threshold) and np.all(np.abs(z_var) < threshold)
+    # Power: the same paths against 10% more noise in the exact moments fail.
+    noisier = nqm_dynamics.rollout(problem._replace(sigma2=problem.sigma2 * 1.1), schedule["alpha"], schedule["mu"])
+    _, z_var = nqm_checks.montecarlo_zscores(noisier["mean_theta"][T], noisier["var_theta"][T],
+                                             paths[:, T].mean(0), paths[:, T].var(0, ddof=1), runs)
+    assert np.max(np.abs(z_var)) > threshold

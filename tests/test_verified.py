@@ -1,0 +1,51 @@
+"""experiments/verified.py and experiments/report.py: the stamp and sidecar tell the truth."""
+import json
+
+import matplotlib.pyplot as plt
+
+from experiments import report
+from experiments.verified import check, save_verified_figure, stamp_text
+
+
+def _figure():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    return fig
+
+
+def test_all_passing_checks_are_stamped_verified(tmp_path):
+    checks = [check("a", True, "fine"), check("b", True)]
+    assert save_verified_figure(_figure(), "f", str(tmp_path), {"x": [1, 2]}, {"k": 1}, checks, seed=3)
+    sidecar = json.loads((tmp_path / "f.json").read_text())
+    assert sidecar["all_checks_passed"] is True and sidecar["seed"] == 3 and sidecar["data"] == {"x": [1, 2]}
+    assert {"versions", "git_commit", "checks", "config"} <= set(sidecar)
+    assert (tmp_path / "f.png").stat().st_size > 0 and (tmp_path / "f.pdf").stat().st_size > 0
+    assert stamp_text(checks) == "verified: 2/2 checks"
+
+
+def test_one_failing_check_makes_the_figure_unverified(tmp_path):
+    # Catches: a stamp or return value that ignores a failed check.
+    checks = [check("a", True), check("b", False, "off by 3%")]
+    assert not save_verified_figure(_figure(), "g", str(tmp_path), {}, {}, checks)
+    assert json.loads((tmp_path / "g.json").read_text())["all_checks_passed"] is False
+    assert stamp_text(checks).startswith("UNVERIFIED")
+
+
+def test_no_checks_is_not_verified():
+    assert stamp_text([]).startswith("UNVERIFIED")
+
+
+def test_report_table_marks_values_outside_tolerance():
+    from experiments.common import paper_row
+
+    inside = paper_row("greedy", 63.86, 64.0, "cmd", 0.02)
+    outside = paper_row("fixed", 42.19, 45.0, "cmd", 0.03)
+    text = report.paper_table([inside, outside])
+    assert "+0.2% (within 2%)" in text and "(OUTSIDE 3%)" in text
+
+
+def test_write_report_lists_failures(tmp_path):
+    sections = [{"title": "A", "passed": True, "report": "ok"}, {"title": "B", "passed": False, "report": "bad"}]
+    report.write_report(str(tmp_path), "quick", "shb reproduce", sections, 1.0)
+    text = (tmp_path / "REPORT.md").read_text()
+    assert "SOME CHECKS FAIL" in text and "| B | **FAIL**" in text
