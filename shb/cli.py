@@ -17,6 +17,10 @@ COMMANDS = [
     "shb.commands.nqm",
     "shb.commands.figure",
     "shb.commands.reproduce",
+    "shb.commands.offline",
+    "shb.commands.hypergrad_check",
+    "shb.commands.bench",
+    "shb.commands.online",
 ]
 
 

@@ -46,10 +46,27 @@ def figure_section(name):
     return section
 
 
+def mlp_section(name, title):
+    def section(out_dir, scale, data_dir=None):
+        import importlib
+
+        result = importlib.import_module(f"experiments.{name}").run(out_dir, scale=scale, data_dir=data_dir)
+        return {"title": title, **result}
+    return section
+
+
+MLP_SECTIONS = [
+    ("Offline meta-optimization", mlp_section("offline", "Offline meta-optimization (Figures 5 and 6)")),
+    ("Online meta-optimization", mlp_section("online", "Online meta-optimization (Figures 7 and 8)")),
+]
+
+
 def plan(only):
     steps = [("Derivations", derivations_section), ("Proofs", proofs_section)]
     if only in (None, "nqm"):
         steps += [(FIGURES[name][0], figure_section(name)) for name in NQM_FIGURES]
+    if only in (None, "mlp"):
+        steps += MLP_SECTIONS
     return steps
 
 
@@ -62,8 +79,9 @@ def run(args):
     for title, step in plan(args.only):
         t0 = time.monotonic()
         print(f"[reproduce] {title} ...", file=sys.stderr, flush=True)
+        kwargs = {"data_dir": args.data_dir} if (title, step) in MLP_SECTIONS else {}
         try:
-            section = step(args.out, args.scale)
+            section = step(args.out, args.scale, **kwargs)
         except UserError as err:
             section = {"title": title, "passed": False, "report": f"Not run: {err}"}
         section["seconds"] = time.monotonic() - t0

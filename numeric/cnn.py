@@ -1,0 +1,179 @@
+"""The paper's CNN (Section 3.3) as plain Autograd functions over one flat parameter vector.
+
+Architecture (adapted from Caffe's CIFAR-10 example, as in the paper): three 3x3
+convolutions with 32, 32 and 64 filters (stride 1, "same" zero padding, ReLU), each
+followed by 2x2 max-pooling with stride 2, then a fully connected ReLU layer of 100
+units and the linear output layer; softmax cross-entropy as in numeric/mlp.py.
+
+Spatial sizes: pooling takes the floor (an odd row/column at the border is dropped),
+so CIFAR-10 (32x32x3) goes 32 -> 16 -> 8 -> 4 (4*4*64 = 1024 features) and the
+embedded Fashion-MNIST (28x28x1) goes 28 -> 14 -> 7 -> 3 (3*3*64 = 576 features).
+
+Convolution is im2col + matrix product: for an (n, H, W, C) input, `im2col` gives
+the (n, H, W, 9*C) array of zero-padded 3x3 patches (index (3*di + dj)*C + c within
+a patch), and conv(x) = im2col(x) @ W + b with W of shape (9*C, F), computed as one
+2-D matrix product (n*H*W, 9*C) @ (9*C, F). im2col is linear; its
+adjoint `col2im` sums each patch entry back onto the pixel it came from. Both are
+Autograd primitives whose derivatives are each other (as `block`/`embed` in
+numeric/mlp.py), so reverse mode and forward-over-reverse (Hessian-vector products
+for the hypergradient, numeric/online_smd.py) both work.
+
+Inputs are flat rows in [0, 1] in (H, W, C) order, as `mlp.minibatch` returns them,
+so the same SGD, minibatch and hypergradient code serves the MLP and the CNN.
+Initialization: weights ~ N(0, 2 / fan_in) (He et al., 2015), biases zero.
+"""
+from collections import namedtuple
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import grad, value_and_grad
+from autograd.extend import defjvp, defvjp, primitive
+
+from numeric.mlp import block
+
+PAPER_FILTERS = (32, 32, 64)
+PAPER_HIDDEN = 100
+KERNEL = 3
+PAD = KERNEL // 2
+
+# slices of one layer's weights and bias in the flat vector
+Param = namedtuple("Param", ["w_start", "w_stop", "w_shape", "b_start", "b_stop"])
+CNNLayout = namedtuple("CNNLayout", ["input_shape", "convs", "dense", "n_params"])
+
+
+def pooled(size):
+    """Side length after 2x2 max-pooling with stride 2 (floor)."""
+    return size // 2
+
+
+def make_layout(input_shape, filters=PAPER_FILTERS, hidden=PAPER_HIDDEN, n_classes=10):
+    """Where each layer's (W, b) sits in theta, for inputs of shape (H, W, C)."""
+    h, w, c = input_shape
+    start, convs = 0, []
+    for f in filters:
+        w_stop = start + c * KERNEL * KERNEL * f
+        convs.append(Param(start, w_stop, (c * KERNEL * KERNEL, f), w_stop, w_stop + f))
+        start, c = w_stop + f, f
+        h, w = pooled(h), pooled(w)
+    if h < 1 or w < 1:
+        raise ValueError(f"input {input_shape} is too small for {len(filters)} poolings")
+    dense = []
+    for n_in, n_out in ((h * w * c, hidden), (hidden, n_classes)):
+        w_stop = start + n_in * n_out
+        dense.append(Param(start, w_stop, (n_in, n_out), w_stop, w_stop + n_out))
+        start = w_stop + n_out
+    return CNNLayout(tuple(input_shape), tuple(convs), tuple(dense), start)
+
+
+def init_params(layout, rng):
+    """theta_0: weights ~ N(0, 2 / fan_in), biases 0."""
+    theta = np.zeros(layout.n_params)
+    for p in layout.convs + layout.dense:
+        theta[p.w_start:p.w_stop] = rng.standard_normal(p.w_stop - p.w_start) * np.sqrt(2.0 / p.w_shape[0])
+    return theta
+
+
+def _params(theta, p):
+    return block(theta, p.w_start, p.w_stop, p.w_shape), block(theta, p.b_start, p.b_stop, (p.b_stop - p.b_start,))
+
+
+# ---------------------------------------------------------------- im2col and its adjoint
+
+@primitive
+def im2col(x):
+    """(n, H, W, C) -> (n, H, W, 9*C): the zero-padded 3x3 patch around every pixel, index (3*di + dj)*C + c."""
+    n, h, w, c = x.shape
+    padded = np.zeros((n, h + 2 * PAD, w + 2 * PAD, c))
+    padded[:, PAD:PAD + h, PAD:PAD + w, :] = x
+    out = np.empty((n, h, w, KERNEL * KERNEL, c))
+    for di in range(KERNEL):
+        for dj in range(KERNEL):
+            out[:, :, :, KERNEL * di + dj, :] = padded[:, di:di + h, dj:dj + w, :]
+    return out.reshape(n, h, w, KERNEL * KERNEL * c)
+
+
+@primitive
+def col2im(cols, x_shape):
+    """The adjoint of im2col: scatter-add every patch entry back to its pixel (padding dropped)."""
+    n, h, w, c = x_shape
+    cols = np.reshape(cols, (n, h, w, KERNEL * KERNEL, c))
+    padded = np.zeros((n, h + 2 * PAD, w + 2 * PAD, c))
+    for di in range(KERNEL):
+        for dj in range(KERNEL):
+            padded[:, di:di + h, dj:dj + w, :] += cols[:, :, :, KERNEL * di + dj, :]
+    return padded[:, PAD:PAD + h, PAD:PAD + w, :]
+
+
+defvjp(im2col, lambda ans, x: lambda g: col2im(g, x.shape))
+defjvp(im2col, lambda g, ans, x: im2col(g))
+defvjp(col2im, lambda ans, cols, x_shape: lambda g: im2col(g))
+defjvp(col2im, lambda g, ans, cols, x_shape: col2im(g, x_shape))
+
+
+def conv3x3(x, W, b):
+    """'Same' 3x3 convolution (cross-correlation) of (n, H, W, C) with W (9*C, F): (n, H, W, F)."""
+    n, h, w, _ = x.shape
+    cols = anp.reshape(im2col(x), (n * h * w, W.shape[0]))
+    return anp.reshape(anp.dot(cols, W) + b, (n, h, w, W.shape[1]))
+
+
+def maxpool2x2(x):
+    """2x2 max-pooling, stride 2, floor: (n, H, W, C) -> (n, H//2, W//2, C)."""
+    n, h, w, c = x.shape
+    h2, w2 = pooled(h), pooled(w)
+    if (h, w) != (2 * h2, 2 * w2):
+        x = x[:, : 2 * h2, : 2 * w2, :]
+    return anp.max(anp.reshape(x, (n, h2, 2, w2, 2, c)), axis=(2, 4))
+
+
+# ---------------------------------------------------------------- the network
+
+def logits(theta, X, layout):
+    """conv-ReLU-pool x3, dense-ReLU, dense. X: (n, H*W*C) rows in (H, W, C) order."""
+    h = anp.reshape(X, (X.shape[0],) + layout.input_shape)
+    for p in layout.convs:
+        W, b = _params(theta, p)
+        h = maxpool2x2(anp.maximum(0.0, conv3x3(h, W, b)))
+    h = anp.reshape(h, (X.shape[0], -1))
+    (W1, b1), (W2, b2) = (_params(theta, p) for p in layout.dense)
+    h = anp.maximum(0.0, anp.dot(h, W1) + b1)
+    return anp.dot(h, W2) + b2
+
+
+def loss(theta, X, Y, layout):
+    """Mean softmax cross-entropy over the minibatch; Y is one-hot (batch, classes)."""
+    z = logits(theta, X, layout)
+    z_max = anp.max(z, axis=1, keepdims=True)
+    log_norm = anp.log(anp.sum(anp.exp(z - z_max), axis=1, keepdims=True)) + z_max
+    return -anp.sum(Y * (z - log_norm)) / X.shape[0]
+
+
+loss_grad = grad(loss)
+loss_and_grad = value_and_grad(loss)
+
+
+# ---------------------------------------------------------------- naive references (tests)
+
+def naive_conv3x3(x, W, b):
+    """Direct loop convolution with zero padding: the reference for im2col (tests only)."""
+    n, h, w, c = x.shape
+    f = W.shape[1]
+    K = W.reshape(KERNEL, KERNEL, c, f)
+    padded = np.zeros((n, h + 2 * PAD, w + 2 * PAD, c))
+    padded[:, PAD:PAD + h, PAD:PAD + w, :] = x
+    out = np.zeros((n, h, w, f))
+    for i in range(h):
+        for j in range(w):
+            patch = padded[:, i:i + KERNEL, j:j + KERNEL, :]  # (n, 3, 3, c)
+            out[:, i, j, :] = np.einsum("nabc,abcf->nf", patch, K) + b
+    return out
+
+
+def naive_maxpool2x2(x):
+    """Loop 2x2/stride-2 max-pooling with floor (tests only)."""
+    n, h, w, c = x.shape
+    out = np.empty((n, h // 2, w // 2, c))
+    for i in range(h // 2):
+        for j in range(w // 2):
+            out[:, i, j, :] = x[:, 2 * i:2 * i + 2, 2 * j:2 * j + 2, :].max(axis=(1, 2))
+    return out

@@ -1,0 +1,129 @@
+"""IDX files (MNIST, Fashion-MNIST) and where to find them.
+
+IDX layout (LeCun et al.): a 4-byte big-endian magic number 0x00 0x00 TT DD,
+where TT is the element type (0x08 = unsigned byte for the image and label
+files we read) and DD the number of dimensions, then DD big-endian uint32
+sizes, then the elements in C order. Images are (n, rows, cols), labels (n,).
+Files may be gzip-compressed (.gz) or plain.
+
+Every malformed input is a one-line `UserError` naming the file and the fault.
+"""
+import gzip
+import os
+import zlib
+
+import numpy as np
+
+from shb.errors import UserError
+
+DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist"
+DATA_ENV = "SHB_DATA"
+UBYTE = 0x08
+SPLITS = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+HOW_TO_FIX = "install the Debian package dataset-fashion-mnist, or pass --data-dir DIR / set SHB_DATA=DIR"
+
+
+def resolve_data_dir(data_dir=None):
+    """The data directory: `data_dir`, else $SHB_DATA, else Debian's Fashion-MNIST location."""
+    if data_dir:
+        where, source = data_dir, "--data-dir"
+    elif os.environ.get(DATA_ENV):
+        where, source = os.environ[DATA_ENV], DATA_ENV
+    else:
+        where, source = DEFAULT_DATA_DIR, "default"
+    if not os.path.isdir(where):
+        raise UserError(f"data directory not found: {where} ({source}); {HOW_TO_FIX}")
+    return where
+
+
+def find_idx_file(data_dir, stem):
+    """Path of `stem` or `stem.gz` in data_dir (plain file preferred)."""
+    for name in (stem, stem + ".gz"):
+        path = os.path.join(data_dir, name)
+        if os.path.isfile(path):
+            return path
+    raise UserError(f"IDX file not found: {os.path.join(data_dir, stem)}[.gz]; {HOW_TO_FIX}")
+
+
+def read_bytes(path):
+    """The file's bytes, gunzipped if it starts with the gzip magic."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as err:
+        raise UserError(f"cannot read IDX file {path}: {err.strerror}") from None
+    if raw[:2] != b"\x1f\x8b":
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (EOFError, OSError, zlib.error) as err:
+        raise UserError(f"corrupt or truncated gzip IDX file {path}: {err}") from None
+
+
+def parse_idx(raw, path, ndim):
+    """Decode IDX bytes into a uint8 array of `ndim` dimensions, validating header and length."""
+    if len(raw) < 4:
+        raise UserError(f"IDX file {path} is truncated: {len(raw)} bytes, no header")
+    if raw[0] != 0 or raw[1] != 0:
+        raise UserError(f"IDX file {path} has bad magic number 0x{raw[:4].hex()} (expected 0x0000{UBYTE:02x}{ndim:02x})")
+    if raw[2] != UBYTE:
+        raise UserError(f"IDX file {path} has dtype code 0x{raw[2]:02x}; expected 0x08 (unsigned byte)")
+    if raw[3] != ndim:
+        raise UserError(f"IDX file {path} has {raw[3]} dimensions; expected {ndim}")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise UserError(f"IDX file {path} is truncated in its header: {len(raw)} bytes < {header}")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = header + int(np.prod(shape, dtype=np.int64))
+    if len(raw) != expected:
+        what = "truncated" if len(raw) < expected else "too long"
+        raise UserError(f"IDX file {path} is {what}: {len(raw)} bytes for shape {shape} (expected {expected})")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def load_idx(path, ndim):
+    """Read and validate one IDX file (plain or .gz)."""
+    return parse_idx(read_bytes(path), path, ndim)
+
+
+def load_split(data_dir=None, split="train"):
+    """(images uint8 (n, rows*cols), labels uint8 (n,)) of one split, validated against each other."""
+    where = resolve_data_dir(data_dir)
+    image_path, label_path = (find_idx_file(where, stem) for stem in SPLITS[split])
+    images = load_idx(image_path, 3)
+    labels = load_idx(label_path, 1)
+    if images.shape[0] != labels.shape[0]:
+        raise UserError(
+            f"{image_path} has {images.shape[0]} images but {label_path} has {labels.shape[0]} labels"
+        )
+    if images.shape[0] == 0 or images.shape[1] * images.shape[2] == 0:
+        raise UserError(f"IDX file {image_path} is empty: shape {images.shape}")
+    return images.reshape(images.shape[0], -1), labels
+
+
+def write_idx(path, array):
+    """Write a uint8 array as IDX (gzip-compressed if path ends in .gz). Used to make test data."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, UBYTE, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    data = header + array.tobytes()
+    if path.endswith(".gz"):
+        data = gzip.compress(data)
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+def write_synthetic_split(directory, split="train", n=300, shape=(4, 5), n_classes=3, seed=0, gz=True):
+    """Write a small learnable IDX split (class-dependent pixel means) for tests; returns (images, labels)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, n_classes, n).astype(np.uint8)
+    means = rng.uniform(40, 215, (n_classes, *shape))
+    images = np.clip(means[labels] + rng.normal(0, 40, (n, *shape)), 0, 255).astype(np.uint8)
+    suffix = ".gz" if gz else ""
+    image_stem, label_stem = SPLITS[split]
+    os.makedirs(directory, exist_ok=True)
+    write_idx(os.path.join(directory, image_stem + suffix), images)
+    write_idx(os.path.join(directory, label_stem + suffix), labels)
+    return images, labels

@@ -1,0 +1,157 @@
+"""The paper's MLP (Section 3.2) as plain functions over one flat parameter vector.
+
+Model: 784-100-100-10, ReLU hidden units, softmax cross-entropy, weights
+N(0, 0.1^2), biases zero, inputs scaled to [0, 1], minibatches of 100.
+Optimizer: SGD with momentum,
+
+    v_{t+1} = mu v_t - alpha_t g_t,   theta_{t+1} = theta_t + v_{t+1},
+
+with the inverse-time decay schedule alpha_t = alpha0 (1 + t/K)^(-beta)
+(mu = 0.9, K = 5000), after a warm start of 50 steps at alpha = 0.1, mu = 0.9.
+
+Parameters live in one flat float64 vector; `make_layout` fixes once where each
+layer's weight matrix and bias sit in it, and `unflatten` only slices views.
+Minibatches are drawn and indexed outside the differentiated `loss`.
+"""
+from collections import namedtuple
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import grad, value_and_grad
+from autograd.extend import defjvp, defvjp, primitive
+
+PAPER_SIZES = (784, 100, 100, 10)
+INIT_SCALE = 0.1
+MU = 0.9
+K = 5000.0
+BATCH_SIZE = 100
+WARM_STEPS = 50
+WARM_ALPHA = 0.1
+
+Layer = namedtuple("Layer", ["w_start", "w_stop", "w_shape", "b_start", "b_stop"])
+Dataset = namedtuple("Dataset", ["images", "labels", "n_classes"])  # uint8 (n, d), int (n,), int
+
+
+def make_layout(layer_sizes):
+    """Slices of each layer's (W, b) in the flat vector, and the total parameter count."""
+    layout, start = [], 0
+    for n_in, n_out in zip(layer_sizes[:-1], layer_sizes[1:]):
+        w_stop = start + n_in * n_out
+        layout.append(Layer(start, w_stop, (n_in, n_out), w_stop, w_stop + n_out))
+        start = w_stop + n_out
+    return tuple(layout), start
+
+
+@primitive
+def block(theta, start, stop, shape):
+    """The view theta[start:stop].reshape(shape)."""
+    return theta[start:stop].reshape(shape)
+
+
+@primitive
+def embed(x, start, stop, size):
+    """The vector of length `size` that is ravel(x) on [start, stop) and zero elsewhere (block's adjoint)."""
+    out = np.zeros(size)
+    out[start:stop] = np.ravel(x)
+    return out
+
+
+# block and embed are linear and adjoint to each other, so each one's derivatives are
+# the other (or itself); this replaces Autograd's generic getitem adjoint (zeros + add.at)
+# with one slice assignment, in reverse mode and in forward-over-reverse alike.
+defvjp(block, lambda ans, theta, start, stop, shape: lambda g: embed(g, start, stop, theta.shape[0]))
+defjvp(block, lambda g, ans, theta, start, stop, shape: block(g, start, stop, shape))
+defvjp(embed, lambda ans, x, start, stop, size: lambda g: block(g, start, stop, np.shape(x)))
+defjvp(embed, lambda g, ans, x, start, stop, size: embed(g, start, stop, size))
+
+
+def unflatten(theta, layout):
+    """[(W, b), ...] as views of theta at the fixed `layout` offsets (no copies on plain arrays)."""
+    return [
+        (block(theta, l.w_start, l.w_stop, l.w_shape), block(theta, l.b_start, l.b_stop, (l.b_stop - l.b_start,)))
+        for l in layout
+    ]
+
+
+def init_params(layer_sizes, rng, scale=INIT_SCALE):
+    """theta_0: weights ~ N(0, scale^2), biases 0 (Section 3.2)."""
+    layout, n_params = make_layout(layer_sizes)
+    theta = np.zeros(n_params)
+    for layer in layout:
+        theta[layer.w_start:layer.w_stop] = scale * rng.standard_normal(layer.w_stop - layer.w_start)
+    return theta
+
+
+def logits(theta, X, layout):
+    """ReLU MLP: h_{l+1} = max(0, h_l W_l + b_l), no ReLU on the output layer."""
+    params = unflatten(theta, layout)
+    h = X
+    for W, b in params[:-1]:
+        h = anp.maximum(0.0, anp.dot(h, W) + b)
+    W, b = params[-1]
+    return anp.dot(h, W) + b
+
+
+def loss(theta, X, Y, layout):
+    """Mean softmax cross-entropy over the minibatch; Y is one-hot (batch, classes)."""
+    z = logits(theta, X, layout)
+    z_max = anp.max(z, axis=1, keepdims=True)
+    log_norm = anp.log(anp.sum(anp.exp(z - z_max), axis=1, keepdims=True)) + z_max
+    return -anp.sum(Y * (z - log_norm)) / X.shape[0]
+
+
+loss_grad = grad(loss)
+loss_and_grad = value_and_grad(loss)
+
+
+def inverse_time_decay(alpha0, beta, t, k=K):
+    """alpha_t = alpha0 (1 + t/K)^(-beta) (Welling & Teh, 2011; Section 3.2)."""
+    return alpha0 * (1.0 + t / k) ** (-beta)
+
+
+def sgd_momentum_step(theta, v, g, alpha, mu=MU):
+    """v' = mu v - alpha g, theta' = theta + v'."""
+    v = mu * v - alpha * g
+    return theta + v, v
+
+
+def batch_indices(rng, n_examples, batch_size=BATCH_SIZE):
+    """Indices of one minibatch, drawn i.i.d. uniformly from the training set."""
+    return rng.integers(0, n_examples, size=batch_size)
+
+
+def minibatch(data, idx):
+    """(X in [0, 1] float64, one-hot Y) for the examples `idx`."""
+    X = data.images[idx] / 255.0
+    Y = np.zeros((len(idx), data.n_classes))
+    Y[np.arange(len(idx)), data.labels[idx]] = 1.0
+    return X, Y
+
+
+def dataset_loss(theta, data, layout, n_max=None):
+    """Mean loss over the first n_max examples of `data` (all when None)."""
+    n = data.images.shape[0] if n_max is None else min(n_max, data.images.shape[0])
+    X, Y = minibatch(data, np.arange(n))
+    return float(loss(theta, X, Y, layout))
+
+
+def train(theta, v, data, layout, alpha0, beta, steps, rng, mu=MU, k=K, batch_size=BATCH_SIZE, t0=0):
+    """`steps` SGD-momentum steps with alpha_t = alpha0 (1 + t/K)^(-beta), t = t0, t0+1, ...
+
+    Returns (theta, v, losses) where losses[t] is the minibatch loss at step t.
+    """
+    losses = np.empty(steps)
+    n = data.images.shape[0]
+    for i in range(steps):
+        X, Y = minibatch(data, batch_indices(rng, n, batch_size))
+        losses[i], g = loss_and_grad(theta, X, Y, layout)
+        theta, v = sgd_momentum_step(theta, v, g, inverse_time_decay(alpha0, beta, t0 + i, k), mu)
+    return theta, v, losses
+
+
+def warm_start(data, layout, layer_sizes, rng, steps=WARM_STEPS, alpha=WARM_ALPHA, mu=MU, batch_size=BATCH_SIZE):
+    """theta_0 ~ init, then `steps` steps of SGD momentum at a constant alpha (Section 3.2)."""
+    theta = init_params(layer_sizes, rng)
+    v = np.zeros_like(theta)
+    theta, v, _ = train(theta, v, data, layout, alpha, 0.0, steps, rng, mu, batch_size=batch_size)
+    return theta, v

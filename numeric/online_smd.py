@@ -1,0 +1,373 @@
+"""Online stochastic meta-descent (Algorithm 1 run during training; Section 3.3, Figures 7 and 8).
+
+Hyperparameters, in the paper's reparameterization (Section 3.3),
+
+    u = (log alpha_eff, log(1 - mu)),   alpha_eff = alpha / (1 - mu),
+    alpha = exp(u_0 + u_1),   mu = 1 - exp(u_1),
+    d alpha / d u = (alpha, alpha),   d mu / d u = (0, -(1 - mu)).
+
+Lookahead (the inner loop of Algorithm 1, horizon T = 5): from the current weights and
+velocity (theta_0, v_0), which do not depend on u, simulate T steps of SGD momentum
+
+    g_t = grad L_t(theta_t),  v_{t+1} = mu v_t - alpha g_t,  theta_{t+1} = theta_t + v_{t+1},
+
+carrying the tangents d theta_t / d u_i and d v_t / d u_i forward (Eqs. 8-9 with momentum):
+
+    dv_{t+1} = (d mu/d u_i) v_t + mu dv_t - (d alpha/d u_i) g_t - alpha H_t dtheta_t,
+    dtheta_{t+1} = dtheta_t + dv_{t+1},      dtheta_0 = dv_0 = 0,
+
+with H_t dtheta_t by Autograd forward-over-reverse. The meta-objective is the training
+loss after the lookahead, J(u) = L_meta(theta_T), and dJ/du_i = grad L_meta(theta_T) . dtheta_T.
+MetaStep is Adam in u-space. The lookahead is a simulation: the real (theta, v) are
+never changed by it (Section 3.1, "meta-updates on separate SGD trajectories").
+
+Stochastic lookahead: a fresh minibatch for every lookahead step and a fresh one for
+L_meta. Deterministic lookahead (Figure 8): one minibatch for all T steps and for L_meta.
+Both draw new minibatches for every meta-step, so each meta-gradient is an unbiased
+sample of the gradient of the expected meta-objective.
+
+Online schedule (Section 3.3): every `burst_every` training steps during the first
+`adapt_steps` steps, run `meta_steps_per_burst` meta-steps; then stop adapting and
+decay alpha exponentially (mu kept) so that it reaches `final_lr` on the last step.
+
+The whole run state (weights, velocity, u, Adam state, the data RNG's state, the log)
+is saved atomically every `save_every` steps (`save_state`) so a run resumes bit for bit.
+"""
+import io
+import json
+import time
+import zipfile
+from collections import namedtuple
+
+import autograd.numpy as anp
+import numpy as np
+from autograd import grad, make_jvp
+
+from numeric import cnn, mlp
+from numeric.optim import AdamState, adam
+from shb.errors import UserError
+from shb.io import atomic_write_bytes
+
+HYPERS = ("log_alpha_eff", "log_one_minus_mu")
+MODES = ("stochastic", "deterministic", "fixed")
+
+# A network as the SGD/hypergradient code sees it: loss(theta, X, Y, layout) and its derivatives.
+Net = namedtuple("Net", ["name", "loss", "loss_grad", "loss_and_grad", "layout", "n_params", "init"])
+# The data: training and test sets (mlp.Dataset), and the evaluation subset sizes.
+Problem = namedtuple("Problem", ["net", "train", "test", "eval_train", "eval_test"])
+RunSpec = namedtuple("RunSpec", ["name", "mode", "alpha", "mu", "seed"])
+
+
+def mlp_net(sizes):
+    """The MLP of numeric/mlp.py as a Net; weights N(0, 0.1^2)."""
+    layout, n_params = mlp.make_layout(sizes)
+    return Net("mlp", mlp.loss, mlp.loss_grad, mlp.loss_and_grad, layout, n_params,
+               lambda rng: mlp.init_params(sizes, rng))
+
+
+def cnn_net(input_shape, n_classes, filters=cnn.PAPER_FILTERS, hidden=cnn.PAPER_HIDDEN):
+    """The CNN of numeric/cnn.py as a Net."""
+    layout = cnn.make_layout(input_shape, filters, hidden, n_classes)
+    return Net("cnn", cnn.loss, cnn.loss_grad, cnn.loss_and_grad, layout, layout.n_params,
+               lambda rng: cnn.init_params(layout, rng))
+
+
+# ---------------------------------------------------------------- hyperparameters
+
+def alpha_mu(u):
+    """(alpha, mu) from u = (log alpha_eff, log(1 - mu))."""
+    return float(np.exp(u[0] + u[1])), float(1.0 - np.exp(u[1]))
+
+
+def hypers(alpha, mu):
+    """u = (log alpha_eff, log(1 - mu)) from (alpha, mu); alpha > 0, 0 <= mu < 1."""
+    return np.array([np.log(alpha / (1.0 - mu)), np.log(1.0 - mu)])
+
+
+def d_alpha_mu(u):
+    """(d alpha / d u, d mu / d u) = ((alpha, alpha), (0, -(1 - mu)))."""
+    alpha, mu = alpha_mu(u)
+    return np.array([alpha, alpha]), np.array([0.0, -(1.0 - mu)])
+
+
+# ---------------------------------------------------------------- lookahead hypergradient
+
+def grad_and_hvps(net, theta, tangents, X, Y):
+    """g = grad L(theta) and H u for each row u of `tangents` (forward-over-reverse, as numeric/hypergrad.py)."""
+    if not np.any(tangents):
+        return net.loss_grad(theta, X, Y, net.layout), np.zeros_like(tangents)
+    jvp = make_jvp(net.loss_grad)(theta, X, Y, net.layout)
+    hvps = np.empty_like(tangents)
+    for i, tangent in enumerate(tangents):
+        g, hvps[i] = jvp(tangent)
+    return g, hvps
+
+
+def lookahead_hypergrad(net, u, theta, v, batches, meta_batch):
+    """(J, dJ/du) for the lookahead over `batches` from (theta, v): exact forward mode (Eqs. 8-9).
+
+    Returns the meta-objective J = L(theta_T; meta_batch) and its gradient with respect to
+    u = (log alpha_eff, log(1 - mu)); theta and v are not modified.
+    """
+    alpha, mu = alpha_mu(u)
+    dalpha, dmu = d_alpha_mu(u)
+    dtheta = np.zeros((len(HYPERS), theta.size))
+    dv = np.zeros_like(dtheta)
+    for X, Y in batches:
+        g, hvps = grad_and_hvps(net, theta, dtheta, X, Y)
+        dv = dmu[:, None] * v[None, :] + mu * dv - dalpha[:, None] * g[None, :] - alpha * hvps
+        theta, v = mlp.sgd_momentum_step(theta, v, g, alpha, mu)
+        dtheta = dtheta + dv
+    meta_loss, g_meta = net.loss_and_grad(theta, *meta_batch, net.layout)
+    return float(meta_loss), dtheta @ g_meta
+
+
+def lookahead_loss(net, u, theta, v, batches, meta_batch):
+    """J(u) by a plain unroll (differentiable by Autograd's reverse mode): the independent reference."""
+    alpha = anp.exp(u[0] + u[1])
+    mu = 1.0 - anp.exp(u[1])
+    for X, Y in batches:
+        g = net.loss_grad(theta, X, Y, net.layout)
+        v = mu * v - alpha * g
+        theta = theta + v
+    return net.loss(theta, *meta_batch, net.layout)
+
+
+reverse_lookahead_hypergrad = grad(lookahead_loss, 1)
+
+
+def finite_difference_hypergrad(net, u, theta, v, batches, meta_batch, eps=1e-6):
+    """Central differences (J(u + eps e_i) - J(u - eps e_i)) / (2 eps), float64."""
+    u = np.asarray(u, dtype=float)
+    out = np.empty(len(u))
+    for i in range(len(u)):
+        step = np.zeros_like(u)
+        step[i] = eps
+        out[i] = (lookahead_loss(net, u + step, theta, v, batches, meta_batch)
+                  - lookahead_loss(net, u - step, theta, v, batches, meta_batch)) / (2 * eps)
+    return out
+
+
+def relative_errors(a, b):
+    """|a - b| / max(|a|, |b|) elementwise (0 where both are 0)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    scale = np.maximum(np.abs(a), np.abs(b))
+    return np.where(scale > 0, np.abs(a - b) / np.where(scale > 0, scale, 1.0), 0.0)
+
+
+def draw_lookahead(rng, n_train, mode, horizon, batch_size, meta_batch):
+    """Minibatch indices for one meta-step: (list of T index arrays, meta-batch indices).
+
+    Stochastic: T + 1 fresh minibatches (the last, of `meta_batch` examples, for L_meta).
+    Deterministic: one minibatch of `batch_size` examples for every step and for L_meta.
+    """
+    if mode == "deterministic":
+        idx = mlp.batch_indices(rng, n_train, batch_size)
+        return [idx] * horizon, idx
+    steps = [mlp.batch_indices(rng, n_train, batch_size) for _ in range(horizon)]
+    return steps, mlp.batch_indices(rng, n_train, meta_batch)
+
+
+def batches_of(data, step_idx, meta_idx):
+    return [mlp.minibatch(data, idx) for idx in step_idx], mlp.minibatch(data, meta_idx)
+
+
+# ---------------------------------------------------------------- the online run
+
+def decayed_alpha(alpha_end, t, adapt_steps, steps, final_lr):
+    """Exponential decay after adaptation: alpha_end at t = adapt_steps, min(final_lr, alpha_end) at t = steps - 1."""
+    span = max(steps - 1 - adapt_steps, 1)
+    target = min(final_lr, alpha_end)
+    return float(alpha_end * (target / alpha_end) ** ((t - adapt_steps) / span))
+
+
+def applied_hypers(state, config):
+    """(alpha, mu) the optimizer applies at step state["t"]."""
+    alpha, mu = alpha_mu(state["u"])
+    if state["t"] >= config["adapt_steps"]:
+        alpha = decayed_alpha(alpha, state["t"], config["adapt_steps"], config["steps"], config["final_lr"])
+    return alpha, mu
+
+
+def new_state(run, config, theta0):
+    """A run before its first step: weights theta0, zero velocity, u from the run's (alpha, mu)."""
+    u = hypers(run.alpha, run.mu)
+    return {
+        "t": 0, "theta": theta0.copy(), "v": np.zeros_like(theta0), "u": u,
+        "adam_step": 0, "adam_m": np.zeros(2), "adam_v": np.zeros(2),
+        "rng": np.random.default_rng(run.seed).bit_generator.state,
+        "log": {"step": [], "lr": [], "mu": [], "train_loss": [], "test_error": []},
+        "meta": {"step": [], "meta_loss": [], "u": []},
+        "nonfinite_meta_grads": 0, "clipped_meta_steps": 0, "diverged_at": None,
+        "hypergrad_sample": None, "audit": None, "cpu_seconds": 0.0,
+    }
+
+
+def evaluate(problem, theta):
+    """(training loss on the first eval_train examples, test error on the first eval_test), in chunks."""
+    net = problem.net
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = 0.0
+        n = min(problem.eval_train, problem.train.images.shape[0])
+        for start in range(0, n, 1000):
+            X, Y = mlp.minibatch(problem.train, np.arange(start, min(n, start + 1000)))
+            total += float(net.loss(theta, X, Y, net.layout)) * X.shape[0]
+        wrong = 0
+        m = min(problem.eval_test, problem.test.images.shape[0])
+        for start in range(0, m, 1000):
+            idx = np.arange(start, min(m, start + 1000))
+            X, _ = mlp.minibatch(problem.test, idx)
+            z = cnn.logits(theta, X, net.layout) if net.name == "cnn" else mlp.logits(theta, X, net.layout)
+            wrong += int(np.sum(np.argmax(z, axis=1) != problem.test.labels[idx]))
+    train_loss = total / n
+    return (train_loss if np.isfinite(train_loss) else None), wrong / m
+
+
+def log_point(state, problem, alpha, mu):
+    train_loss, test_error = evaluate(problem, state["theta"])
+    log = state["log"]
+    log["step"].append(int(state["t"]))
+    log["lr"].append(float(alpha))
+    log["mu"].append(float(mu))
+    log["train_loss"].append(train_loss)
+    log["test_error"].append(test_error)
+
+
+def burst(state, problem, run, config, rng):
+    """`meta_steps_per_burst` meta-steps (lookahead + Adam in u-space) from the current (theta, v).
+
+    A non-finite meta-gradient (the lookahead blew up: the meta-objective is +inf there)
+    is replaced by (1, 0), so Adam lowers alpha_eff; such steps are counted. u is kept in
+    the box [log_alpha_eff_bounds] x [log(1e-4), 0] (0 <= mu <= 0.9999), as the public code does.
+    """
+    net, data = problem.net, problem.train
+    _, update = adam(config["meta_lr"])
+    adam_state = AdamState(state["adam_step"], state["adam_m"], state["adam_v"])
+    lo = np.array([np.log(config["alpha_eff_bounds"][0]), np.log(config["one_minus_mu_bounds"][0])])
+    hi = np.array([np.log(config["alpha_eff_bounds"][1]), np.log(config["one_minus_mu_bounds"][1])])
+    u = state["u"]
+    losses = []
+    for m in range(config["meta_steps_per_burst"]):
+        step_idx, meta_idx = draw_lookahead(rng, data.images.shape[0], run.mode, config["lookahead"],
+                                            config["batch_size"], config["meta_batch"])
+        batches, meta_batch = batches_of(data, step_idx, meta_idx)
+        with np.errstate(over="ignore", invalid="ignore"):
+            meta_loss, hypergrad = lookahead_hypergrad(net, u, state["theta"], state["v"], batches, meta_batch)
+        finite = np.isfinite(meta_loss) and np.all(np.isfinite(hypergrad))
+        if state["hypergrad_sample"] is None and m == 0 and state["t"] >= config["check_step"]:
+            state["hypergrad_sample"] = {
+                "t": int(state["t"]), "u": u.copy(), "theta": state["theta"].copy(), "v": state["v"].copy(),
+                "step_idx": np.array(step_idx), "meta_idx": np.array(meta_idx),
+                "hypergrad_used": hypergrad.copy(), "meta_loss": meta_loss,
+            }
+        if not finite:
+            state["nonfinite_meta_grads"] += 1
+            hypergrad = np.array([1.0, 0.0])
+        u, adam_state = update(hypergrad, adam_state, u)
+        if np.any(u < lo) or np.any(u > hi):
+            state["clipped_meta_steps"] += 1
+            u = np.clip(u, lo, hi)
+        losses.append(meta_loss if np.isfinite(meta_loss) else float("inf"))
+    state["u"] = u
+    state["adam_step"], state["adam_m"], state["adam_v"] = adam_state
+    state["meta"]["step"].append(int(state["t"]))
+    state["meta"]["meta_loss"].append(float(np.mean(losses)))
+    state["meta"]["u"].append(u.tolist())
+
+
+def advance(state, problem, run, config, until):
+    """Run training steps t = state["t"] .. until-1 (with bursts and logging); state is updated in place."""
+    net, data = problem.net, problem.train
+    rng = np.random.default_rng()
+    rng.bit_generator.state = state["rng"]
+    steps, n = config["steps"], data.images.shape[0]
+    while state["t"] < until and state["diverged_at"] is None:
+        t = state["t"]
+        if run.mode != "fixed" and t < config["adapt_steps"] and t % config["burst_every"] == 0:
+            burst(state, problem, run, config, rng)
+        alpha, mu = applied_hypers(state, config)
+        if t % config["log_every"] == 0:
+            log_point(state, problem, alpha, mu)
+        idx = mlp.batch_indices(rng, n, config["batch_size"])
+        X, Y = mlp.minibatch(data, idx)
+        with np.errstate(over="ignore", invalid="ignore"):
+            batch_loss, g = net.loss_and_grad(state["theta"], X, Y, net.layout)
+        theta, v = mlp.sgd_momentum_step(state["theta"], state["v"], g, alpha, mu)
+        if t == config["audit_step"]:
+            state["audit"] = {"t": t, "theta_before": state["theta"].copy(), "v_before": state["v"].copy(),
+                              "idx": idx.copy(), "theta_after": theta.copy()}
+        state["theta"], state["v"], state["t"] = theta, v, t + 1
+        if not (np.isfinite(batch_loss) and np.all(np.isfinite(theta))):
+            state["diverged_at"] = t
+        elif state["t"] == steps:
+            log_point(state, problem, alpha, mu)  # the end point, with the last step's (alpha, mu)
+    state["rng"] = rng.bit_generator.state
+
+
+def run_online(problem, run, config, theta0, path=None, stop_after=None):
+    """Run (or resume from `path`) one online run to config["steps"]; returns the final state.
+
+    Progress is saved atomically to `path` every `save_every` steps and at the end.
+    With `stop_after` steps done in this call it returns early (to test resuming).
+    """
+    state = load_state(path, run, config) if path else None
+    if state is None:
+        state = new_state(run, config, theta0)
+    limit = config["steps"] if stop_after is None else min(config["steps"], state["t"] + stop_after)
+    while state["t"] < limit and state["diverged_at"] is None:
+        until = min(limit, (state["t"] // config["save_every"] + 1) * config["save_every"])
+        started = time.process_time()
+        advance(state, problem, run, config, until)
+        state["cpu_seconds"] = state.get("cpu_seconds", 0.0) + time.process_time() - started  # this process's CPU
+        if path:
+            save_state(path, state, run, config)
+    if path:
+        save_state(path, state, run, config)
+    return state
+
+
+# ---------------------------------------------------------------- saving and resuming
+
+ARRAY_KEYS = ("theta", "v", "u", "adam_m", "adam_v")
+SAMPLE_ARRAYS = {"hypergrad_sample": ("u", "theta", "v", "step_idx", "meta_idx", "hypergrad_used"),
+                 "audit": ("theta_before", "v_before", "idx", "theta_after")}
+
+
+def save_state(path, state, run, config):
+    """Write the run state as one .npz (arrays + a JSON header) via an atomic replace."""
+    arrays = {k: np.asarray(state[k]) for k in ARRAY_KEYS}
+    header = {k: v for k, v in state.items() if k not in ARRAY_KEYS and k not in SAMPLE_ARRAYS}
+    header["run"], header["config"] = run._asdict(), config
+    for key, names in SAMPLE_ARRAYS.items():
+        sample = state[key]
+        header[key] = None if sample is None else {k: v for k, v in sample.items() if k not in names}
+        if sample is not None:
+            arrays.update({f"{key}.{k}": np.asarray(sample[k]) for k in names})
+    arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_state(path, run, config):
+    """The saved state of this run and configuration, None if there is none; a mismatch is a UserError."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise UserError(f"progress file {path} is unreadable ({type(err).__name__}); delete it to start over") from None
+    try:
+        header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
+    except (KeyError, ValueError):
+        raise UserError(f"progress file {path} has no valid header; delete it to start over") from None
+    if header.pop("run") != json.loads(json.dumps(run._asdict())) or header.pop("config") != config:
+        raise UserError(f"progress file {path} was made with a different configuration; "
+                        "delete it or choose another --out")
+    state = dict(header)
+    state.update({k: arrays[k] for k in ARRAY_KEYS})
+    for key, names in SAMPLE_ARRAYS.items():
+        if state[key] is not None:
+            state[key].update({k: arrays[f"{key}.{k}"] for k in names})
+    return state

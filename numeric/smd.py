@@ -1,0 +1,192 @@
+"""Offline stochastic meta-descent (Algorithm 1, Section 3.2) and the meta-objective surface.
+
+The meta-objective of horizon T at lambda = (log alpha0, log beta) is
+
+    J_T(lambda) = E[ L(theta_T(lambda)) ],
+
+the training loss after T steps of SGD momentum with alpha_t = alpha0 (1 + t/K)^(-beta),
+started every time from the same warm-started (theta_0, v_0). The expectation
+is over the minibatch sequence. SMD estimates dJ_T/dlambda from one training run
+with fresh minibatches (`meta_gradient`: exact forward mode, Eqs. 8-9, meta-loss on
+a fresh minibatch of `meta_batch` training examples after step T), then takes one
+Adam step in log space (MetaStep in Algorithm 1) and restores (theta_0, v_0).
+The surface is J_T estimated by the loss on a fixed evaluation subset of the
+training set after one training run per random sample (`surface_loss`); the
+caller chooses the seeds (experiments/offline.py uses one per horizon).
+
+Every function here is a pure function of its arguments and an integer seed,
+so runs can be dispatched anywhere (Dask) and resumed bit for bit.
+"""
+import functools
+from collections import namedtuple
+
+import numpy as np
+
+from numeric import mlp
+from numeric.hypergrad import hypergrad_run
+from numeric.idx import load_split
+from numeric.optim import AdamState, adam
+
+# What defines one offline problem: the data, the network and the warm start.
+ProblemSpec = namedtuple(
+    "ProblemSpec",
+    ["data_dir", "hidden_sizes", "n_train", "eval_examples", "warm_seed", "mu", "k", "batch_size", "meta_batch"],
+)
+Problem = namedtuple("Problem", ["spec", "data", "layout", "theta0", "v0"])
+
+
+def derive_seed(base_seed, *keys):
+    """An independent 32-bit seed for the unit of work named by integer `keys`."""
+    return int(np.random.SeedSequence([int(base_seed), *map(int, keys)]).generate_state(1)[0])
+
+
+@functools.lru_cache(maxsize=4)
+def build_problem(spec):
+    """Load the data, fix the layout and warm-start the network (50 steps, alpha = 0.1, mu = 0.9).
+
+    Cached per process, so a Dask worker loads the data once for all its tasks.
+    """
+    images, labels = load_split(spec.data_dir, "train")
+    if spec.n_train:
+        images, labels = images[: spec.n_train], labels[: spec.n_train]
+    n_classes = int(labels.max()) + 1
+    data = mlp.Dataset(images, labels.astype(np.int64), n_classes)
+    sizes = (images.shape[1], *spec.hidden_sizes, n_classes)
+    layout, _ = mlp.make_layout(sizes)
+    rng = np.random.default_rng(spec.warm_seed)
+    theta0, v0 = mlp.warm_start(data, layout, sizes, rng, mu=spec.mu, batch_size=spec.batch_size)
+    return Problem(spec, data, layout, theta0, v0)
+
+
+def eval_loss(problem, theta):
+    """Training loss on the fixed evaluation subset (the first `eval_examples` examples), in chunks."""
+    n = min(problem.spec.eval_examples, problem.data.images.shape[0])
+    total = 0.0
+    for start in range(0, n, 5000):
+        idx = np.arange(start, min(n, start + 5000))
+        X, Y = mlp.minibatch(problem.data, idx)
+        total += mlp.loss(theta, X, Y, problem.layout) * len(idx)
+    return total / n
+
+
+def run_schedule(problem, alpha0, beta, horizon, seed):
+    """Train `horizon` steps from the warm start; return (theta_T, minibatch losses)."""
+    spec = problem.spec
+    rng = np.random.default_rng(seed)
+    with np.errstate(over="ignore", invalid="ignore"):
+        theta, _, losses = mlp.train(
+            problem.theta0, problem.v0, problem.data, problem.layout, alpha0, beta, horizon, rng,
+            spec.mu, spec.k, spec.batch_size,
+        )
+    return theta, losses
+
+
+def surface_loss(spec, alpha0, beta, horizon, seed):
+    """One sample of the meta-objective surface: evaluation-subset loss after `horizon` steps (inf if diverged)."""
+    problem = build_problem(spec)
+    theta, _ = run_schedule(problem, alpha0, beta, horizon, seed)
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = float(eval_loss(problem, theta))
+    return value if np.isfinite(value) else float("inf")
+
+
+def training_curve(spec, alpha0, beta, steps, seed, n_points=60):
+    """Evaluation-subset loss at ~n_points log-spaced steps of one run of `steps` steps (Figure 6)."""
+    problem = build_problem(spec)
+    marks = np.unique(np.geomspace(1, steps, n_points).astype(int))
+    rng = np.random.default_rng(seed)
+    theta, v, t, curve = problem.theta0, problem.v0, 0, []
+    for mark in marks:
+        with np.errstate(over="ignore", invalid="ignore"):
+            theta, v, _ = mlp.train(
+                theta, v, problem.data, problem.layout, alpha0, beta, int(mark - t), rng,
+                spec.mu, spec.k, spec.batch_size, t0=t,
+            )
+            value = float(eval_loss(problem, theta))
+        t = int(mark)
+        curve.append([t, value if np.isfinite(value) else float("inf")])
+    return curve
+
+
+def meta_gradient(problem, log_hypers, horizon, seed):
+    """One training run with fresh minibatches: (J sample, dJ/d(log alpha0, log beta)) (Algorithm 1 inner loop).
+
+    The minibatch indices of the T steps are drawn first, then those of the meta-batch.
+    """
+    spec, data = problem.spec, problem.data
+    rng = np.random.default_rng(seed)
+    n = data.images.shape[0]
+    steps = [mlp.batch_indices(rng, n, spec.batch_size) for _ in range(horizon)]
+    meta_batch = mlp.minibatch(data, mlp.batch_indices(rng, n, spec.meta_batch))
+    batches = (mlp.minibatch(data, idx) for idx in steps)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return hypergrad_run(
+            np.asarray(log_hypers, dtype=float), problem.theta0, problem.v0, batches, meta_batch,
+            problem.layout, spec.mu, spec.k,
+        )
+
+
+def new_chain(alpha0, beta):
+    """SMD state before its first meta-step, as JSON-ready data."""
+    log_hypers = np.log([alpha0, beta])
+    return {
+        "log_hypers": log_hypers.tolist(),
+        "adam": {"step": 0, "m": [0.0, 0.0], "v": [0.0, 0.0]},
+        "trajectory": [[float(alpha0), float(beta)]],
+        "meta_losses": [],
+        "hypergrads": [],
+    }
+
+
+def averaged_hypers(trajectory):
+    """SMD's result: the iterate average exp(mean log(alpha0, beta)) over the last half of the trajectory.
+
+    With a constant meta learning rate the iterates jitter around the optimum; averaging them
+    (Polyak-Ruppert) estimates its location with less noise than the last iterate.
+    """
+    tail = np.log(np.asarray(trajectory[len(trajectory) // 2:], dtype=float))
+    return np.exp(tail.mean(axis=0)).tolist()
+
+
+def clip_norm(g, max_norm):
+    """g scaled down to Euclidean norm max_norm if it is longer (unchanged otherwise)."""
+    norm = np.linalg.norm(g)
+    return g * (max_norm / norm) if norm > max_norm else g
+
+
+def smd_meta_step(spec, chain, horizon, seed, meta_lr, max_norm=1.0):
+    """One iteration of Algorithm 1's outer loop: one meta-gradient, one Adam step, theta restored.
+
+    Over long horizons near the edge of stability the tangents of Eq. 9 grow exponentially and
+    single meta-gradients reach 1e7 while typical ones are ~1e-2; one such outlier would dominate
+    Adam's moment estimates for hundreds of steps, so the step uses the meta-gradient clipped to
+    norm `max_norm` (the recorded hypergradient is the raw one). A diverged run (non-finite
+    meta-gradient) uses (+max_norm, 0): Adam moves log alpha0 down.
+    """
+    problem = build_problem(spec)
+    meta_loss, hypergrad = meta_gradient(problem, chain["log_hypers"], horizon, seed)
+    finite = np.all(np.isfinite(hypergrad))
+    step_grad = clip_norm(hypergrad, max_norm) if finite else np.array([max_norm, 0.0])
+    _, update = adam(meta_lr)
+    state = AdamState(chain["adam"]["step"], np.array(chain["adam"]["m"]), np.array(chain["adam"]["v"]))
+    log_hypers, state = update(step_grad, state, np.array(chain["log_hypers"]))
+    return {
+        "log_hypers": log_hypers.tolist(),
+        "adam": {"step": int(state.step), "m": state.m.tolist(), "v": state.v.tolist()},
+        "trajectory": chain["trajectory"] + [np.exp(log_hypers).tolist()],
+        "meta_losses": chain["meta_losses"] + [meta_loss if np.isfinite(meta_loss) else float("inf")],
+        "hypergrads": chain["hypergrads"] + [[float(x) if np.isfinite(x) else None for x in hypergrad]],
+    }
+
+
+def mean_surface_loss(spec, alpha0, beta, horizon, seeds):
+    """J_T(alpha0, beta) averaged over runs with the given seeds (common random numbers)."""
+    return float(np.mean([surface_loss(spec, alpha0, beta, horizon, s) for s in seeds]))
+
+
+def log_uniform_samples(seed, n, alpha0_range, beta_range):
+    """n points (alpha0, beta), each coordinate log-uniform in its range."""
+    rng = np.random.default_rng(seed)
+    lows = np.log([alpha0_range[0], beta_range[0]])
+    highs = np.log([alpha0_range[1], beta_range[1]])
+    return np.exp(rng.uniform(lows, highs, size=(n, 2)))

@@ -1,0 +1,30 @@
+"""`shb offline`: the offline meta-optimization experiment (Section 3.2, Figures 5 and 6)."""
+import os
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "offline",
+        help="offline SMD of the inverse-time decay schedule on an MLP (Figures 5 and 6)",
+        description="Meta-optimize (alpha0, beta) of alpha_t = alpha0 (1 + t/K)^(-beta) with SMD for several "
+        "horizons, map the meta-objective surface, and write DIR/offline.json, figure5 and figure6. "
+        "Resumable: re-run the same command to continue an interrupted run.",
+    )
+    parser.add_argument("--scale", default="quick", help="quick (horizons 100, 1k; minutes) or paper "
+                        "(horizons 100, 1k, 5k, 20k; 2,500 surface samples; a cluster)")
+    parser.add_argument("--out", default="results", help="output directory (default: results)")
+    parser.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST/MNIST IDX files "
+                        "(default: $SHB_DATA, else /usr/share/datasets/fashion-mnist)")
+    parser.add_argument("--scheduler", default=None, help="address of a Dask scheduler (default: a local "
+                        "cluster of worker processes)")
+    parser.set_defaults(func=main)
+
+
+def main(args):
+    from experiments import offline
+
+    result = offline.run(os.path.abspath(args.out), scale=args.scale, data_dir=args.data_dir,
+                         scheduler=args.scheduler)
+    print(result["report"])
+    print(f"wrote {os.path.join(args.out, 'offline.json')} and figures: {', '.join(result['figures'])}")
+    return 0 if result["passed"] else 1

@@ -1,0 +1,196 @@
+"""Online SMD (numeric/online_smd.py, experiments/online.py, `shb online`) on tiny networks and data."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from experiments import online
+from numeric import idx, online_smd
+from shb import cli
+from shb.errors import UserError
+
+TINY = dict(
+    online.QUICK, hidden_sizes=[6], steps=40, adapt_steps=20, burst_every=5, meta_steps_per_burst=2,
+    log_every=5, eval_train=100, eval_test=100, save_every=10, check_step=5, audit_step=10,
+    init_lrs=[0.1, 0.01], cnn_filters=[2, 2, 2], cnn_hidden=4, workers=1,
+)
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    d = str(tmp_path / "data")
+    idx.write_synthetic_split(d, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
+    idx.write_synthetic_split(d, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
+    return d
+
+
+def tiny_mlp(seed=0, n=20):
+    rng = np.random.default_rng(seed)
+    net = online_smd.mlp_net((7, 5, 3))
+    theta = net.init(rng) + 0.05 * rng.standard_normal(net.n_params)
+    v = 0.1 * rng.standard_normal(net.n_params)
+    batch = lambda: (rng.uniform(0, 1, (n, 7)), np.eye(3)[rng.integers(0, 3, n)])  # noqa: E731
+    return net, theta, v, batch
+
+
+def test_reparameterization_round_trip_and_derivatives():
+    u = online_smd.hypers(0.03, 0.95)
+    alpha, mu = online_smd.alpha_mu(u)
+    assert np.isclose(alpha, 0.03) and np.isclose(mu, 0.95)
+    assert np.isclose(np.exp(u[0]), 0.03 / 0.05) and np.isclose(np.exp(u[1]), 0.05)
+    dalpha, dmu = online_smd.d_alpha_mu(u)
+    eps = 1e-6
+    for i in range(2):
+        e = np.zeros(2)
+        e[i] = eps
+        (ap, mp), (am, mm) = online_smd.alpha_mu(u + e), online_smd.alpha_mu(u - e)
+        assert np.isclose(dalpha[i], (ap - am) / (2 * eps), rtol=1e-7)
+        assert np.isclose(dmu[i], (mp - mm) / (2 * eps), rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_lookahead_hypergradient_matches_finite_differences_and_reverse_mode(deterministic):
+    net, theta, v, batch = tiny_mlp()
+    batches = [batch()] * 5 if deterministic else [batch() for _ in range(5)]
+    meta_batch = batches[0] if deterministic else batch()
+    u = online_smd.hypers(0.2, 0.8)
+    theta_copy, v_copy = theta.copy(), v.copy()
+    _, forward = online_smd.lookahead_hypergrad(net, u, theta, v, batches, meta_batch)
+    np.testing.assert_array_equal(theta, theta_copy)  # the lookahead never touches the real weights
+    np.testing.assert_array_equal(v, v_copy)
+    fd = online_smd.finite_difference_hypergrad(net, u, theta, v, batches, meta_batch)
+    reverse = online_smd.reverse_lookahead_hypergrad(net, u, theta, v, batches, meta_batch)
+    assert np.all(np.abs(forward) > 1e-8)
+    assert np.max(online_smd.relative_errors(forward, fd)) < 1e-6
+    assert np.max(online_smd.relative_errors(forward, reverse)) < 1e-10
+
+
+def test_lookahead_hypergradient_on_the_cnn():
+    rng = np.random.default_rng(5)
+    net = online_smd.cnn_net((8, 8, 1), 3, filters=(2, 2, 2), hidden=4)
+    theta = net.init(rng) + 0.05 * rng.standard_normal(net.n_params)
+    v = np.zeros(net.n_params)
+    batches = [(rng.uniform(0, 1, (4, 64)), np.eye(3)[rng.integers(0, 3, 4)]) for _ in range(4)]
+    u = online_smd.hypers(0.1, 0.9)
+    _, forward = online_smd.lookahead_hypergrad(net, u, theta, v, batches[:3], batches[3])
+    fd = online_smd.finite_difference_hypergrad(net, u, theta, v, batches[:3], batches[3])
+    assert np.max(online_smd.relative_errors(forward, fd)) < 1e-5
+
+
+def test_lookahead_draws():
+    rng = np.random.default_rng(0)
+    steps, meta = online_smd.draw_lookahead(rng, 1000, "deterministic", 5, 10, 50)
+    assert all(np.array_equal(s, meta) for s in steps) and len(meta) == 10
+    steps, meta = online_smd.draw_lookahead(rng, 1000, "stochastic", 5, 10, 50)
+    assert len(meta) == 50 and len({tuple(s) for s in steps}) == 5
+
+
+def test_decay_reaches_final_lr_exponentially():
+    a = [online_smd.decayed_alpha(0.2, t, 100, 201, 1e-4) for t in (100, 150, 200)]
+    assert np.isclose(a[0], 0.2) and np.isclose(a[2], 1e-4) and np.isclose(a[1], np.sqrt(0.2 * 1e-4))
+    assert np.isclose(online_smd.decayed_alpha(1e-5, 200, 100, 201, 1e-4), 1e-5)  # never raised
+
+
+def test_run_writes_results_and_checks(tmp_path, data_dir):
+    out = str(tmp_path / "out")
+    result = online.run(out, config=TINY, data_dir=data_dir)
+    assert result["complete"] and result["figures"] == ["fig7", "fig8"]
+    saved = json.load(open(os.path.join(out, "online.json")))
+    assert set(saved["runs"]) == {"fixed", "stochastic", "stochastic_lr0.01", "deterministic"}
+    for name, log in saved["runs"].items():
+        assert log["step"] == list(range(0, 40, 5)) + [40]
+        assert all(len(log[k]) == len(log["step"]) for k in ("lr", "mu", "train_loss", "test_error"))
+    fixed, sto = saved["runs"]["fixed"], saved["runs"]["stochastic_lr0.01"]
+    assert np.allclose(fixed["lr"][:4], 0.1, rtol=1e-12) and np.isclose(fixed["lr"][-1], 1e-4)
+    assert saved["summary"]["stochastic_lr0.01"]["initial_lr"] == 0.01
+    # the burst at step 0 runs before step 0 is taken: 2 Adam steps of at most ~meta_lr in each of u_0, u_1
+    assert 0 < abs(np.log(sto["lr"][0] / 0.01)) <= 4 * TINY["meta_lr"] * 1.01
+    assert len(set(sto["lr"][:4])) == 4  # adapted between bursts
+    names = {c["name"]: c for c in result["checks"]}
+    assert names["hypergrad_used_vs_finite_differences_stochastic"]["passed"]
+    assert names["hypergrad_used_vs_finite_differences_deterministic"]["passed"]
+    assert all(names[f"logged_lr_is_applied_{n}"]["passed"] for n in ("fixed", "stochastic", "deterministic"))
+    for name in ("fig7", "fig8"):
+        assert os.path.exists(os.path.join(out, f"{name}.png"))
+        assert json.load(open(os.path.join(out, f"{name}.json")))["checks"]
+    assert "| check | passed | detail |" in result["report"] and "shb online" in result["report"]
+    assert result["paper_vs_ours"][0]["ours"] == pytest.approx(
+        saved["summary"]["stochastic"]["initial_lr"] / saved["summary"]["stochastic"]["lr_end_of_adaptation"])
+
+
+def test_audit_check_fails_when_the_logged_lr_is_not_the_applied_one(tmp_path, data_dir):
+    config = json.loads(json.dumps(TINY))
+    problem = online.build_problem(config, "mlp", "fashion-mnist", data_dir)
+    run = next(s for s in online.run_specs(config) if s.name == "stochastic")
+    state = online_smd.run_online(problem, run, config, problem.net.init(np.random.default_rng(0)))
+    err, _, _ = online.audit_check(problem, state, state["log"])
+    assert err <= online.AUDIT_TOLERANCE
+    log = json.loads(json.dumps(state["log"]))
+    i = log["step"].index(config["audit_step"])
+    log["lr"][i] *= 1.01
+    assert online.audit_check(problem, state, log)[0] > online.AUDIT_TOLERANCE
+
+
+def test_resume_gives_the_same_result(tmp_path, data_dir):
+    whole = str(tmp_path / "whole")
+    online.run(whole, config=TINY, data_dir=data_dir)
+    parts = str(tmp_path / "parts")
+    first = online.run(parts, config=TINY, data_dir=data_dir, stop_after=13)
+    assert first["complete"] is False and not os.path.exists(os.path.join(parts, "online.json"))
+    saved = online_smd.load_state(online.progress_path(parts, "mlp", "fashion-mnist", "stochastic"),
+                                  online.run_specs(json.loads(json.dumps(TINY)))[0], json.loads(json.dumps(TINY)))
+    assert saved["t"] == 13 and saved["adam_step"] > 0
+    online.run(parts, config=TINY, data_dir=data_dir)
+    a = json.load(open(os.path.join(whole, "online.json")))
+    b = json.load(open(os.path.join(parts, "online.json")))
+    assert a["runs"] == b["runs"]
+    strip = lambda summary: {k: {f: v for f, v in s.items() if f != "cpu_seconds"} for k, s in summary.items()}  # noqa: E731
+    assert strip(a["summary"]) == strip(b["summary"])
+    changed = dict(TINY, meta_lr=0.02)
+    with pytest.raises(UserError, match="different configuration"):
+        online.run(parts, config=changed, data_dir=data_dir)
+
+
+def test_cnn_runs_on_a_cifar_directory(tmp_path):
+    """`online.run` with the CNN reads the pickle batches (32x32x3: 32 -> 16 -> 8 -> 4) and completes."""
+    from tests.test_cifar import write_tiny_cifar
+    cifar_dir = str(tmp_path / "cifar")
+    write_tiny_cifar(cifar_dir)
+    train, test, shape = online.load_data("cifar10", cifar_dir)
+    assert shape == (32, 32, 3) and train.images.shape == (15, 3072) and test.images.shape == (3, 3072)
+    config = dict(TINY, steps=12, adapt_steps=6, burst_every=3, audit_step=5, check_step=3, save_every=6,
+                  batch_size=4, meta_batch=4, init_lrs=[0.1])
+    problem = online.build_problem(config, "cnn", "cifar10", cifar_dir)
+    assert problem.net.layout.dense[0].w_shape[0] == 4 * 4 * 2
+    out = str(tmp_path / "cnn")
+    result = online.run(out, net="cnn", dataset="cifar10", config=config, data_dir=cifar_dir)
+    assert result["complete"]
+    names = {c["name"]: c["passed"] for c in result["checks"]}
+    assert names["hypergrad_used_vs_finite_differences_stochastic"] and names["logged_lr_is_applied_stochastic"]
+    saved = json.load(open(os.path.join(out, "online.json")))
+    assert saved["net"] == "cnn" and saved["runs"]["fixed"]["step"][-1] == 12
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--dataset", "cifar10"], "needs --data-dir"),
+    (["--data-dir", "/nonexistent/dir"], "not found"),
+    (["--dataset", "mnist"], "needs --data-dir"),
+])
+def test_cli_bad_input_is_one_line_error(tmp_path, capsys, monkeypatch, argv, expected):
+    monkeypatch.delenv("SHB_DATA", raising=False)
+    status = cli.main(["online", "--out", str(tmp_path / "o"), *argv])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and expected in err and "\n" not in err and err.startswith("shb: ")
+    assert not os.path.exists(tmp_path / "o" / "online.json")
+
+
+def test_corrupt_progress_file_is_a_one_line_error(tmp_path):
+    path = str(tmp_path / "run.npz")
+    with open(path, "wb") as handle:
+        handle.write(b"PK\x03\x04 truncated")
+    config = json.loads(json.dumps(TINY))
+    with pytest.raises(UserError, match="unreadable") as err:
+        online_smd.load_state(path, online.run_specs(config)[0], config)
+    assert path in str(err.value) and "\n" not in str(err.value)
+    assert online_smd.load_state(str(tmp_path / "absent.npz"), online.run_specs(config)[0], config) is None
