@@ -56,5 +56,6 @@ def write_report(out_dir, scale, command, sections, elapsed):
     lines += [f"| {s['title']} | {'PASS' if s['passed'] else '**FAIL**'} | {s.get('seconds', 0):.1f} s |" for s in sections]
     lines += ["", "## Paper vs this toolkit", "", paper_table(rows) if rows else "(no numbers at this selection)", ""]
     for s in sections:
-        lines += [f"## {s['title']}", "", s["report"].strip(), ""]
+        body = s["report"].strip()
+        lines += ([] if body.startswith("## ") else [f"## {s['title']}", ""]) + [body, ""]
     atomic_write_text(os.path.join(out_dir, "REPORT.md"), "\n".join(lines))

@@ -47,7 +47,7 @@ def test_outputs_and_checks(uninterrupted):
         assert entry["last_iterate"] == entry["trajectory"][-1]
         assert entry["trajectory"][0] in TINY["smd_inits"]
         assert len(entry["chains"]) == 2 and np.isfinite(entry["final_train_loss"])
-    assert result["figures"] == ["figure5", "figure6"]
+    assert result["figures"] == ["fig5", "fig6"]
     for name in result["figures"]:
         sidecar = load(out, name + ".json")
         assert sidecar["checks"] and os.path.getsize(os.path.join(out, name + ".png")) > 1000

@@ -7,7 +7,7 @@ def register(subparsers):
         "offline",
         help="offline SMD of the inverse-time decay schedule on an MLP (Figures 5 and 6)",
         description="Meta-optimize (alpha0, beta) of alpha_t = alpha0 (1 + t/K)^(-beta) with SMD for several "
-        "horizons, map the meta-objective surface, and write DIR/offline.json, figure5 and figure6. "
+        "horizons, map the meta-objective surface, and write DIR/offline.json, fig5 and fig6. "
         "Resumable: re-run the same command to continue an interrupted run.",
     )
     parser.add_argument("--scale", default="quick", help="quick (horizons 100, 1k; minutes) or paper "
