@@ -92,11 +92,60 @@ def bench_mlp(args):
     return 0
 
 
-BENCHMARKS = [register_mlp]
+def register_nqm_grad(subparsers):
+    parser = subparsers.add_parser(
+        "nqm-grad", help="value and gradient of the NQM T-step loss with respect to the whole schedule",
+        description="Milliseconds per value_and_grad of L(T) with respect to all 2T schedule entries "
+        "(alpha_t, mu_t) on the paper preset (d = 1000, T = 250), through the generated adjoint "
+        "(numeric/nqm_adjoint.py), and for comparison through Autograd taping every generated step.",
+    )
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--repeats", type=int, default=15, help="repeats; the median is reported (default 15)")
+    parser.add_argument("--steps", type=int, default=250, help="horizon T (default 250)")
+    parser.add_argument("--no-taped", action="store_true", help="skip the (slow) taped reference")
+    parser.set_defaults(func=bench_nqm_grad)
+
+
+def bench_nqm_grad(args):
+    import autograd.numpy as anp
+    import numpy as np
+    from autograd import value_and_grad
+
+    from numeric import nqm_dynamics, nqm_generated, nqm_problem
+    from shb.errors import UserError
+
+    if args.repeats < 1 or args.steps < 1:
+        raise UserError(f"--repeats and --steps must be positive, got {args.repeats} and {args.steps}")
+    problem = nqm_problem.preset("paper")
+    rng = np.random.default_rng(0)
+    alpha, mu = rng.uniform(0.01, 0.5, args.steps), rng.uniform(0.0, 0.9, args.steps)
+
+    def taped(alpha, mu):
+        zeros = anp.zeros(problem.h.shape)
+        state = (problem.mean0, zeros, problem.var0, zeros, zeros)
+        for t in range(args.steps):
+            state = nqm_generated.nqm_step(alpha[t], mu[t], problem.h, problem.sigma2, *state)
+        return anp.sum(nqm_generated.loss_component(problem.h, state[0], state[2]))
+
+    adjoint = value_and_grad(lambda a, m: nqm_dynamics.final_loss(problem, a, m), (0, 1))
+    result = {"ms_per_value_and_grad": median_ms(lambda: adjoint(alpha, mu), 1, args.repeats),
+              "d": int(problem.h.size), "T": args.steps, "repeats": args.repeats}
+    if not args.no_taped:
+        result["ms_taped_autograd"] = median_ms(lambda: value_and_grad(taped, (0, 1))(alpha, mu), 1,
+                                                max(1, args.repeats // 5))
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        extra = f" (Autograd taping each step: {result['ms_taped_autograd']:.1f} ms)" if "ms_taped_autograd" in result else ""
+        print(f"value_and_grad of L(T={args.steps}), d = {result['d']}: {result['ms_per_value_and_grad']:.1f} ms{extra}")
+    return 0
+
+
+BENCHMARKS = [register_mlp, register_nqm_grad]
 
 
 def register(subparsers):
-    parser = subparsers.add_parser("bench", help="speed benchmarks (shb bench mlp)")
+    parser = subparsers.add_parser("bench", help="speed benchmarks (shb bench mlp | nqm-grad)")
     benchmarks = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for register_benchmark in BENCHMARKS:
         register_benchmark(benchmarks)
