@@ -92,12 +92,16 @@ def logits(theta, X, layout):
     return anp.dot(h, W) + b
 
 
-def loss(theta, X, Y, layout):
-    """Mean softmax cross-entropy over the minibatch; Y is one-hot (batch, classes)."""
-    z = logits(theta, X, layout)
+def cross_entropy(z, Y):
+    """Mean softmax cross-entropy of logits z (batch, classes) against one-hot Y, via a stable log-sum-exp."""
     z_max = anp.max(z, axis=1, keepdims=True)
     log_norm = anp.log(anp.sum(anp.exp(z - z_max), axis=1, keepdims=True)) + z_max
-    return -anp.sum(Y * (z - log_norm)) / X.shape[0]
+    return -anp.sum(Y * (z - log_norm)) / z.shape[0]
+
+
+def loss(theta, X, Y, layout):
+    """Mean softmax cross-entropy over the minibatch; Y is one-hot (batch, classes)."""
+    return cross_entropy(logits(theta, X, layout), Y)
 
 
 loss_grad = grad(loss)
