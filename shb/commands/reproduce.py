@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from shb.commands.figure import FIGURES, run_figure
+from shb.commands.figure import run_figure
 from shb.errors import UserError
 
 NQM_FIGURES = ("fig1", "fig2", "fig3a", "fig3b")
@@ -64,7 +64,7 @@ MLP_SECTIONS = [
 def plan(only):
     steps = [("Derivations", derivations_section), ("Proofs", proofs_section)]
     if only in (None, "nqm"):
-        steps += [(FIGURES[name][0], figure_section(name)) for name in NQM_FIGURES]
+        steps += [(f"Figure {name[3:]}", figure_section(name)) for name in NQM_FIGURES]
     if only in (None, "mlp"):
         steps += MLP_SECTIONS
     return steps
