@@ -44,6 +44,10 @@ def main(argv=None):
     except UserError as err:
         print(f"shb: {err}", file=sys.stderr)
         return err.status
+    except OSError as err:  # an unwritable --out, a full disk, a file that vanished: the user's to fix
+        where = f": {err.filename}" if err.filename else ""
+        print(f"shb: {err.strerror or err}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("shb: interrupted", file=sys.stderr)
         return 130

@@ -49,3 +49,16 @@ def test_write_report_lists_failures(tmp_path):
     report.write_report(str(tmp_path), "quick", "shb reproduce", sections, 1.0)
     text = (tmp_path / "REPORT.md").read_text()
     assert "SOME CHECKS FAIL" in text and "| B | **FAIL**" in text
+
+
+def test_unwritable_out_dir_is_a_one_line_error(tmp_path):
+    # Catches: a traceback when --out cannot be created (here: a path below a regular file).
+    import subprocess
+    import sys
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    run = subprocess.run([sys.executable, "-m", "shb.cli", "figure", "fig1", "--out", str(blocker / "sub")],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "Not a directory" in run.stderr

@@ -1,5 +1,6 @@
 """`shb figure NAME [--scale quick|paper] [--out DIR]`: one of the paper's figures, as a verified plot."""
 import importlib
+import os
 
 # name -> (module, keyword arguments of its run()); each module is one readable script in experiments/.
 FIGURES = {
@@ -24,6 +25,7 @@ def run_figure(name, out_dir, scale):
 
 
 def run(args):
+    os.makedirs(args.out, exist_ok=True)  # fail before the computation, not after it
     result = run_figure(args.name, args.out, args.scale)
     for c in result["checks"]:
         print(f"{'PASS' if c['passed'] else 'FAIL'}  {c['name']}: {c['detail']}")
