@@ -257,8 +257,20 @@ def dask_client(scheduler, required=True):
             return Client(scheduler, timeout="20s")
         except (OSError, TimeoutError, ValueError) as err:
             raise UserError(f"cannot connect to Dask scheduler {scheduler}: {err}") from None
-    cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+    import dask
+
+    # Dask's nanny gives workers MALLOC_TRIM_THRESHOLD_=65536, which makes Autograd's many short-lived
+    # arrays cost a trim system call each; keep its one-thread BLAS settings, drop that one.
+    worker_environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+                      if k != "MALLOC_TRIM_THRESHOLD_"}
+    environ = dict(os.environ)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ}):
+        cluster = LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+    # Starting the cluster also writes those settings into this process's environment, where
+    # processes started later (the online experiment's) would inherit them: restore it.
+    os.environ.clear()
+    os.environ.update(environ)
     return Client(cluster)
 
 
