@@ -11,7 +11,7 @@ import numpy as np
 
 from experiments.common import config_for, generated_code_check, paper_row
 from experiments.verified import check, save_verified_figure
-from numeric import nqm_checks, nqm_dynamics, nqm_montecarlo, nqm_problem
+from numeric import nqm_checks, nqm_dynamics, nqm_montecarlo, nqm_problem, nqm_schedules
 
 # ---- configuration (our choice: the paper does not give Figure 1's numbers) -------------------
 PAPER = dict(h=[0.02, 1.0], sigma2=[0.5, 4.0], mean0=[-10.0, 3.0], T=150, k=100,
@@ -23,9 +23,8 @@ QUICK = dict(PAPER)
 def schedules(cfg):
     """(conservative, aggressive-then-decay) as {"alpha", "mu"} with mu = 0 (plain SGD)."""
     T, k = cfg["T"], cfg["k"]
-    rate = cfg["decay_to"] ** (1.0 / (T - k))
     small = np.full(T, cfg["alpha_small"])
-    large = np.concatenate([np.full(k, cfg["alpha_large"]), cfg["alpha_large"] * rate ** np.arange(1, T - k + 1)])
+    large = nqm_schedules.fixed_then_decay(cfg["alpha_large"], k, T - k, cfg["decay_to"])
     zero = np.zeros(T)
     return {"small": {"alpha": small, "mu": zero}, "decay": {"alpha": large, "mu": zero}}
 

@@ -25,11 +25,6 @@ def _per_step(x):
     return x.tolist() if x.ndim == 1 else list(np.moveaxis(x, -1, 0)[..., None])
 
 
-def rollout_stats(alpha, mu, h, sigma2, mean0, var0):
-    """The five statistics at t = 0..T: a list of T+1 tuples of arrays of shape batch + (d,)."""
-    return list(_stream(alpha, mu, h, sigma2, mean0, var0))
-
-
 _last = {}  # the most recent forward pass, reused by the backward pass of the same call
 
 
@@ -38,7 +33,7 @@ def _forward(alpha, mu, h, sigma2, mean0, var0):
     key += (np.shape(alpha), np.shape(h))
     if _last.get("key") != key:
         _last.clear()
-        _last.update(key=key, states=rollout_stats(alpha, mu, h, sigma2, mean0, var0))
+        _last.update(key=key, states=list(_stream(alpha, mu, h, sigma2, mean0, var0)))
     return _last["states"]
 
 
