@@ -5,12 +5,18 @@ final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight=0)
 with L_i(t) = 1/2 h_i (E[theta_i(t)]^2 + V[theta_i(t)]) after the schedule (alpha_t, mu_t), t < T
 (Theorem 1, velocity starting at 0). The penalty is the paper's safeguard (Section 2.3) as a soft
 constraint: no coordinate's loss above its initial value; coordinates with L_i(0) = 0 are exempt.
+Autograd sees one node per rollout instead of one per elementary operation. alpha and mu have
+shape (T,) or (B, T) (a batch of B schedules).
 
-Forward: the generated `nqm_step`, T times, keeping the statistics of every step.
-Backward: the generated `nqm_step_vjp` (symbolic/adjoint.py) from step T down to 1, which
-returns the adjoint of the statistics before each step and that step's per-coordinate
-contributions to dL/dalpha_t and dL/dmu_t. Autograd sees one node per rollout instead of one
-per elementary operation. alpha and mu have shape (T,) or (B, T) (a batch of B schedules).
+Two generated adjoints (symbolic/adjoint.py):
+- without the penalty, the rank-one form: with z = (theta, v) the loss is 1/2 h e_theta^T M_T e_theta
+  for the raw second moment M_t = E[z_t z_t^T], so the adjoint of M_t is 1/2 h w_t w_t^T. One backward
+  pass of `direction_step` over the schedule alone (w_T = e_theta, w_t = A_t^T w_{t+1}) and one forward
+  pass of `probe_step` (r_t = M_t w_t) with `probe_gradient` give L(T) and both gradients: 2 x 2 numbers
+  per coordinate and step instead of 5 + 5;
+- with the penalty (its adjoint enters at every step, so it is not rank one), the forward pass of
+  `nqm_step` keeping every step's statistics and the backward pass of `nqm_step_vjp`, which returns
+  the adjoint of the statistics before each step and that step's contributions to dL/dalpha_t, dL/dmu_t.
 """
 import numpy as np
 from autograd.extend import defvjp_argnums, primitive
@@ -25,16 +31,48 @@ def _per_step(x):
     return x.tolist() if x.ndim == 1 else list(np.moveaxis(x, -1, 0)[..., None])
 
 
-_last = {}  # the most recent forward pass, reused by the backward pass of the same call
+_last = {}  # the most recent forward pass, reused (once) by the backward pass of the same call
 
 
-def _forward(alpha, mu, h, sigma2, mean0, var0):
+def _cached(kind, compute, alpha, mu, h, sigma2, mean0, var0, keep=True):
+    """compute(alpha, ..., var0), remembered for the same arguments until the next call; keep=False
+    (the backward pass) forgets it after use, so a repeated call is computed afresh."""
     key = tuple(np.asarray(x, dtype=float).tobytes() for x in (alpha, mu, h, sigma2, mean0, var0))
-    key += (np.shape(alpha), np.shape(h))
+    key += (kind, np.shape(alpha), np.shape(h))
     if _last.get("key") != key:
         _last.clear()
-        _last.update(key=key, states=list(_stream(alpha, mu, h, sigma2, mean0, var0)))
-    return _last["states"]
+        _last.update(key=key, value=compute(alpha, mu, h, sigma2, mean0, var0))
+    value = _last["value"]
+    if not keep:
+        _last.clear()
+    return value
+
+
+def _all_states(alpha, mu, h, sigma2, mean0, var0):
+    return list(_stream(alpha, mu, h, sigma2, mean0, var0))
+
+
+def rank_one(alpha, mu, h, sigma2, mean0, var0):
+    """(L(T), dL/dalpha, dL/dmu) per schedule, without the penalty, by the rank-one adjoint.
+
+    Backward: s_{t+1} and w_t = A_t^T w_{t+1} from w_T = e_theta (`direction_step`). Forward:
+    r_0 = M_0 w_0 = ((E[theta_0]^2 + V[theta_0]) w_0[theta], 0) (the velocity starts at 0), then
+    dL/d(alpha_t, mu_t) = sum_i `probe_gradient`(s_{t+1}, r_t) and r_{t+1} = `probe_step`(s_{t+1}, r_t);
+    finally L(T) = sum_i 1/2 h_i r_T[theta].
+    """
+    alphas, mus = _per_step(alpha), _per_step(mu)
+    w_theta = np.ones(np.shape(alpha)[:-1] + np.shape(h))
+    w_v = np.zeros_like(w_theta)
+    s = [None] * len(alphas)
+    for t in range(len(alphas) - 1, -1, -1):
+        w_theta, w_v, s[t] = gen.direction_step(alphas[t], mus[t], h, w_theta, w_v)
+    r = ((mean0 ** 2 + var0) * w_theta, w_v * 0.0)
+    grad_alpha, grad_mu = np.empty(np.shape(alpha)), np.empty(np.shape(mu))
+    for t in range(len(alphas)):
+        g_alpha, g_mu = gen.probe_gradient(alphas[t], h, sigma2, s[t], *r)
+        grad_alpha[..., t], grad_mu[..., t] = g_alpha.sum(axis=-1), g_mu.sum(axis=-1)
+        r = gen.probe_step(alphas[t], mus[t], h, sigma2, s[t], *r)
+    return 0.5 * np.sum(h * r[0], axis=-1), grad_alpha, grad_mu
 
 
 def _excess(state, h, start):
@@ -46,7 +84,8 @@ def _excess(state, h, start):
 def final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight=0.0):
     """Excess loss at step T (plus the weighted safeguard penalty) for each schedule in the batch.
 
-    Under Autograd the statistics of every step are kept for the adjoint; a plain evaluation (e.g. a
+    Under Autograd: without the penalty, the rank-one passes (`rank_one`, which keep one s_{t+1} per
+    step); with it, the statistics of every step for `nqm_step_vjp`. A plain evaluation (e.g. a
     batched grid of schedules) streams through the steps and keeps only the current ones.
     """
     if isbox(alpha) or isbox(mu):
@@ -75,7 +114,10 @@ def _objective(states, h, mean0, var0, penalty_weight):
 
 @primitive
 def _final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight=0.0):
-    return _objective(_forward(alpha, mu, h, sigma2, mean0, var0), h, mean0, var0, penalty_weight)
+    if not penalty_weight:
+        return _cached("rank-one", rank_one, alpha, mu, h, sigma2, mean0, var0)[0]
+    states = _cached("states", _all_states, alpha, mu, h, sigma2, mean0, var0)
+    return _objective(states, h, mean0, var0, penalty_weight)
 
 
 def _penalty_adjoint(state, h, start, penalty_weight):
@@ -86,7 +128,11 @@ def _penalty_adjoint(state, h, start, penalty_weight):
 
 def schedule_gradient(upstream, alpha, mu, h, sigma2, mean0, var0, penalty_weight=0.0):
     """(dL/dalpha, dL/dmu) by the generated adjoint recursion, scaled by `upstream` per schedule."""
-    states = _forward(alpha, mu, h, sigma2, mean0, var0)
+    scale = np.asarray(upstream, dtype=float)[..., None]
+    if not penalty_weight:
+        _, grad_alpha, grad_mu = _cached("rank-one", rank_one, alpha, mu, h, sigma2, mean0, var0, keep=False)
+        return grad_alpha * scale, grad_mu * scale
+    states = _cached("states", _all_states, alpha, mu, h, sigma2, mean0, var0, keep=False)
     start = gen.loss_component(h, mean0, var0)
     adjoint = list(gen.loss_component_vjp(h, *states[-1]))
     grad_alpha = np.zeros(np.shape(alpha))
@@ -98,7 +144,6 @@ def schedule_gradient(upstream, alpha, mu, h, sigma2, mean0, var0, penalty_weigh
         *adjoint, g_alpha, g_mu = gen.nqm_step_vjp(alphas[t], mus[t], h, sigma2, *states[t], *adjoint)
         grad_alpha[..., t] = np.sum(g_alpha, axis=-1)
         grad_mu[..., t] = np.sum(g_mu, axis=-1)
-    scale = np.asarray(upstream, dtype=float)[..., None]
     return grad_alpha * scale, grad_mu * scale
 
 

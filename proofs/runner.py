@@ -6,6 +6,7 @@ from proofs.kernel import Result
 MODULES = (
     "proofs.nqm",
     "proofs.theorem1",
+    "proofs.adjoint",
     "proofs.theorem2",
     "proofs.convexity",
     "proofs.theorem3",

@@ -42,6 +42,7 @@ def functions():
     terms = greedy.per_coordinate_terms()
     alpha_star, mu_star = greedy.greedy_from_sums()
     previous, grad_alpha, grad_mu = adjoint.step_vjp()
+    direction = adjoint.direction_step()
     return [
         Function(
             "nqm_step",
@@ -57,6 +58,29 @@ def functions():
             (model.alpha, model.mu, model.h, model.sigma2) + model.STATE + adjoint.ADJOINT,
             [(s.name, e) for s, e in zip(adjoint.ADJOINT, previous)] + [("grad_alpha", grad_alpha), ("grad_mu", grad_mu)],
             source="Theorem 1 differentiated, symbolic.adjoint.step_vjp",
+        ),
+        Function(
+            "direction_step",
+            "The rank-one adjoint's direction one step back, w_t = A_t^T w_{t+1} (w_T = e_theta), and\n"
+            "s = b . w_{t+1}, the weight of step t's gradient noise in the final loss.",
+            (model.alpha, model.mu, model.h) + adjoint.W_NEXT,
+            list(zip(("w_theta", "w_v"), direction[0])) + [("s", direction[1])],
+            source="Theorem 1 differentiated (rank-one form), symbolic.adjoint.direction_step",
+        ),
+        Function(
+            "probe_step",
+            "The probe r_t = E[z_t z_t^T] w_t one step forward, r_{t+1} = A_t r_t + n_t s_{t+1} b.",
+            (model.alpha, model.mu, model.h, model.sigma2, adjoint.S_NEXT) + adjoint.PROBE,
+            list(zip(("r_theta", "r_v"), adjoint.probe_step())),
+            source="Theorem 1 in raw second moments (rank-one form), symbolic.adjoint.probe_step",
+        ),
+        Function(
+            "probe_gradient",
+            "Per-coordinate contributions to dL/dalpha_t and dL/dmu_t of L = sum_i 1/2 h_i E[theta_i(T)^2],\n"
+            "from s = s_{t+1} and the probe r_t before step t.",
+            (model.alpha, model.h, model.sigma2, adjoint.S_NEXT) + adjoint.PROBE,
+            list(zip(("grad_alpha", "grad_mu"), adjoint.probe_gradient())),
+            source="Theorem 1 differentiated (rank-one form), symbolic.adjoint.probe_gradient",
         ),
         Function(
             "loss_component_vjp",
@@ -293,6 +317,25 @@ def generate_document():
         "",
         _eq(r"\partial L / \partial \alpha_t", grad_alpha),
         _eq(r"\partial L / \partial \mu_t", grad_mu),
+        "",
+        "## The rank-one adjoint (the schedule gradient without the safeguard penalty)",
+        "",
+        "With $z = (\\theta, v)$ the mean follows $\\mathbb{E}[z'] = A\\,\\mathbb{E}[z]$ and the raw second moment",
+        "$M = \\mathbb{E}[z z^\\top]$ follows $M' = A M A^\\top + n\\, b b^\\top$, $b = (1, 1)$, with",
+        "",
+        _eq("A", adjoint.mean_matrix()),
+        _eq("n", adjoint.noise_variance()),
+        "",
+        "Since $L = \\tfrac12 h\\, e_\\theta^\\top M_T e_\\theta$, the adjoint of $M_t$ is $\\tfrac12 h\\, w_t w_t^\\top$ with",
+        "$w_T = e_\\theta$ and $w_t = A_t^\\top w_{t+1}$, which needs the schedule only. The gradient needs $M_t$ only",
+        "through the probe $r_t = M_t w_t$, $r_0 = ((\\mathbb{E}[\\theta_0]^2 + \\mathbb{V}[\\theta_0])\\, w_{0,\\theta}, 0)$,",
+        "$r_{t+1} = A_t r_t + n_t s_{t+1} b$ with $s_{t+1} = b \\cdot w_{t+1}$, and $L = \\tfrac12 h\\, r_T[\\theta]$.",
+        "Per coordinate (checked against the general adjoint above in `proofs/adjoint.py`):",
+        "",
+        _eq(r"\partial L / \partial \alpha_t", adjoint.probe_gradient()[0]),
+        _eq(r"\partial L / \partial \mu_t", adjoint.probe_gradient()[1]),
+        "",
+        "where $s = s_{t+1}$ and $r = r_t$.",
         "",
     ]
     return "\n".join(out)

@@ -1,7 +1,9 @@
-"""The generated reverse-mode adjoint (symbolic/adjoint.py -> nqm_step_vjp) and the Autograd primitive.
+"""The generated reverse-mode adjoints (symbolic/adjoint.py) and the Autograd primitive.
 
-Catches: a wrong sign or factor in the derived adjoint, a transposed Jacobian, an off-by-one in the
-backward loop (states[t] vs states[t+1]), a batch axis summed into the wrong place.
+Without the penalty the gradient comes from the rank-one form (direction_step, probe_step,
+probe_gradient); with it, from nqm_step_vjp. Catches: a wrong sign or factor in either derived
+adjoint, a transposed Jacobian, an off-by-one in a loop (s_{t+1} vs s_t, states[t] vs states[t+1]),
+a batch axis summed into the wrong place, a cached forward pass reused for other arguments.
 """
 import autograd
 import autograd.numpy as anp
@@ -9,7 +11,7 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from numeric import nqm_generated as gen
-from numeric.nqm_adjoint import final_loss
+from numeric.nqm_adjoint import final_loss, rank_one
 
 
 def taped_final_loss(alpha, mu, h, sigma2, mean0, var0):
@@ -40,6 +42,7 @@ def problems_and_schedules(draw):
 def test_adjoint_matches_taped_autograd(case):
     alpha, mu, problem = case
     np.testing.assert_allclose(final_loss(alpha, mu, *problem), taped_final_loss(alpha, mu, *problem), rtol=1e-12)
+    np.testing.assert_allclose(rank_one(alpha, mu, *problem)[0], taped_final_loss(alpha, mu, *problem), rtol=1e-10)
     weights = np.arange(1.0, 1.0 + np.size(final_loss(alpha, mu, *problem)))  # distinct upstream per schedule
 
     def objective(f):
@@ -97,3 +100,20 @@ def test_penalized_adjoint_matches_taped_autograd(case, weight):
     reference = autograd.grad(lambda a, m: anp.sum(3.0 * taped_penalized_loss(a, m, *problem, weight)), (0, 1))(alpha, mu)
     for got, want in zip(ours, reference):
         np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9 * np.max(np.abs(want)))
+
+
+def test_repeated_and_interleaved_calls_are_not_served_stale_results():
+    # Catches: the forward pass cached for one schedule and reused for another (or for the
+    # backward pass of an earlier call), and a benchmark timing a cache hit instead of the work.
+    rng = np.random.default_rng(3)
+    d, T = 4, 6
+    problem = (rng.uniform(0.1, 1.0, d), rng.uniform(0.1, 1.0, d), rng.normal(0, 3, d), rng.uniform(0, 1, d))
+    a1, a2 = rng.uniform(0.1, 0.9, T), rng.uniform(0.1, 0.9, T)
+    mu = rng.uniform(0.0, 0.9, T)
+    for weight in (0.0, 1e3):
+        single = [autograd.grad(lambda a: final_loss(a, mu, *problem, weight))(a) for a in (a1, a2)]
+        again = autograd.grad(lambda a: final_loss(a, mu, *problem, weight))(a1)
+        np.testing.assert_array_equal(again, single[0])
+        both = autograd.grad(lambda x: final_loss(x[0], mu, *problem, weight) + 2 * final_loss(x[1], mu, *problem, weight))(
+            np.stack([a1, a2]))
+        np.testing.assert_allclose(both, np.stack([single[0], 2 * single[1]]), rtol=1e-12)
