@@ -15,8 +15,9 @@ Two generated adjoints (symbolic/adjoint.py):
   pass of `probe_step` (r_t = M_t w_t) with `probe_gradient` give L(T) and both gradients: 2 x 2 numbers
   per coordinate and step instead of 5 + 5;
 - with the penalty (its adjoint enters at every step, so it is not rank one), the forward pass of
-  `nqm_step` keeping every step's statistics and the backward pass of `nqm_step_vjp`, which returns
-  the adjoint of the statistics before each step and that step's contributions to dL/dalpha_t, dL/dmu_t.
+  `raw_step` keeping every step's raw moments (A(theta), A(v), E[theta v]) -- the losses are
+  1/2 h A(theta), so these three suffice -- and the backward pass of `raw_step_vjp`, which returns the
+  adjoint of the moments before each step and that step's contributions to dL/dalpha_t, dL/dmu_t.
 """
 import numpy as np
 from autograd.extend import defvjp_argnums, primitive
@@ -48,8 +49,8 @@ def _cached(kind, compute, alpha, mu, h, sigma2, mean0, var0, keep=True):
     return value
 
 
-def _all_states(alpha, mu, h, sigma2, mean0, var0):
-    return list(_stream(alpha, mu, h, sigma2, mean0, var0))
+def _all_moments(alpha, mu, h, sigma2, mean0, var0):
+    return list(_moments(alpha, mu, h, sigma2, mean0, var0))
 
 
 def rank_one(alpha, mu, h, sigma2, mean0, var0):
@@ -75,9 +76,9 @@ def rank_one(alpha, mu, h, sigma2, mean0, var0):
     return 0.5 * np.sum(h * r[0], axis=-1), grad_alpha, grad_mu
 
 
-def _excess(state, h, start):
+def _excess(loss, start):
     """relu(L_i / L_i(0) - 1) per coordinate, 0 where L_i(0) = 0."""
-    ratio = gen.loss_component(h, state[0], state[2]) / np.where(start > 0, start, 1.0)
+    ratio = loss / np.where(start > 0, start, 1.0)
     return np.where(start > 0, np.maximum(ratio - 1.0, 0.0), 0.0)
 
 
@@ -85,45 +86,42 @@ def final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight=0.0):
     """Excess loss at step T (plus the weighted safeguard penalty) for each schedule in the batch.
 
     Under Autograd: without the penalty, the rank-one passes (`rank_one`, which keep one s_{t+1} per
-    step); with it, the statistics of every step for `nqm_step_vjp`. A plain evaluation (e.g. a
+    step); with it, the raw moments of every step for `raw_step_vjp`. A plain evaluation (e.g. a
     batched grid of schedules) streams through the steps and keeps only the current ones.
     """
     if isbox(alpha) or isbox(mu):
         return _final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight)
-    return _objective(_stream(alpha, mu, h, sigma2, mean0, var0), h, mean0, var0, penalty_weight)
+    return _objective(_moments(alpha, mu, h, sigma2, mean0, var0), h, penalty_weight)
 
 
-def _stream(alpha, mu, h, sigma2, mean0, var0):
-    """The statistics at t = 0..T one step at a time (nothing kept)."""
+def _moments(alpha, mu, h, sigma2, mean0, var0):
+    """The raw moments (A(theta), A(v), E[theta v]) at t = 0..T one step at a time (nothing kept);
+    the velocity starts at 0."""
     zeros = np.zeros(np.shape(alpha)[:-1] + np.shape(h))
-    state = (mean0 + zeros, zeros, var0 + zeros, zeros, zeros)
+    state = gen.raw_moments(mean0 + zeros, zeros, var0 + zeros, zeros, zeros)
     yield state
     for alpha_t, mu_t in zip(_per_step(alpha), _per_step(mu)):
-        state = gen.nqm_step(alpha_t, mu_t, h, sigma2, *state)
+        state = gen.raw_step(alpha_t, mu_t, h, sigma2, *state)
         yield state
 
 
-def _objective(states, h, mean0, var0, penalty_weight):
-    start = gen.loss_component(h, mean0, var0)
+def _objective(moments, h, penalty_weight):
+    """sum_i L_i(T) + penalty_weight * sum_{t >= 1, i} relu(L_i(t) / L_i(0) - 1)^2."""
     penalty = 0.0
-    for t, state in enumerate(states):
-        if penalty_weight and t > 0:
-            penalty = penalty + np.sum(_excess(state, h, start) ** 2, axis=-1)
-    return np.sum(gen.loss_component(h, state[0], state[2]), axis=-1) + penalty_weight * penalty
+    for t, state in enumerate(moments):
+        loss = gen.raw_loss_component(h, state[0])[0]
+        if t == 0:
+            start = loss
+        elif penalty_weight:
+            penalty = penalty + np.sum(_excess(loss, start) ** 2, axis=-1)
+    return np.sum(loss, axis=-1) + penalty_weight * penalty
 
 
 @primitive
 def _final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight=0.0):
     if not penalty_weight:
         return _cached("rank-one", rank_one, alpha, mu, h, sigma2, mean0, var0)[0]
-    states = _cached("states", _all_states, alpha, mu, h, sigma2, mean0, var0)
-    return _objective(states, h, mean0, var0, penalty_weight)
-
-
-def _penalty_adjoint(state, h, start, penalty_weight):
-    """d/d(statistics) of penalty_weight * sum_i relu(L_i / L_i(0) - 1)^2 at one step."""
-    weight = 2 * penalty_weight * _excess(state, h, start) / np.where(start > 0, start, 1.0)
-    return [weight * a for a in gen.loss_component_vjp(h, *state)]
+    return _objective(_cached("moments", _all_moments, alpha, mu, h, sigma2, mean0, var0), h, penalty_weight)
 
 
 def schedule_gradient(upstream, alpha, mu, h, sigma2, mean0, var0, penalty_weight=0.0):
@@ -132,18 +130,18 @@ def schedule_gradient(upstream, alpha, mu, h, sigma2, mean0, var0, penalty_weigh
     if not penalty_weight:
         _, grad_alpha, grad_mu = _cached("rank-one", rank_one, alpha, mu, h, sigma2, mean0, var0, keep=False)
         return grad_alpha * scale, grad_mu * scale
-    states = _cached("states", _all_states, alpha, mu, h, sigma2, mean0, var0, keep=False)
-    start = gen.loss_component(h, mean0, var0)
-    adjoint = list(gen.loss_component_vjp(h, *states[-1]))
-    grad_alpha = np.zeros(np.shape(alpha))
-    grad_mu = np.zeros(np.shape(mu))
+    moments = _cached("moments", _all_moments, alpha, mu, h, sigma2, mean0, var0, keep=False)
+    start = gen.raw_loss_component(h, moments[0][0])[0]
+    safe_start = np.where(start > 0, start, 1.0)
+    adjoint = [gen.raw_loss_component(h, moments[-1][0])[1], 0.0, 0.0]
+    grad_alpha, grad_mu = np.empty(np.shape(alpha)), np.empty(np.shape(mu))
     alphas, mus = _per_step(alpha), _per_step(mu)
     for t in range(len(alphas) - 1, -1, -1):
-        if penalty_weight:  # the penalty at step t + 1 feeds the adjoint of the statistics there
-            adjoint = [a + p for a, p in zip(adjoint, _penalty_adjoint(states[t + 1], h, start, penalty_weight))]
-        *adjoint, g_alpha, g_mu = gen.nqm_step_vjp(alphas[t], mus[t], h, sigma2, *states[t], *adjoint)
-        grad_alpha[..., t] = np.sum(g_alpha, axis=-1)
-        grad_mu[..., t] = np.sum(g_mu, axis=-1)
+        # the penalty at step t + 1 feeds the adjoint of A(theta) there
+        loss, dloss = gen.raw_loss_component(h, moments[t + 1][0])
+        adjoint[0] = adjoint[0] + 2 * penalty_weight * _excess(loss, start) / safe_start * dloss
+        *adjoint, g_alpha, g_mu = gen.raw_step_vjp(alphas[t], mus[t], h, sigma2, *moments[t], *adjoint)
+        grad_alpha[..., t], grad_mu[..., t] = g_alpha.sum(axis=-1), g_mu.sum(axis=-1)
     return grad_alpha * scale, grad_mu * scale
 
 

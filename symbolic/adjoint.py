@@ -1,45 +1,69 @@
-"""Reverse-mode adjoint of the Theorem 1 recurrence, for gradients of a T-step loss.
+"""Reverse-mode adjoints of Theorem 1 in raw second moments, for gradients of a T-step loss.
 
-For a fixed schedule the step s' = f(s; alpha, mu) of the five statistics
-s = (E[theta], E[v], V[theta], V[v], Cov(theta, v)) is linear in s. Given the
-adjoint sbar' = dL/ds' of a later loss L, the chain rule gives
+With z = (theta, v) the raw second moment M = E[z z^T] = [[A(theta), E[theta v]], [E[theta v], A(v)]]
+follows its own closed recurrence (Theorem 1 in raw moments, from the stochastic update), and the
+excess loss 1/2 h (E[theta]^2 + V[theta]) = 1/2 h A(theta) (Eq. 6) and the safeguard penalty depend on
+the statistics only through A(theta). So gradients need the three raw moments, not the five central
+statistics. For a fixed schedule the step m' = f(m; alpha, mu) of m = (A(theta), A(v), E[theta v]) is
+linear in m; given the adjoint mbar' = dL/dm' of a later loss L, the chain rule gives
 
-    sbar = (df/ds)^T sbar',   dL/dalpha += sbar' . df/dalpha,   dL/dmu += sbar' . df/dmu,
+    mbar = (df/dm)^T mbar',   dL/dalpha += mbar' . df/dalpha,   dL/dmu += mbar' . df/dmu,
 
-evaluated at the state s before the step. The final loss's adjoint starts the
-recursion: sbar_T = d/ds [1/2 h (E[theta]^2 + V[theta])].
+evaluated at the moments m before the step (`raw_step_vjp`).
 """
 import sympy as sp
 
 from symbolic import dynamics, model
 
-ADJOINT = tuple(sp.Symbol(f"adj_{s.name}", real=True) for s in model.STATE)
-STATE_NAMES = ("mean_theta", "mean_v", "var_theta", "var_v", "cov_theta_v")
+RAW_ADJOINT = tuple(sp.Symbol(f"adj_{s.name}", real=True) for s in model.RAW)
 
 
-def step_vector():
-    step = dynamics.theorem1()
-    return sp.Matrix([step[name] for name in STATE_NAMES])
+def raw_step():
+    """(A(theta'), A(v'), E[theta' v']) after one step, in the order of model.RAW.
 
-
-def step_vjp():
-    """Adjoint of the state before the step, and the per-coordinate dL/dalpha, dL/dmu of this step.
-
-    Each is kept as sum_k adj_k * factor(df_k/dx), the form with the fewest operations.
+    Written through E[theta v'] and A(v') (theta' = theta + v'), the form with the fewest operations.
     """
-    f = step_vector()
+    _, v1 = model.update()
+    raw = model.raw_moments()
+    cross = sp.collect(model.expect(model.theta * v1, raw), model.alpha * model.h)  # E[theta v']
+    velocity = _in_alpha_h(model.expect(v1**2, raw))                                 # A(v')
+    step = [model.A_theta + 2 * cross + velocity, velocity, cross + velocity]
+    M = raw_second_moment_step()
+    if any(sp.expand((a - b).doit()) != 0 for a, b in zip(step, (M[0, 0], M[1, 1], M[0, 1]))):
+        raise ValueError("the raw step does not match E[z' z'^T]")
+    return step
 
-    def contract(derivatives):
-        return sp.Add(*[a * sp.factor(d) for a, d in zip(ADJOINT, derivatives)])
 
-    previous = [contract(f.diff(s)) for s in model.STATE]
-    return previous, contract(f.diff(model.alpha)), contract(f.diff(model.mu))
+def raw_step_vjp():
+    """Adjoint of the raw moments before the step, and the per-coordinate dL/dalpha, dL/dmu of this step.
+
+    With the adjoint as a symmetric matrix L' = [[a_theta, e/2], [e/2, a_v]] (a_* = adj_A_*, e =
+    adj_E_theta_v), M' = A M A^T + n b b^T gives L = A^T L' A and dL/dp = tr(L' dM'/dp). Written
+    through p = L'b's first entry, z = b^T L' b and y = A^T L' b (the form with the fewest operations),
+    and checked here against the transposed Jacobian of `raw_step`.
+    """
+    a_theta, a_v, e = RAW_ADJOINT
+    x = sp.UnevaluatedExpr(model.alpha * model.h)
+    p = a_theta + e / 2
+    z = p + e / 2 + a_v
+    y_theta, y_v = p - x * z, model.mu * z
+    previous = [a_theta - x * (p + y_theta), model.mu * y_v, 2 * model.mu * y_theta]
+    grads = [2 * model.h * (x * model.sigma2 * z - model.A_theta * y_theta - model.E_theta_v * y_v),
+             2 * (model.E_theta_v * y_theta + model.A_v * y_v)]
+    f = sp.Matrix([s.doit() for s in raw_step()])
+    jacobian = [sum(adj * f[k].diff(wrt) for k, adj in enumerate(RAW_ADJOINT))
+                for wrt in (*model.RAW, model.alpha, model.mu)]
+    if any(sp.expand((a - b).doit()) != 0 for a, b in zip(previous + grads, jacobian)):
+        raise ValueError("the structured adjoint does not match the transposed Jacobian of raw_step")
+    return previous, grads[0], grads[1]
 
 
-def loss_adjoint():
-    """d/ds of the excess loss component 1/2 h (E[theta]^2 + V[theta]) (Eq. 6)."""
-    loss = dynamics.excess_loss_component()
-    return [sp.diff(loss, s) for s in model.STATE]
+def raw_loss_component():
+    """(1/2 h A(theta), its derivative in A(theta)): Eq. 6 with V[theta] = A(theta) - E[theta]^2."""
+    loss = sp.expand(dynamics.excess_loss_component().subs(model.var_theta, model.A_theta - model.mean_theta**2))
+    if loss.has(model.mean_theta):
+        raise ValueError(f"the excess loss is not a function of A(theta) alone: {loss}")
+    return loss, sp.diff(loss, model.A_theta)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -61,7 +85,7 @@ def loss_adjoint():
 #
 #     dL/dp_t = h (dA_t/dp^T w_{t+1}) . r_t + 1/2 h (dn_t/dp) s_{t+1}^2.
 #
-# proofs/adjoint.py checks each of these against Theorem 1 and against step_vjp above.
+# proofs/adjoint.py checks each of these against Theorem 1 and against raw_step_vjp above.
 
 W_NEXT = sp.symbols("w_theta w_v", real=True)      # w_{t+1}
 PROBE = sp.symbols("r_theta r_v", real=True)        # r_t

@@ -41,7 +41,7 @@ def functions():
     raw = model.raw_from_central()
     terms = greedy.per_coordinate_terms()
     alpha_star, mu_star = greedy.greedy_from_sums()
-    previous, grad_alpha, grad_mu = adjoint.step_vjp()
+    raw_previous, raw_grad_alpha, raw_grad_mu = adjoint.raw_step_vjp()
     direction = adjoint.direction_step()
     return [
         Function(
@@ -52,12 +52,26 @@ def functions():
             source="Theorem 1, symbolic.dynamics.theorem1",
         ),
         Function(
-            "nqm_step_vjp",
-            "Reverse-mode adjoint of nqm_step: given adj_* = dL/d(next statistics), return dL/d(statistics)\n"
+            "raw_step",
+            "One step of Theorem 1 in the raw second moments A(theta) = E[theta^2], A(v) = E[v^2], E[theta v].",
+            (model.alpha, model.mu, model.h, model.sigma2) + model.RAW,
+            list(zip([s.name for s in model.RAW], adjoint.raw_step())),
+            source="Theorem 1 in raw moments (Appendix A.2), symbolic.adjoint.raw_step",
+        ),
+        Function(
+            "raw_step_vjp",
+            "Reverse-mode adjoint of raw_step: given adj_* = dL/d(next raw moments), return dL/d(raw moments)\n"
             "before the step and the per-coordinate contributions to dL/dalpha_t and dL/dmu_t.",
-            (model.alpha, model.mu, model.h, model.sigma2) + model.STATE + adjoint.ADJOINT,
-            [(s.name, e) for s, e in zip(adjoint.ADJOINT, previous)] + [("grad_alpha", grad_alpha), ("grad_mu", grad_mu)],
-            source="Theorem 1 differentiated, symbolic.adjoint.step_vjp",
+            (model.alpha, model.mu, model.h, model.sigma2) + model.RAW + adjoint.RAW_ADJOINT,
+            [(s.name, e) for s, e in zip(adjoint.RAW_ADJOINT, raw_previous)] + [("grad_alpha", raw_grad_alpha), ("grad_mu", raw_grad_mu)],
+            source="Theorem 1 differentiated, symbolic.adjoint.raw_step_vjp",
+        ),
+        Function(
+            "raw_loss_component",
+            "Excess loss of each coordinate from the raw moment, 1/2 h A(theta), and its derivative in A(theta).",
+            (model.h, model.A_theta),
+            list(zip(("loss", "adj_A_theta"), adjoint.raw_loss_component())),
+            source="Eq. 6, symbolic.adjoint.raw_loss_component",
         ),
         Function(
             "direction_step",
@@ -81,13 +95,6 @@ def functions():
             (model.alpha, model.h, model.sigma2, adjoint.S_NEXT) + adjoint.PROBE,
             list(zip(("grad_alpha", "grad_mu"), adjoint.probe_gradient())),
             source="Theorem 1 differentiated (rank-one form), symbolic.adjoint.probe_gradient",
-        ),
-        Function(
-            "loss_component_vjp",
-            "dL/d(statistics) of the excess loss component 1/2 h (E[theta]^2 + V[theta]): the adjoint at step T.",
-            (model.h,) + model.STATE,
-            [(s.name, e) for s, e in zip(adjoint.ADJOINT, adjoint.loss_adjoint())],
-            source="Eq. 6 differentiated, symbolic.adjoint.loss_adjoint",
         ),
         Function(
             "raw_moments",
@@ -219,8 +226,8 @@ def _latex_names():
         greedy.H_aa: r"H_{\alpha\alpha}", greedy.H_am: r"H_{\alpha\mu}", greedy.H_mm: r"H_{\mu\mu}",
         greedy.g_a: r"g_{\alpha}", greedy.g_m: r"g_{\mu}",
     }
-    for state, adj in zip(model.STATE, adjoint.ADJOINT):
-        names[adj] = r"\overline{" + names[state] + "}"
+    for raw, adj in zip(model.RAW, adjoint.RAW_ADJOINT):
+        names[adj] = r"\overline{" + names[raw] + "}"
     return names
 
 
@@ -300,23 +307,31 @@ def generate_document():
         "",
         _eq(r"A_{\min}(k)", sgd.min_A_after()),
         "",
-        "## Adjoint of Theorem 1 (gradients of a T-step loss)",
+        "## Theorem 1 in raw second moments, and its adjoint (gradients of a T-step loss)",
         "",
-        "For a fixed schedule the step $s' = f(s; \\alpha, \\mu)$ is linear in the statistics $s$. With",
-        "$\\bar s' = \\partial L / \\partial s'$, the chain rule gives $\\bar s = (\\partial f/\\partial s)^T \\bar s'$ and",
-        "$\\partial L/\\partial \\alpha_t = \\sum_i \\bar s'_i \\cdot \\partial f_i/\\partial \\alpha$ (likewise $\\mu_t$):",
+        "The excess loss is $\\tfrac12 h A(\\theta)$, so losses over a schedule need only the raw moments",
+        "$A(\\theta) = \\mathbb{E}[\\theta^2]$, $A(v)$, $\\mathbb{E}[\\theta v]$, which follow (from the stochastic update)",
         "",
     ]
-    previous, grad_alpha, grad_mu = adjoint.step_vjp()
+    raw_names = {model.A_theta: r"A(\theta')", model.A_v: r"A(v')", model.E_theta_v: r"\mathbb{E}[\theta' v']"}
+    out += [_eq(raw_names[s], e.doit()) for s, e in zip(model.RAW, adjoint.raw_step())]
+    previous, grad_alpha, grad_mu = adjoint.raw_step_vjp()
     names = _latex_names()
-    out += [_eq(names[a], e) for a, e in zip(adjoint.ADJOINT, previous)]
+    out += [
+        "",
+        "For a fixed schedule the step is linear in the moments $m$. With $\\bar m' = \\partial L / \\partial m'$, the chain",
+        "rule gives $\\bar m = (\\partial f/\\partial m)^T \\bar m'$ and $\\partial L/\\partial \\alpha_t = \\bar m' \\cdot \\partial f/\\partial \\alpha$",
+        "(likewise $\\mu_t$):",
+        "",
+    ]
+    out += [_eq(names[a], e.doit()) for a, e in zip(adjoint.RAW_ADJOINT, previous)]
     out += [
         "",
         "where the left-hand sides are the adjoints before the step and the right-hand sides use those after it;",
         "the per-coordinate contributions to the schedule gradient, summed over coordinates, are",
         "",
-        _eq(r"\partial L / \partial \alpha_t", grad_alpha),
-        _eq(r"\partial L / \partial \mu_t", grad_mu),
+        _eq(r"\partial L / \partial \alpha_t", grad_alpha.doit()),
+        _eq(r"\partial L / \partial \mu_t", grad_mu.doit()),
         "",
         "## The rank-one adjoint (the schedule gradient without the safeguard penalty)",
         "",

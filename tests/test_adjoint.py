@@ -1,7 +1,7 @@
 """The generated reverse-mode adjoints (symbolic/adjoint.py) and the Autograd primitive.
 
 Without the penalty the gradient comes from the rank-one form (direction_step, probe_step,
-probe_gradient); with it, from nqm_step_vjp. Catches: a wrong sign or factor in either derived
+probe_gradient); with it, from raw_step_vjp. Catches: a wrong sign or factor in either derived
 adjoint, a transposed Jacobian, an off-by-one in a loop (s_{t+1} vs s_t, states[t] vs states[t+1]),
 a batch axis summed into the wrong place, a cached forward pass reused for other arguments.
 """
