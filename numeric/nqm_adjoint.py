@@ -76,10 +76,16 @@ def rank_one(alpha, mu, h, sigma2, mean0, var0):
     return 0.5 * np.sum(h * r[0], axis=-1), grad_alpha, grad_mu
 
 
-def _excess(loss, start):
-    """relu(L_i / L_i(0) - 1) per coordinate, 0 where L_i(0) = 0."""
-    ratio = loss / np.where(start > 0, start, 1.0)
-    return np.where(start > 0, np.maximum(ratio - 1.0, 0.0), 0.0)
+def _inverse_start(start):
+    """(1 / L_i(0), 1) per coordinate, (0, 0) where L_i(0) = 0 (those coordinates are exempt)."""
+    live = start > 0
+    return np.where(live, 1.0 / np.where(live, start, 1.0), 0.0), live.astype(float)
+
+
+def _excess(loss, inverse_start):
+    """relu(L_i / L_i(0) - 1) per coordinate, 0 where L_i(0) = 0; inverse_start from `_inverse_start`."""
+    inverse, live = inverse_start
+    return np.maximum(loss * inverse - live, 0.0)
 
 
 def final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight=0.0):
@@ -111,9 +117,9 @@ def _objective(moments, h, penalty_weight):
     for t, state in enumerate(moments):
         loss = gen.raw_loss_component(h, state[0])[0]
         if t == 0:
-            start = loss
+            inverse_start = _inverse_start(loss)
         elif penalty_weight:
-            penalty = penalty + np.sum(_excess(loss, start) ** 2, axis=-1)
+            penalty = penalty + np.sum(_excess(loss, inverse_start) ** 2, axis=-1)
     return np.sum(loss, axis=-1) + penalty_weight * penalty
 
 
@@ -131,15 +137,14 @@ def schedule_gradient(upstream, alpha, mu, h, sigma2, mean0, var0, penalty_weigh
         _, grad_alpha, grad_mu = _cached("rank-one", rank_one, alpha, mu, h, sigma2, mean0, var0, keep=False)
         return grad_alpha * scale, grad_mu * scale
     moments = _cached("moments", _all_moments, alpha, mu, h, sigma2, mean0, var0, keep=False)
-    start = gen.raw_loss_component(h, moments[0][0])[0]
-    safe_start = np.where(start > 0, start, 1.0)
+    inverse_start = _inverse_start(gen.raw_loss_component(h, moments[0][0])[0])
     adjoint = [gen.raw_loss_component(h, moments[-1][0])[1], 0.0, 0.0]
     grad_alpha, grad_mu = np.empty(np.shape(alpha)), np.empty(np.shape(mu))
     alphas, mus = _per_step(alpha), _per_step(mu)
     for t in range(len(alphas) - 1, -1, -1):
         # the penalty at step t + 1 feeds the adjoint of A(theta) there
         loss, dloss = gen.raw_loss_component(h, moments[t + 1][0])
-        adjoint[0] = adjoint[0] + 2 * penalty_weight * _excess(loss, start) / safe_start * dloss
+        adjoint[0] = adjoint[0] + 2 * penalty_weight * _excess(loss, inverse_start) * inverse_start[0] * dloss
         *adjoint, g_alpha, g_mu = gen.raw_step_vjp(alphas[t], mus[t], h, sigma2, *moments[t], *adjoint)
         grad_alpha[..., t], grad_mu[..., t] = g_alpha.sum(axis=-1), g_mu.sum(axis=-1)
     return grad_alpha * scale, grad_mu * scale
