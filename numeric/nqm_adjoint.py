@@ -50,7 +50,7 @@ def _cached(kind, compute, alpha, mu, h, sigma2, mean0, var0, keep=True):
 
 
 def _all_moments(alpha, mu, h, sigma2, mean0, var0):
-    return list(_moments(alpha, mu, h, sigma2, mean0, var0))
+    return list(moments(alpha, mu, h, sigma2, mean0, var0))
 
 
 def rank_one(alpha, mu, h, sigma2, mean0, var0):
@@ -76,14 +76,14 @@ def rank_one(alpha, mu, h, sigma2, mean0, var0):
     return 0.5 * np.sum(h * r[0], axis=-1), grad_alpha, grad_mu
 
 
-def _inverse_start(start):
+def inverse_start_loss(start):
     """(1 / L_i(0), 1) per coordinate, (0, 0) where L_i(0) = 0 (those coordinates are exempt)."""
     live = start > 0
     return np.where(live, 1.0 / np.where(live, start, 1.0), 0.0), live.astype(float)
 
 
 def _excess(loss, inverse_start):
-    """relu(L_i / L_i(0) - 1) per coordinate, 0 where L_i(0) = 0; inverse_start from `_inverse_start`."""
+    """relu(L_i / L_i(0) - 1) per coordinate, 0 where L_i(0) = 0; inverse_start from `inverse_start_loss`."""
     inverse, live = inverse_start
     return np.maximum(loss * inverse - live, 0.0)
 
@@ -97,10 +97,10 @@ def final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight=0.0):
     """
     if isbox(alpha) or isbox(mu):
         return _final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight)
-    return _objective(_moments(alpha, mu, h, sigma2, mean0, var0), h, penalty_weight)
+    return _objective(moments(alpha, mu, h, sigma2, mean0, var0), h, penalty_weight)
 
 
-def _moments(alpha, mu, h, sigma2, mean0, var0):
+def moments(alpha, mu, h, sigma2, mean0, var0):
     """The raw moments (A(theta), A(v), E[theta v]) at t = 0..T one step at a time (nothing kept);
     the velocity starts at 0."""
     zeros = np.zeros(np.shape(alpha)[:-1] + np.shape(h))
@@ -111,13 +111,13 @@ def _moments(alpha, mu, h, sigma2, mean0, var0):
         yield state
 
 
-def _objective(moments, h, penalty_weight):
+def _objective(states, h, penalty_weight):
     """sum_i L_i(T) + penalty_weight * sum_{t >= 1, i} relu(L_i(t) / L_i(0) - 1)^2."""
     penalty = 0.0
-    for t, state in enumerate(moments):
+    for t, state in enumerate(states):
         loss = gen.raw_loss_component(h, state[0])[0]
         if t == 0:
-            inverse_start = _inverse_start(loss)
+            inverse_start = inverse_start_loss(loss)
         elif penalty_weight:
             penalty = penalty + np.sum(_excess(loss, inverse_start) ** 2, axis=-1)
     return np.sum(loss, axis=-1) + penalty_weight * penalty
@@ -136,16 +136,16 @@ def schedule_gradient(upstream, alpha, mu, h, sigma2, mean0, var0, penalty_weigh
     if not penalty_weight:
         _, grad_alpha, grad_mu = _cached("rank-one", rank_one, alpha, mu, h, sigma2, mean0, var0, keep=False)
         return grad_alpha * scale, grad_mu * scale
-    moments = _cached("moments", _all_moments, alpha, mu, h, sigma2, mean0, var0, keep=False)
-    inverse_start = _inverse_start(gen.raw_loss_component(h, moments[0][0])[0])
-    adjoint = [gen.raw_loss_component(h, moments[-1][0])[1], 0.0, 0.0]
+    states = _cached("moments", _all_moments, alpha, mu, h, sigma2, mean0, var0, keep=False)
+    inverse_start = inverse_start_loss(gen.raw_loss_component(h, states[0][0])[0])
+    adjoint = [gen.raw_loss_component(h, states[-1][0])[1], 0.0, 0.0]
     grad_alpha, grad_mu = np.empty(np.shape(alpha)), np.empty(np.shape(mu))
     alphas, mus = _per_step(alpha), _per_step(mu)
     for t in range(len(alphas) - 1, -1, -1):
         # the penalty at step t + 1 feeds the adjoint of A(theta) there
-        loss, dloss = gen.raw_loss_component(h, moments[t + 1][0])
+        loss, dloss = gen.raw_loss_component(h, states[t + 1][0])
         adjoint[0] = adjoint[0] + 2 * penalty_weight * _excess(loss, inverse_start) * inverse_start[0] * dloss
-        *adjoint, g_alpha, g_mu = gen.raw_step_vjp(alphas[t], mus[t], h, sigma2, *moments[t], *adjoint)
+        *adjoint, g_alpha, g_mu = gen.raw_step_vjp(alphas[t], mus[t], h, sigma2, *states[t], *adjoint)
         grad_alpha[..., t], grad_mu[..., t] = g_alpha.sum(axis=-1), g_mu.sum(axis=-1)
     return grad_alpha * scale, grad_mu * scale
 

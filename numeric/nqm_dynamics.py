@@ -18,7 +18,7 @@ import autograd.numpy as anp
 import numpy as np
 
 from numeric import nqm_adjoint
-from numeric.nqm_generated import loss_component, nqm_step
+from numeric.nqm_generated import loss_component, nqm_step, raw_loss_component
 
 STATS = ("mean_theta", "mean_v", "var_theta", "var_v", "cov_theta_v")
 
@@ -103,13 +103,10 @@ def max_component_ratio(problem, alpha, mu):
     paper's safeguard, Section 2.3). Shape () for alpha (T,), (B,) for (B, T); memory O(B d).
     """
     alpha, mu = check_schedule(alpha, mu)
-    stats = initial_stats(problem)
-    start = loss_component(problem.h, stats[0], stats[2])
-    live = start > 0
-    scale = np.where(live, start, 1.0)
     worst = np.ones(alpha.shape[:-1])
-    for t in range(alpha.shape[-1]):
-        stats = nqm_step(_hyper(alpha, t), _hyper(mu, t), problem.h, problem.sigma2, *stats)
-        ratio = np.where(live, loss_component(problem.h, stats[0], stats[2]) / scale, 0.0)
-        worst = np.fmax(worst, np.max(ratio, axis=-1))
+    for t, state in enumerate(nqm_adjoint.moments(alpha, mu, problem.h, problem.sigma2, problem.mean0, problem.var0)):
+        loss = raw_loss_component(problem.h, state[0])[0]
+        if t == 0:
+            inverse_start, _ = nqm_adjoint.inverse_start_loss(loss)
+        worst = np.fmax(worst, np.max(loss * inverse_start, axis=-1))
     return worst
