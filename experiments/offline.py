@@ -409,7 +409,8 @@ def figure5(state, config, horizons):
             ax.plot(traj[:, 0], traj[:, 1], "r.-", lw=1, ms=2)
             ax.plot(*np.log10(smd.averaged_hypers(chain["trajectory"])), "r*", ms=10)
         best = np.argsort(losses)[: max(3, len(losses) // 10)]
-        ax.plot(x[best], y[best], "wx", ms=5, label="best 10% of samples")
+        ax.plot(x[best], y[best], ls="none", marker="X", mfc="w", mec="k", mew=0.5, ms=6,
+                label="best 10% of samples")  # white with a black edge: visible on the legend too
         ax.set(title=f"horizon {h}", xlabel=r"$\log_{10}\alpha_0$", ylabel=r"$\log_{10}\beta$",
                xlim=np.log10(config["alpha0_range"]), ylim=np.log10(config["beta_range"]))
         ax.legend(fontsize=6, loc="lower left")
