@@ -74,9 +74,11 @@ PAPER = dict(
     meta_lr=0.05,
     eval_seeds=5,
 )
-# Cost on one core (1-thread BLAS): a plain step ~2.7 ms, a hypergradient step ~10 ms, so
-# quick is ~6.5 CPU-minutes (~3.5 min on 2 workers); paper is ~4 CPU-days (use --scheduler).
+# Cost on one core (1-thread BLAS, `shb bench mlp`): a plain step ~1.15 ms, a hypergradient step ~3.7 ms
+# (float32: ~0.55 and ~1.65 ms), so quick is ~2.5 CPU-minutes (~80 s on 2 workers); paper is ~1.5 CPU-days
+# (use --scheduler).
 SCALES = {"quick": QUICK, "paper": PAPER}
+DTYPES = ("float64", "float32")  # training arithmetic; float32 runs carry "dtype": "float32" in their configuration
 PROGRESS_FILE = "offline_progress.json"
 HYPERGRAD_TOLERANCE = 1e-4
 BIAS_RATIO = 3.0              # done-when: beta(shortest T) >= 3 beta(next T), i.e. T=100 vs T=1000
@@ -87,6 +89,7 @@ def problem_spec(config, data_dir):
     return smd.ProblemSpec(
         data_dir, tuple(config["hidden_sizes"]), config["n_train"], config["eval_examples"],
         config["warm_seed"], config["mu"], config["k"], config["batch_size"], config["meta_batch"],
+        config.get("dtype", "float64"),
     )
 
 
@@ -277,9 +280,10 @@ def dask_client(scheduler, required=True):
 def hypergrad_check(spec, config, log_hypers):
     """Forward-mode hypergradient vs central finite differences and Autograd reverse mode (float64).
 
-    Deterministic: T = check_horizon steps on a fixed seeded minibatch sequence from the warm start.
+    Deterministic: T = check_horizon steps on a fixed seeded minibatch sequence from the warm start,
+    in float64 whatever dtype the experiment trains in.
     """
-    problem = smd.build_problem(spec)
+    problem = smd.build_problem(spec._replace(dtype="float64"))
     rng = np.random.default_rng(smd.derive_seed(config["seed"], 6))
     n = problem.data.images.shape[0]
     batches = [mlp.minibatch(problem.data, mlp.batch_indices(rng, n, spec.batch_size))
@@ -468,7 +472,8 @@ def report(scale, config, horizons, checks, seconds, data_dir):
         f"`{data_dir}`, SGD momentum "
         f"mu={config['mu']}, K={config['k']:g}, warm start 50 steps at alpha=0.1. SMD with Adam "
         f"(lr {config['meta_lr']} in log space) from {config['smd_inits']}, meta-steps {config['meta_steps']}; "
-        f"{config['surface_samples']} random-search surface samples per horizon; {seconds:.0f} s.", "",
+        f"{config['surface_samples']} random-search surface samples per horizon; "
+        f"training in {config.get('dtype', 'float64')}; {seconds:.0f} s.", "",
         "| horizon | alpha0 | beta | J_T start -> end | train loss at " + f"{longest} steps |",
         "|---|---|---|---|---|",
     ]
@@ -493,9 +498,11 @@ def normalized(config):
     return json.loads(json.dumps(config))
 
 
-def run(out_dir, scale="quick", data_dir=None, scheduler=None, config=None, stop_after=None):
+def run(out_dir, scale="quick", data_dir=None, scheduler=None, config=None, stop_after=None, dtype="float64"):
     """Run (or resume) the offline experiment; write offline.json and Figures 5 and 6 into out_dir.
 
+    Training (surface, SMD, curves) computes in `dtype` (float64 or float32; the configuration's
+    "dtype" key, absent for float64); the hypergradient check is float64 either way.
     Returns {"passed", "figures", "report"}; with `stop_after` units finished it returns early
     with "complete": False (used to test resuming).
     """
@@ -503,7 +510,9 @@ def run(out_dir, scale="quick", data_dir=None, scheduler=None, config=None, stop
         if scale not in SCALES:
             raise UserError(f"unknown scale {scale!r}; choose one of: {', '.join(SCALES)}")
         config = SCALES[scale]
-    config = normalized(config)
+    config = normalized(config if dtype == "float64" else dict(config, dtype=dtype))
+    if config.get("dtype", "float64") not in DTYPES:
+        raise UserError(f"unknown dtype {config['dtype']!r}; choose one of: {', '.join(DTYPES)}")
     start_time = time.monotonic()
     spec = problem_spec(config, resolve_data_dir(data_dir))
     load_split(spec.data_dir, "train")  # a missing or corrupt file fails here, before any work

@@ -253,7 +253,7 @@ def audit_check(problem, state, log):
     i = log["step"].index(int(a["t"]))
     lr, mu = log["lr"][i], log["mu"][i]
     X, Y = mlp.minibatch(problem.train, a["idx"])
-    g = problem.net.loss_grad(a["theta_before"], X, Y, problem.net.layout)
+    _, g = problem.net.loss_and_grad(a["theta_before"], X, Y, problem.net.layout)
     theta, _ = mlp.sgd_momentum_step(a["theta_before"], a["v_before"], g, lr, mu)
     return float(np.max(np.abs(theta - a["theta_after"]))), lr, mu
 

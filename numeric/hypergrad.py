@@ -14,17 +14,21 @@ u = d theta / d lambda_i, w = d v / d lambda_i, H_t the minibatch Hessian)
     d alpha_t / d log alpha0 = alpha_t,   d alpha_t / d log beta = -alpha_t beta log(1 + t/K),
 
 and for the meta-objective J = L_meta(theta_T) (Eq. 8) dJ/d lambda_i = grad L_meta(theta_T) . u_T.
-H_t u_t comes from Autograd's forward mode over its reverse mode (`make_jvp` of the
-gradient), so memory stays O(#params x #hyperparameters) whatever the horizon T.
+g_t and H_t u_t for both tangents come from one hand-derived forward-over-reverse pass
+(`numeric.mlp.grad_and_hvps`: backprop plus Pearlmutter's R-operator), so memory stays
+O(#params x #hyperparameters) whatever the horizon T. The step computes in the dtype
+of theta (float64, or float32 where a caller chooses it).
 
-`meta_objective` is the same unrolled computation written for Autograd's
-reverse mode and for finite differences: the two independent references.
+`meta_objective` is the same unrolled computation on the Autograd-taped loss
+(`numeric.mlp.loss_taped`), for Autograd's reverse mode and for finite differences:
+the two independent references (float64).
 """
 import autograd.numpy as anp
 import numpy as np
-from autograd import grad, make_jvp
+from autograd import grad
 
-from numeric.mlp import K, MU, inverse_time_decay, loss, loss_and_grad, loss_grad, sgd_momentum_step
+from numeric import mlp
+from numeric.mlp import K, MU, inverse_time_decay, loss_and_grad, loss_grad_taped, loss_taped, sgd_momentum_update
 
 HYPERS = ("log_alpha0", "log_beta")
 
@@ -36,47 +40,60 @@ def alpha_and_dalpha(alpha0, beta, t, k=K):
 
 
 def grad_and_hvps(theta, tangents, X, Y, layout):
-    """g = grad L(theta) and H u for each row u of `tangents` (forward-over-reverse)."""
-    if not np.any(tangents):
-        return loss_grad(theta, X, Y, layout), np.zeros_like(tangents)
-    jvp = make_jvp(loss_grad)(theta, X, Y, layout)
-    hvps = np.empty_like(tangents)
-    for i, u in enumerate(tangents):
-        g, hvps[i] = jvp(u)
-    return g, hvps
+    """g = grad L(theta) and H u for each row u of `tangents` (forward-over-reverse, all rows in one pass).
+
+    Zero tangents (the first step) skip the Hessian: H 0 = 0. A nonzero last entry of each tangent (the usual
+    case after the first step) rules that out without scanning them.
+    """
+    if not tangents[:, -1].any() and not tangents.any():
+        return loss_and_grad(theta, X, Y, layout)[1], np.zeros_like(tangents)
+    return mlp.grad_and_hvps(theta, tangents, X, Y, layout)
 
 
 def hyper_step(theta, v, dtheta, dv, X, Y, alpha0, beta, t, layout, mu=MU, k=K):
-    """One SGD-momentum step carrying the tangents dtheta, dv (shape (2, n)) along (Eq. 9)."""
+    """One SGD-momentum step carrying the tangents dtheta, dv (shape (2, n)) along (Eq. 9), in place:
+
+        dv <- mu dv - dalpha_t g_t - alpha_t H_t dtheta,   dtheta <- dtheta + dv,
+        v <- mu v - alpha_t g_t,                           theta <- theta + v,
+
+    each rounded as written (left to right), in theta's dtype.
+    """
     alpha, dalpha = alpha_and_dalpha(alpha0, beta, t, k)
     g, hvps = grad_and_hvps(theta, dtheta, X, Y, layout)
-    dv = mu * dv - dalpha[:, None] * g[None, :] - alpha * hvps
-    theta, v = sgd_momentum_step(theta, v, g, alpha, mu)
-    return theta, v, dtheta + dv, dv
+    dtype = theta.dtype.type
+    dv *= dtype(mu)
+    for i, d in enumerate(dalpha):
+        dv[i] -= dtype(d) * g
+    hvps *= dtype(alpha)
+    dv -= hvps
+    dtheta += dv
+    sgd_momentum_update(theta, v, g, alpha, mu)
 
 
 def hypergrad_run(log_hypers, theta, v, batches, meta_batch, layout, mu=MU, k=K):
     """Train on `batches` carrying tangents; return (J, dJ/d(log alpha0, log beta)) (Eq. 8).
 
     J = L(theta_T; meta_batch), the loss on `meta_batch` after T = len(batches) steps.
+    Computes in theta's dtype; theta and v are not modified.
     """
     alpha0, beta = np.exp(log_hypers)
-    dtheta = np.zeros((len(HYPERS), theta.size))
+    theta, v = theta.copy(), v.copy()
+    dtheta = np.zeros((len(HYPERS), theta.size), theta.dtype)
     dv = np.zeros_like(dtheta)
     for t, (X, Y) in enumerate(batches):
-        theta, v, dtheta, dv = hyper_step(theta, v, dtheta, dv, X, Y, alpha0, beta, t, layout, mu, k)
+        hyper_step(theta, v, dtheta, dv, X, Y, alpha0, beta, t, layout, mu, k)
     meta_loss, g = loss_and_grad(theta, *meta_batch, layout)
     return float(meta_loss), dtheta @ g
 
 
 def meta_objective(log_hypers, theta, v, batches, meta_batch, layout, mu=MU, k=K):
-    """J(lambda) by a plain unroll; differentiable by Autograd's reverse mode through the unroll."""
+    """J(lambda) by a plain unroll of the taped loss; differentiable by Autograd's reverse mode through the unroll."""
     alpha0, beta = anp.exp(log_hypers[0]), anp.exp(log_hypers[1])
     for t, (X, Y) in enumerate(batches):
-        g = loss_grad(theta, X, Y, layout)
+        g = loss_grad_taped(theta, X, Y, layout)
         v = mu * v - alpha0 * (1.0 + t / k) ** (-beta) * g
         theta = theta + v
-    return loss(theta, *meta_batch, layout)
+    return loss_taped(theta, *meta_batch, layout)
 
 
 reverse_hypergrad = grad(meta_objective)

@@ -16,7 +16,8 @@ carrying the tangents d theta_t / d u_i and d v_t / d u_i forward (Eqs. 8-9 with
     dv_{t+1} = (d mu/d u_i) v_t + mu dv_t - (d alpha/d u_i) g_t - alpha H_t dtheta_t,
     dtheta_{t+1} = dtheta_t + dv_{t+1},      dtheta_0 = dv_0 = 0,
 
-with H_t dtheta_t by Autograd forward-over-reverse. The meta-objective is the training
+with g_t and H_t dtheta_t from one forward-over-reverse pass (hand-derived for the MLP,
+`numeric.mlp.grad_and_hvps`; Autograd's make_jvp for the CNN). The meta-objective is the training
 loss after the lookahead, J(u) = L_meta(theta_T), and dJ/du_i = grad L_meta(theta_T) . dtheta_T.
 MetaStep is Adam in u-space. The lookahead is a simulation: the real (theta, v) are
 never changed by it (Section 3.1, "meta-updates on separate SGD trajectories").
@@ -51,8 +52,10 @@ from shb.io import atomic_write_bytes
 HYPERS = ("log_alpha_eff", "log_one_minus_mu")
 MODES = ("stochastic", "deterministic", "fixed")
 
-# A network as the SGD/hypergradient code sees it: loss(theta, X, Y, layout) and its derivatives.
-Net = namedtuple("Net", ["name", "loss", "loss_grad", "loss_and_grad", "layout", "n_params", "init"])
+# A network as the SGD/hypergradient code sees it: loss(theta, X, Y, layout), loss_and_grad(theta, X, Y, layout),
+# grad_and_hvps(theta, tangents, X, Y, layout) -> (g, H u for each row u of tangents), and taped_loss: the loss
+# composed of autograd.numpy operations, which the reverse-mode reference differentiates through the lookahead.
+Net = namedtuple("Net", ["name", "loss", "loss_and_grad", "grad_and_hvps", "taped_loss", "layout", "n_params", "init"])
 # The data: training and test sets (mlp.Dataset), and the evaluation subset sizes.
 Problem = namedtuple("Problem", ["net", "train", "test", "eval_train", "eval_test"])
 RunSpec = namedtuple("RunSpec", ["name", "mode", "alpha", "mu", "seed"])
@@ -61,15 +64,26 @@ RunSpec = namedtuple("RunSpec", ["name", "mode", "alpha", "mu", "seed"])
 def mlp_net(sizes):
     """The MLP of numeric/mlp.py as a Net; weights N(0, 0.1^2)."""
     layout, n_params = mlp.make_layout(sizes)
-    return Net("mlp", mlp.loss, mlp.loss_grad, mlp.loss_and_grad, layout, n_params,
+    return Net("mlp", mlp.loss, mlp.loss_and_grad, mlp.grad_and_hvps, mlp.loss_taped, layout, n_params,
                lambda rng: mlp.init_params(sizes, rng))
 
 
 def cnn_net(input_shape, n_classes, filters=cnn.PAPER_FILTERS, hidden=cnn.PAPER_HIDDEN):
     """The CNN of numeric/cnn.py as a Net."""
     layout = cnn.make_layout(input_shape, filters, hidden, n_classes)
-    return Net("cnn", cnn.loss, cnn.loss_grad, cnn.loss_and_grad, layout, layout.n_params,
-               lambda rng: cnn.init_params(layout, rng))
+    return Net("cnn", cnn.loss, cnn.loss_and_grad, jvp_grad_and_hvps(cnn.loss_grad), cnn.loss, layout,
+               layout.n_params, lambda rng: cnn.init_params(layout, rng))
+
+
+def jvp_grad_and_hvps(loss_grad):
+    """grad_and_hvps for an Autograd-differentiable loss_grad: forward mode over it, one pass per tangent."""
+    def grad_and_hvps(theta, tangents, X, Y, layout):
+        jvp = make_jvp(loss_grad)(theta, X, Y, layout)
+        hvps = np.empty_like(tangents)
+        for i, tangent in enumerate(tangents):
+            g, hvps[i] = jvp(tangent)
+        return g, hvps
+    return grad_and_hvps
 
 
 # ---------------------------------------------------------------- hyperparameters
@@ -93,44 +107,52 @@ def d_alpha_mu(u):
 # ---------------------------------------------------------------- lookahead hypergradient
 
 def grad_and_hvps(net, theta, tangents, X, Y):
-    """g = grad L(theta) and H u for each row u of `tangents` (forward-over-reverse, as numeric/hypergrad.py)."""
-    if not np.any(tangents):
-        return net.loss_grad(theta, X, Y, net.layout), np.zeros_like(tangents)
-    jvp = make_jvp(net.loss_grad)(theta, X, Y, net.layout)
-    hvps = np.empty_like(tangents)
-    for i, tangent in enumerate(tangents):
-        g, hvps[i] = jvp(tangent)
-    return g, hvps
+    """g = grad L(theta) and H u for each row u of `tangents`; zero tangents (the first step) skip the Hessian.
+
+    A nonzero last entry of each tangent (the usual case after the first step) rules that out without a scan.
+    """
+    if not tangents[:, -1].any() and not tangents.any():
+        return net.loss_and_grad(theta, X, Y, net.layout)[1], np.zeros_like(tangents)
+    return net.grad_and_hvps(theta, tangents, X, Y, net.layout)
 
 
 def lookahead_hypergrad(net, u, theta, v, batches, meta_batch):
     """(J, dJ/du) for the lookahead over `batches` from (theta, v): exact forward mode (Eqs. 8-9).
 
     Returns the meta-objective J = L(theta_T; meta_batch) and its gradient with respect to
-    u = (log alpha_eff, log(1 - mu)); theta and v are not modified.
+    u = (log alpha_eff, log(1 - mu)); theta and v are not modified. Computes in theta's dtype,
+    updating copies in place, each update rounded as written (left to right).
     """
     alpha, mu = alpha_mu(u)
     dalpha, dmu = d_alpha_mu(u)
-    dtheta = np.zeros((len(HYPERS), theta.size))
+    dtype = theta.dtype.type
+    theta, v = theta.copy(), v.copy()
+    dtheta = np.zeros((len(HYPERS), theta.size), theta.dtype)
     dv = np.zeros_like(dtheta)
     for X, Y in batches:
         g, hvps = grad_and_hvps(net, theta, dtheta, X, Y)
-        dv = dmu[:, None] * v[None, :] + mu * dv - dalpha[:, None] * g[None, :] - alpha * hvps
-        theta, v = mlp.sgd_momentum_step(theta, v, g, alpha, mu)
-        dtheta = dtheta + dv
+        dv *= dtype(mu)                          # dv <- dmu v + mu dv - dalpha g - alpha H dtheta
+        for i in range(len(HYPERS)):
+            dv[i] += dtype(dmu[i]) * v
+            dv[i] -= dtype(dalpha[i]) * g
+        hvps *= dtype(alpha)
+        dv -= hvps
+        mlp.sgd_momentum_update(theta, v, g, alpha, mu)
+        dtheta += dv
     meta_loss, g_meta = net.loss_and_grad(theta, *meta_batch, net.layout)
     return float(meta_loss), dtheta @ g_meta
 
 
 def lookahead_loss(net, u, theta, v, batches, meta_batch):
-    """J(u) by a plain unroll (differentiable by Autograd's reverse mode): the independent reference."""
+    """J(u) by a plain unroll of the taped loss, for Autograd's reverse mode: the independent reference."""
     alpha = anp.exp(u[0] + u[1])
     mu = 1.0 - anp.exp(u[1])
+    loss_grad = grad(net.taped_loss)
     for X, Y in batches:
-        g = net.loss_grad(theta, X, Y, net.layout)
+        g = loss_grad(theta, X, Y, net.layout)
         v = mu * v - alpha * g
         theta = theta + v
-    return net.loss(theta, *meta_batch, net.layout)
+    return net.taped_loss(theta, *meta_batch, net.layout)
 
 
 reverse_lookahead_hypergrad = grad(lookahead_loss, 1)

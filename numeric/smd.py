@@ -15,7 +15,8 @@ training set after one training run per random sample (`surface_loss`); the
 caller chooses the seeds (experiments/offline.py uses one per horizon).
 
 Every function here is a pure function of its arguments and an integer seed,
-so runs can be dispatched anywhere (Dask) and resumed bit for bit.
+so runs can be dispatched anywhere (Dask) and resumed bit for bit. Training computes in
+the spec's dtype (float64 unless it says float32).
 """
 import functools
 from collections import namedtuple
@@ -27,10 +28,12 @@ from numeric.hypergrad import hypergrad_run
 from numeric.idx import load_split
 from numeric.optim import AdamState, adam
 
-# What defines one offline problem: the data, the network and the warm start.
+# What defines one offline problem: the data, the network, the warm start and the floating-point type.
 ProblemSpec = namedtuple(
     "ProblemSpec",
-    ["data_dir", "hidden_sizes", "n_train", "eval_examples", "warm_seed", "mu", "k", "batch_size", "meta_batch"],
+    ["data_dir", "hidden_sizes", "n_train", "eval_examples", "warm_seed", "mu", "k", "batch_size", "meta_batch",
+     "dtype"],
+    defaults=["float64"],
 )
 Problem = namedtuple("Problem", ["spec", "data", "layout", "theta0", "v0"])
 
@@ -54,7 +57,8 @@ def build_problem(spec):
     sizes = (images.shape[1], *spec.hidden_sizes, n_classes)
     layout, _ = mlp.make_layout(sizes)
     rng = np.random.default_rng(spec.warm_seed)
-    theta0, v0 = mlp.warm_start(data, layout, sizes, rng, mu=spec.mu, batch_size=spec.batch_size)
+    theta0, v0 = mlp.warm_start(data, layout, sizes, rng, mu=spec.mu, batch_size=spec.batch_size,
+                                dtype=np.dtype(spec.dtype))
     return Problem(spec, data, layout, theta0, v0)
 
 
@@ -64,8 +68,8 @@ def eval_loss(problem, theta):
     total = 0.0
     for start in range(0, n, 5000):
         idx = np.arange(start, min(n, start + 5000))
-        X, Y = mlp.minibatch(problem.data, idx)
-        total += mlp.loss(theta, X, Y, problem.layout) * len(idx)
+        X, Y = mlp.minibatch(problem.data, idx, theta.dtype)
+        total += float(mlp.loss(theta, X, Y, problem.layout)) * len(idx)
     return total / n
 
 
@@ -117,8 +121,9 @@ def meta_gradient(problem, log_hypers, horizon, seed):
     rng = np.random.default_rng(seed)
     n = data.images.shape[0]
     steps = [mlp.batch_indices(rng, n, spec.batch_size) for _ in range(horizon)]
-    meta_batch = mlp.minibatch(data, mlp.batch_indices(rng, n, spec.meta_batch))
-    batches = (mlp.minibatch(data, idx) for idx in steps)
+    dtype = problem.theta0.dtype
+    meta_batch = mlp.minibatch(data, mlp.batch_indices(rng, n, spec.meta_batch), dtype)
+    batches = (mlp.minibatch(data, idx, dtype) for idx in steps)
     with np.errstate(over="ignore", invalid="ignore"):
         return hypergrad_run(
             np.asarray(log_hypers, dtype=float), problem.theta0, problem.v0, batches, meta_batch,

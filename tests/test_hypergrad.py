@@ -6,7 +6,7 @@ import pytest
 
 from numeric import mlp
 from numeric.hypergrad import (
-    alpha_and_dalpha, finite_difference_hypergrad, grad_and_hvps, hypergrad_run, relative_errors,
+    alpha_and_dalpha, finite_difference_hypergrad, grad_and_hvps, hyper_step, hypergrad_run, relative_errors,
     reverse_hypergrad,
 )
 from numeric.idx import write_synthetic_split
@@ -65,6 +65,38 @@ def test_dalpha_matches_differences_of_the_schedule():
         assert dalpha[i] == pytest.approx(fd, rel=1e-7)
 
 
+def test_hyper_step_in_place_rounds_as_the_tangent_recursion_is_written():
+    # Eq. 9 with momentum as new arrays, rounded left to right, against the in-place step (catches a wrong
+    # order, sign or momentum term in the in-place updates, and an update of dtheta before H dtheta is taken).
+    (theta, v, batches, _, layout), k = problem(horizon=1)
+    rng = np.random.default_rng(7)
+    dtheta, dv = 1e-2 * rng.standard_normal((2, 2, theta.size))
+    X, Y = batches[0]
+    alpha, dalpha = alpha_and_dalpha(0.05, 2.0, 3, k)
+    g, hvps = mlp.grad_and_hvps(theta, dtheta, X, Y, layout)
+    dv_expected = mlp.MU * dv - dalpha[:, None] * g[None, :] - alpha * hvps
+    expected = (theta + (mlp.MU * v - alpha * g), mlp.MU * v - alpha * g, dtheta + dv_expected, dv_expected)
+    state = [x.copy() for x in (theta, v, dtheta, dv)]
+    hyper_step(*state, X, Y, 0.05, 2.0, 3, layout, k=k)
+    for actual, wanted in zip(state, expected):
+        np.testing.assert_array_equal(actual, wanted)
+
+
+def test_float32_hypergradient_is_close_to_float64_and_leaves_its_inputs():
+    (theta, v, batches, meta_batch, layout), k = problem(horizon=12)
+    log_hypers = np.log([0.05, 1.0])
+    copies = theta.copy(), v.copy()
+    meta_loss, forward = hypergrad_run(log_hypers, theta, v, batches, meta_batch, layout, k=k)
+    np.testing.assert_array_equal(theta, copies[0])
+    np.testing.assert_array_equal(v, copies[1])
+    as32 = lambda batch: tuple(x.astype(np.float32) for x in batch)  # noqa: E731
+    meta_loss32, forward32 = hypergrad_run(log_hypers, theta.astype(np.float32), v.astype(np.float32),
+                                           [as32(b) for b in batches], as32(meta_batch), layout, k=k)
+    assert forward32.dtype == np.float32
+    assert meta_loss32 == pytest.approx(meta_loss, rel=1e-5)
+    np.testing.assert_allclose(forward32, forward, rtol=1e-4)
+
+
 def test_zero_tangents_skip_the_hessian_but_not_the_gradient():
     (theta, v, batches, _, layout), _ = problem(horizon=1)
     X, Y = batches[0]
@@ -78,12 +110,14 @@ def test_relative_errors():
 
 
 def test_cli_hypergrad_check_json(tmp_path, capsys):
+    # T = 10: at T = 6 dJ/d log beta is ~2e-7 and the central difference's round-off alone is ~1e-4 of it
+    # (1.5e-4 or 7.5e-5 depending on the last bits of the warm start); at T = 10 it agrees to ~1e-6.
     write_synthetic_split(str(tmp_path), n=200)
-    status = shb_main(["hypergrad-check", "--json", "--data-dir", str(tmp_path), "--horizon", "6", "--beta", "30"])
+    status = shb_main(["hypergrad-check", "--json", "--data-dir", str(tmp_path), "--horizon", "10", "--beta", "30"])
     result = json.loads(capsys.readouterr().out)
     assert status == 0 and result["passed"]
     assert result["max_rel_error"] < 1e-4 and result["max_rel_error_reverse"] < 1e-8
-    assert result["horizon"] == 6 and len(result["forward"]) == 2
+    assert result["horizon"] == 10 and len(result["forward"]) == 2
 
 
 def test_cli_hypergrad_check_rejects_bad_values(capsys):

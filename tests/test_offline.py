@@ -141,6 +141,28 @@ def test_bias_and_agreement_checks(beta_short, beta_long, surface, bias_ok, agre
     assert checks["smd_decreased_meta_objective_T5_init0"] and not checks["smd_decreased_meta_objective_T5_init1"]
 
 
+def test_float32_training_keeps_a_float64_hypergradient_check(tmp_path, data_dir, uninterrupted):
+    # Catches a check that silently runs in the training dtype, and a float32 run that does not train in float32.
+    from numeric import smd
+
+    out = str(tmp_path)
+    offline.run(out, data_dir=data_dir, config=TINY, dtype="float32")
+    full_out, _ = uninterrupted
+    summary32, summary = load(out, "offline.json"), load(full_out, "offline.json")
+    assert summary32["config"]["dtype"] == "float32" and "dtype" not in summary["config"]
+    assert summary32["hypergrad_check"] == summary["hypergrad_check"]  # float64 either way: the same numbers
+    progress32, progress = load(out, offline.PROGRESS_FILE), load(full_out, offline.PROGRESS_FILE)
+    for h in ("5", "15"):
+        losses32, losses = progress32["surface"]["losses"][h], progress["surface"]["losses"][h]
+        assert losses32 != losses  # computed in float32 ...
+        np.testing.assert_allclose([losses32[i] for i in sorted(losses)], [losses[i] for i in sorted(losses)],
+                                   rtol=1e-4)  # ... to float32 precision
+    problem32 = smd.build_problem(offline.problem_spec(summary32["config"], data_dir))
+    assert problem32.theta0.dtype == problem32.v0.dtype == np.float32
+    with pytest.raises(UserError, match="unknown dtype"):
+        offline.run(out, data_dir=data_dir, config=TINY, dtype="float16")
+
+
 def test_cli_bad_scale_is_exit_2_one_line(tmp_path, capsys):
     assert shb_main(["offline", "--scale", "huge", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err

@@ -25,12 +25,30 @@ def median_ms(fn, steps, repeats):
     return float(np.median(times))
 
 
+def medians_ms(fns, steps, repeats):
+    """{name: median_ms} for the functions in `fns` ({name: fn}), their repeats interleaved (one repeat of each
+    in turn), so that a slow spell of a busy machine falls on all of them alike and their ratios stay fair."""
+    import numpy as np
+
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            times[name].append((time.perf_counter() - start) / steps * 1e3)
+    return {name: float(np.median(t)) for name, t in times.items()}
+
+
 def register_mlp(subparsers):
     parser = subparsers.add_parser(
         "mlp", help="MLP 784-100-100-10 training step, with and without forward-mode hypergradients",
         description="Milliseconds per plain SGD-momentum step and per hypergradient-carrying step "
-        "(tangents for log alpha0 and log beta, two Hessian-vector products) at batch 100, and the "
-        "same plain step's matrix products alone (the floor). Inputs are synthetic uniform [0, 1].",
+        "(tangents for log alpha0 and log beta, two Hessian-vector products) at batch 100, each with its "
+        "matrix products alone (the floors), in float64 and in float32; ratios compare steps with the floor "
+        "of the same dtype. Inputs are synthetic uniform [0, 1].",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--repeats", type=int, default=7, help="repeats; the median is reported (default 7)")
@@ -38,57 +56,94 @@ def register_mlp(subparsers):
     parser.set_defaults(func=bench_mlp)
 
 
-def bench_mlp(args):
+def mlp_products(X, weights, tangent_weights=None):
+    """The matrix products of one gradient, or with `tangent_weights` ([U_l (K, n_in, n_out)]) those of the
+    gradient and K Hessian-vector products as numeric.mlp.grad_and_hvps forms them (products only)."""
+    hs, r_hs = [X], [None]
+    for l, W in enumerate(weights):                 # forward: a_l = h_{l-1} W_l, R a_l = R h_{l-1} W_l + h_{l-1} U_l
+        hs.append(hs[-1] @ W)
+        if tangent_weights:
+            r_a = hs[l] @ tangent_weights[l]
+            if l:
+                r_a += (r_hs[l].reshape(-1, W.shape[0]) @ W).reshape(r_a.shape)
+            r_hs.append(r_a)
+    delta, r_delta = hs[-1], r_hs[-1]
+    for l in range(len(weights) - 1, -1, -1):
+        hs[l].T @ delta                                 # weight gradient
+        if tangent_weights:
+            hs[l].T @ r_delta                           # h^T R delta (+ R h^T delta below)
+            if l:
+                r_hs[l].transpose(0, 2, 1) @ delta
+        if l:
+            W = weights[l]
+            if tangent_weights:
+                r_delta = (r_delta.reshape(-1, W.shape[1]) @ W.T).reshape(r_hs[l].shape)
+                r_delta += delta @ tangent_weights[l].transpose(0, 2, 1)
+            delta = delta @ W.T                         # back-propagated error
+
+
+def mlp_timings(dtype, steps, repeats):
+    """Medians (ms) of the plain step, the hypergradient step and their matrix products alone, in `dtype`."""
     import numpy as np
 
     from numeric import mlp
     from numeric.hypergrad import hyper_step
-    from shb.errors import UserError
 
-    if args.repeats < 1 or args.steps < 1:
-        raise UserError(f"--repeats and --steps must be positive, got {args.repeats} and {args.steps}")
     rng = np.random.default_rng(0)
     sizes = mlp.PAPER_SIZES
     layout, n_params = mlp.make_layout(sizes)
     data = mlp.Dataset(rng.integers(0, 256, (10000, sizes[0]), dtype=np.uint8),
                        rng.integers(0, sizes[-1], 10000), sizes[-1])
-    state = {"theta": mlp.init_params(sizes, rng), "v": np.zeros(n_params)}
-    tangents = {"dtheta": 1e-3 * rng.standard_normal((2, n_params)), "dv": np.zeros((2, n_params))}
+    theta = mlp.init_params(sizes, rng, dtype=dtype)
+    state = {"theta": theta, "v": np.zeros_like(theta)}
+    tangents = {"dtheta": (1e-3 * rng.standard_normal((2, n_params))).astype(dtype),
+                "dv": np.zeros((2, n_params), dtype)}
 
-    def plain_step():
-        X, Y = mlp.minibatch(data, mlp.batch_indices(rng, 10000))
-        g = mlp.loss_grad(state["theta"], X, Y, layout)
-        state["theta"], state["v"] = mlp.sgd_momentum_step(state["theta"], state["v"], g, 1e-3)
+    def plain_step():                                   # the loop body of mlp.train
+        X, Y = mlp.minibatch(data, mlp.batch_indices(rng, 10000), dtype)
+        _, g = mlp.loss_and_grad(state["theta"], X, Y, layout)
+        mlp.sgd_momentum_update(state["theta"], state["v"], g, 1e-3)
 
-    def hyper():
-        X, Y = mlp.minibatch(data, mlp.batch_indices(rng, 10000))
-        state["theta"], state["v"], tangents["dtheta"], tangents["dv"] = hyper_step(
-            state["theta"], state["v"], tangents["dtheta"], tangents["dv"], X, Y, 1e-3, 1.0, 10, layout)
+    def hyper():                                        # the loop body of hypergrad.hypergrad_run
+        X, Y = mlp.minibatch(data, mlp.batch_indices(rng, 10000), dtype)
+        hyper_step(state["theta"], state["v"], tangents["dtheta"], tangents["dv"], X, Y, 1e-3, 1.0, 10, layout)
 
-    X, _ = mlp.minibatch(data, np.arange(mlp.BATCH_SIZE))
-    weights = [W for W, _ in mlp.unflatten(state["theta"], layout)]
+    X, _ = mlp.minibatch(data, np.arange(mlp.BATCH_SIZE), dtype)
+    weights = [W for W, _ in mlp.views(state["theta"], layout)]
+    tangent_weights = [U for U, _ in mlp.views(tangents["dtheta"], layout)]
+    return medians_ms({"plain": plain_step, "floor": lambda: mlp_products(X, weights), "hyper": hyper,
+                       "hyper_floor": lambda: mlp_products(X, weights, tangent_weights)}, steps, repeats)
 
-    def matmul_floor():
-        hs = [X]
-        for W in weights:                      # forward: h_{l+1} = h_l W_l
-            hs.append(hs[-1] @ W)
-        delta = hs[-1]
-        for l in range(len(weights) - 1, -1, -1):
-            hs[l].T @ delta                    # weight gradient
-            if l:
-                delta = delta @ weights[l].T   # back-propagated error
-    result = {
-        "ms_plain_step": median_ms(plain_step, args.steps, args.repeats),
-        "ms_hyper_step": median_ms(hyper, args.steps, args.repeats),
-        "ms_matmul_floor": median_ms(matmul_floor, args.steps, args.repeats),
-        "batch_size": mlp.BATCH_SIZE, "layer_sizes": list(sizes), "repeats": args.repeats, "steps": args.steps,
-        "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
-    }
+
+def bench_mlp(args):
+    import numpy as np
+
+    from numeric import mlp
+    from shb.errors import UserError
+
+    if args.repeats < 1 or args.steps < 1:
+        raise UserError(f"--repeats and --steps must be positive, got {args.repeats} and {args.steps}")
+    result = {}
+    for dtype, suffix in ((np.float64, ""), (np.float32, "_float32")):
+        ms = mlp_timings(dtype, args.steps, args.repeats)
+        result.update({
+            f"ms_plain_step{suffix}": ms["plain"], f"ms_hyper_step{suffix}": ms["hyper"],
+            f"ms_matmul_floor{suffix}": ms["floor"], f"ms_hyper_matmul_floor{suffix}": ms["hyper_floor"],
+            f"plain_over_floor{suffix}": ms["plain"] / ms["floor"],
+            f"hyper_over_plain{suffix}": ms["hyper"] / ms["plain"],
+            f"hyper_floor_over_floor{suffix}": ms["hyper_floor"] / ms["floor"],
+        })
+    result.update({"batch_size": mlp.BATCH_SIZE, "layer_sizes": list(mlp.PAPER_SIZES), "repeats": args.repeats,
+                   "steps": args.steps, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")})
     if args.json:
         print(json.dumps(result, indent=1))
     else:
-        print(f"plain step {result['ms_plain_step']:.3f} ms, hypergradient step {result['ms_hyper_step']:.3f} ms, "
-              f"matmul floor {result['ms_matmul_floor']:.3f} ms (median of {args.repeats})")
+        for name, s in (("float64", ""), ("float32", "_float32")):
+            print(f"{name}: plain step {result['ms_plain_step' + s]:.3f} ms ({result['plain_over_floor' + s]:.2f}x "
+                  f"its matmul floor {result['ms_matmul_floor' + s]:.3f} ms), hypergradient step "
+                  f"{result['ms_hyper_step' + s]:.3f} ms ({result['hyper_over_plain' + s]:.2f}x the plain step; "
+                  f"its matmul floor {result['ms_hyper_matmul_floor' + s]:.3f} ms)")
+        print(f"(medians of {args.repeats})")
     return 0
 
 
