@@ -10,7 +10,7 @@ import pytest
 from autograd import grad, make_jvp
 from hypothesis import assume, given, strategies as st
 
-from numeric import mlp
+from numeric import backprop, mlp
 
 SIZES = (20, 10, 3)
 
@@ -105,7 +105,7 @@ def assert_close(actual, expected, rtol):
 def test_backprop_equals_the_taped_gradient(net):
     # Catches any error in the backprop recursion or in where a block's gradient lands in the flat vector.
     layout, theta, X, Y, _ = net
-    value, g = mlp.loss_and_grad(theta, X, Y, layout)
+    value, g = backprop.loss_and_grad(theta, X, Y, layout)
     assert value == mlp.loss_taped(theta, X, Y, layout)  # the same forward operations, to the last bit
     assert_close(g, mlp.loss_grad_taped(theta, X, Y, layout), rtol=1e-10)
     assert mlp.loss(theta, X, Y, layout) == value
@@ -118,8 +118,8 @@ def test_batched_hvps_equal_autograd_forward_over_reverse_of_the_taped_gradient(
     # the batching of the K tangents (one tangent's blocks leaking into another's).
     layout, theta, X, Y, rng = net
     tangents = rng.standard_normal((k, theta.size))
-    g, hvps = mlp.grad_and_hvps(theta, tangents, X, Y, layout)
-    np.testing.assert_array_equal(g, mlp.loss_and_grad(theta, X, Y, layout)[1])
+    g, hvps = backprop.grad_and_hvps(theta, tangents, X, Y, layout)
+    np.testing.assert_array_equal(g, backprop.loss_and_grad(theta, X, Y, layout)[1])
     jvp = make_jvp(mlp.loss_grad_taped)(theta, X, Y, layout)
     for u, hu in zip(tangents, hvps):
         assert_close(hu, jvp(u)[1], rtol=1e-9)
@@ -131,7 +131,7 @@ def test_loss_primitives_compose_with_autograd_to_second_order(net):
     # hand-derived g and H u (catches a wrong defvjp/defjvp rule, e.g. H u for the loss's own derivative).
     layout, theta, X, Y, rng = net
     u, w = rng.standard_normal((2, theta.size))
-    (g, (hu,)), (_, (hw,)) = (mlp.grad_and_hvps(theta, x[None], X, Y, layout) for x in (u, w))
+    (g, (hu,)), (_, (hw,)) = (backprop.grad_and_hvps(theta, x[None], X, Y, layout) for x in (u, w))
     np.testing.assert_array_equal(grad(mlp.loss)(theta, X, Y, layout), g)
     assert make_jvp(mlp.loss)(theta, X, Y, layout)(u)[1] == g @ u
     np.testing.assert_array_equal(make_jvp(mlp.loss_grad)(theta, X, Y, layout)(u)[1], hu)
@@ -143,23 +143,23 @@ def test_relu_ties_follow_autograds_convention(tiny, monkeypatch):
     # a = 0, where Autograd's np.maximum gives the derivative 1/2 (numpy_vjps.balanced_eq). The hand-derived
     # gradient and Hessian-vector products must match it there too.
     layout, theta, X, Y, rng = tiny
-    (_, b1), _ = mlp.views(theta, layout)
+    (_, b1), _ = backprop.views(theta, layout)
     b1[:] = 0.0
     X[0] = 0.0
-    assert not (X @ mlp.views(theta, layout)[0][0] + b1)[0].any()
+    assert not (X @ backprop.views(theta, layout)[0][0] + b1)[0].any()
     u = rng.standard_normal(theta.size)
-    g, (hu,) = mlp.grad_and_hvps(theta, u[None], X, Y, layout)
+    g, (hu,) = backprop.grad_and_hvps(theta, u[None], X, Y, layout)
     assert_close(g, mlp.loss_grad_taped(theta, X, Y, layout), rtol=1e-12)
     assert_close(hu, make_jvp(mlp.loss_grad_taped)(theta, X, Y, layout)(u)[1], rtol=1e-10)
     # ... and the test can tell: with the slope 1 at the kink (a >= 0) the bias gradient is different.
-    monkeypatch.setattr(mlp, "relu_slope", lambda a: (a >= 0).astype(a.dtype))
-    assert not np.allclose(mlp.loss_and_grad(theta, X, Y, layout)[1], mlp.loss_grad_taped(theta, X, Y, layout))
+    monkeypatch.setattr(backprop, "relu_slope", lambda a: (a >= 0).astype(a.dtype))
+    assert not np.allclose(backprop.loss_and_grad(theta, X, Y, layout)[1], mlp.loss_grad_taped(theta, X, Y, layout))
 
 
 def test_views_of_tangent_rows_are_blocks_of_each_row(tiny):
     layout, theta, *_ = tiny
     tangents = np.arange(3 * theta.size, dtype=float).reshape(3, theta.size)
-    (W1, b1), (W2, b2) = mlp.views(tangents, layout)
+    (W1, b1), (W2, b2) = backprop.views(tangents, layout)
     assert W1.shape == (3, 20, 10) and b2.shape == (3, 3) and np.shares_memory(W1, tangents)
     for k in range(3):
         (w1, _), (_, c2) = mlp.unflatten(tangents[k], layout)
@@ -179,13 +179,13 @@ def test_float32_agrees_with_float64_to_float32_precision():
     assert X32.dtype == Y32.dtype == np.float32
     np.testing.assert_array_equal(X32, X.astype(np.float32))
     theta32, tangents = theta.astype(np.float32), rng.standard_normal((2, n))
-    value, g = mlp.loss_and_grad(theta, X, Y, layout)
-    value32, g32 = mlp.loss_and_grad(theta32, X32, Y32, layout)
+    value, g = backprop.loss_and_grad(theta, X, Y, layout)
+    value32, g32 = backprop.loss_and_grad(theta32, X32, Y32, layout)
     assert g32.dtype == np.float32 and np.asarray(value32).dtype == np.float32
     assert value32 == pytest.approx(value, rel=1e-6)
     assert_close(g32, g, rtol=1e-5)
-    _, hvps = mlp.grad_and_hvps(theta, tangents, X, Y, layout)
-    _, hvps32 = mlp.grad_and_hvps(theta32, tangents.astype(np.float32), X32, Y32, layout)
+    _, hvps = backprop.grad_and_hvps(theta, tangents, X, Y, layout)
+    _, hvps32 = backprop.grad_and_hvps(theta32, tangents.astype(np.float32), X32, Y32, layout)
     assert hvps32.dtype == np.float32
     assert_close(hvps32, hvps, rtol=1e-5)
     # training: 30 steps stay float32 (the step size given as a numpy float64 included) and close to float64
