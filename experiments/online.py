@@ -41,6 +41,7 @@ from experiments.report import checks_table
 from experiments.verified import check, plt, save_verified_figure
 from numeric import cifar, idx, mlp, online_smd
 from numeric.online_smd import RunSpec
+from shb.blas import single_thread_environment
 from shb.errors import UserError
 from shb.io import atomic_write_json
 
@@ -204,9 +205,8 @@ def run_all(jobs, workers):
     """Run jobs in `workers` spawned processes with one BLAS thread each (in this process if workers <= 1)."""
     if workers <= 1 or len(jobs) <= 1:
         return [run_one(job) for job in jobs]
-    saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    os.environ.update({k: "1" for k in saved})
-    pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), initializer=ignore_sigint)
+    with single_thread_environment():
+        pool = multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), initializer=ignore_sigint)
     previous = signal.signal(signal.SIGTERM, interrupt)  # `kill` also stops the workers, not only this process
     try:
         pending = pool.map_async(run_one, jobs, chunksize=1)
@@ -221,11 +221,6 @@ def run_all(jobs, workers):
     finally:
         pool.join()
         signal.signal(signal.SIGTERM, previous)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 # ---------------------------------------------------------------- checks

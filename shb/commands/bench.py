@@ -3,12 +3,15 @@
 A benchmark is a `register_<name>(subparsers)` function below, listed in BENCHMARKS;
 to add one (e.g. `shb bench nqm-grad`), write its register function and append it.
 Timings are medians over repeats of the mean time per step; nothing here asserts a speed.
-BLAS threading matters: Dask workers run with OPENBLAS_NUM_THREADS=1; set it to measure that
-configuration (on a busy 2-core machine multi-threaded OpenBLAS can be many times slower).
+BLAS threading matters: the experiments' workers run with one BLAS thread (shb/blas.py), and
+`shb bench mlp` measures in a process started that way; `shb bench nqm-grad` (elementwise work,
+no matrix products) runs in the calling process.
 """
 import json
-import os
+import multiprocessing
 import time
+
+from shb.blas import single_thread_environment
 
 
 def median_ms(fn, steps, repeats):
@@ -116,16 +119,16 @@ def mlp_timings(dtype, steps, repeats):
 
 
 def bench_mlp(args):
-    import numpy as np
-
     from numeric import mlp
     from shb.errors import UserError
 
     if args.repeats < 1 or args.steps < 1:
         raise UserError(f"--repeats and --steps must be positive, got {args.repeats} and {args.steps}")
+    with single_thread_environment():  # measured as the experiments' workers run: one BLAS thread
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            timings = pool.starmap(mlp_timings, [(dtype, args.steps, args.repeats) for dtype in ("float64", "float32")])
     result = {}
-    for dtype, suffix in ((np.float64, ""), (np.float32, "_float32")):
-        ms = mlp_timings(dtype, args.steps, args.repeats)
+    for ms, suffix in zip(timings, ("", "_float32")):
         result.update({
             f"ms_plain_step{suffix}": ms["plain"], f"ms_hyper_step{suffix}": ms["hyper"],
             f"ms_matmul_floor{suffix}": ms["floor"], f"ms_hyper_matmul_floor{suffix}": ms["hyper_floor"],
@@ -134,7 +137,7 @@ def bench_mlp(args):
             f"hyper_floor_over_floor{suffix}": ms["hyper_floor"] / ms["floor"],
         })
     result.update({"batch_size": mlp.BATCH_SIZE, "layer_sizes": list(mlp.PAPER_SIZES), "repeats": args.repeats,
-                   "steps": args.steps, "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")})
+                   "steps": args.steps, "blas_threads": 1})
     if args.json:
         print(json.dumps(result, indent=1))
     else:
