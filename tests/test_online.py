@@ -154,7 +154,7 @@ def test_resume_gives_the_same_result(tmp_path, data_dir):
 
 def test_cnn_runs_on_a_cifar_directory(tmp_path):
     """`online.run` with the CNN reads the pickle batches (32x32x3: 32 -> 16 -> 8 -> 4) and completes."""
-    from tests.test_cifar import write_tiny_cifar
+    from test_cifar import write_tiny_cifar  # tests/ is on sys.path under pytest (rootdir-relative, no package)
     cifar_dir = str(tmp_path / "cifar")
     write_tiny_cifar(cifar_dir)
     train, test, shape = online.load_data("cifar10", cifar_dir)
