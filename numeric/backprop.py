@@ -74,14 +74,19 @@ def backprop(params, hs, slopes, delta, grads):
     """The reverse pass from delta_L, writing into grads = views(g): for l = L, ..., 1
 
         dL/dW_l = h_{l-1}^T delta_l,   dL/db_l = sum_i delta_l,i,   delta_{l-1} = (delta_l W_l^T) o sigma'(a_{l-1}).
+
+    Returns [delta_1, ..., delta_L], the error at every layer (the R-operator pass reuses them).
     """
+    deltas = [None] * len(params)
     for l in range(len(params) - 1, -1, -1):
+        deltas[l] = delta
         gW, gb = grads[l]
         np.matmul(hs[l].T, delta, out=gW)
         np.sum(delta, axis=0, out=gb)
         if l:
             delta = delta @ params[l][0].T
             delta *= slopes[l - 1]
+    return deltas
 
 
 def as_dtype(theta, X, Y):
@@ -123,7 +128,6 @@ def grad_and_hvps(theta, tangents, X, Y, layout):
     params, tparams = views(theta, layout), views(tangents, layout)
     hs, slopes, z = forward_pass(params, X)
     _, p = softmax_cross_entropy(z, Y)
-    delta = output_delta(p, Y)
     last = len(params) - 1
     r_hs = [None]                                  # R h_0 = 0: the inputs do not depend on theta
     for l, ((W, _), (U, c)) in enumerate(zip(params, tparams)):
@@ -136,19 +140,16 @@ def grad_and_hvps(theta, tangents, X, Y, layout):
     r_delta = p * (r_a - np.sum(p * r_a, axis=-1, keepdims=True))
     r_delta /= p.shape[0]
     g, hvps = np.empty_like(theta), np.empty_like(tangents)
-    grads, hgrads = views(g, layout), views(hvps, layout)
+    deltas = backprop(params, hs, slopes, output_delta(p, Y), views(g, layout))
+    hgrads = views(hvps, layout)
     for l in range(last, -1, -1):
-        (gW, gb), (hW, hb) = grads[l], hgrads[l]
-        np.matmul(hs[l].T, delta, out=gW)
-        np.sum(delta, axis=0, out=gb)
+        hW, hb = hgrads[l]
         np.matmul(hs[l].T, r_delta, out=hW)
         np.sum(r_delta, axis=1, out=hb)
         if l:
-            hW += r_hs[l].transpose(0, 2, 1) @ delta
+            hW += r_hs[l].transpose(0, 2, 1) @ deltas[l]
             W, U = params[l][0], tparams[l][0]
             r_delta = (r_delta.reshape(-1, W.shape[1]) @ W.T).reshape(r_hs[l].shape)
-            r_delta += delta @ U.transpose(0, 2, 1)
+            r_delta += deltas[l] @ U.transpose(0, 2, 1)
             r_delta *= slopes[l - 1]
-            delta = delta @ W.T
-            delta *= slopes[l - 1]
     return g, hvps
