@@ -39,15 +39,35 @@ def alpha_and_dalpha(alpha0, beta, t, k=K):
     return alpha, np.array([alpha, -alpha * beta * np.log1p(t / k)])
 
 
-def grad_and_hvps(theta, tangents, X, Y, layout):
+def grad_and_hvps(theta, tangents, X, Y, layout, loss_and_grad=loss_and_grad, hvps=mlp.grad_and_hvps):
     """g = grad L(theta) and H u for each row u of `tangents` (forward-over-reverse, all rows in one pass).
 
     Zero tangents (the first step) skip the Hessian: H 0 = 0. A nonzero last entry of each tangent (the usual
-    case after the first step) rules that out without scanning them.
+    case after the first step) rules that out without scanning them. The MLP's derivatives by default; pass
+    another network's `loss_and_grad` and `hvps` (numeric/online_smd.py) to use them instead.
     """
     if not tangents[:, -1].any() and not tangents.any():
         return loss_and_grad(theta, X, Y, layout)[1], np.zeros_like(tangents)
-    return mlp.grad_and_hvps(theta, tangents, X, Y, layout)
+    return hvps(theta, tangents, X, Y, layout)
+
+
+def carry_tangents(dtheta, dv, g, hvps, alpha, mu, dalpha, v=None, dmu=None):
+    """In place, the tangent recursion of one step (Eq. 9 with momentum), for each hyperparameter i:
+
+        dv_i <- mu dv_i [+ dmu_i v] - dalpha_i g - alpha H dtheta_i,   dtheta_i <- dtheta_i + dv_i,
+
+    with v the velocity before this step's update (the bracket only when mu depends on the hyperparameters,
+    as in online SMD). Rounded as written (left to right) in dv's dtype; hvps (H dtheta) is overwritten.
+    """
+    dtype = dv.dtype.type
+    dv *= dtype(mu)
+    for i in range(len(dv)):
+        if dmu is not None:
+            dv[i] += dtype(dmu[i]) * v
+        dv[i] -= dtype(dalpha[i]) * g
+    hvps *= dtype(alpha)
+    dv -= hvps
+    dtheta += dv
 
 
 def hyper_step(theta, v, dtheta, dv, X, Y, alpha0, beta, t, layout, mu=MU, k=K):
@@ -60,13 +80,7 @@ def hyper_step(theta, v, dtheta, dv, X, Y, alpha0, beta, t, layout, mu=MU, k=K):
     """
     alpha, dalpha = alpha_and_dalpha(alpha0, beta, t, k)
     g, hvps = grad_and_hvps(theta, dtheta, X, Y, layout)
-    dtype = theta.dtype.type
-    dv *= dtype(mu)
-    for i, d in enumerate(dalpha):
-        dv[i] -= dtype(d) * g
-    hvps *= dtype(alpha)
-    dv -= hvps
-    dtheta += dv
+    carry_tangents(dtheta, dv, g, hvps, alpha, mu, dalpha)
     sgd_momentum_update(theta, v, g, alpha, mu)
 
 

@@ -44,7 +44,7 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import grad, make_jvp
 
-from numeric import cnn, mlp
+from numeric import cnn, hypergrad, mlp
 from numeric.optim import AdamState, adam
 from shb.errors import UserError
 from shb.io import atomic_write_bytes
@@ -106,16 +106,6 @@ def d_alpha_mu(u):
 
 # ---------------------------------------------------------------- lookahead hypergradient
 
-def grad_and_hvps(net, theta, tangents, X, Y):
-    """g = grad L(theta) and H u for each row u of `tangents`; zero tangents (the first step) skip the Hessian.
-
-    A nonzero last entry of each tangent (the usual case after the first step) rules that out without a scan.
-    """
-    if not tangents[:, -1].any() and not tangents.any():
-        return net.loss_and_grad(theta, X, Y, net.layout)[1], np.zeros_like(tangents)
-    return net.grad_and_hvps(theta, tangents, X, Y, net.layout)
-
-
 def lookahead_hypergrad(net, u, theta, v, batches, meta_batch):
     """(J, dJ/du) for the lookahead over `batches` from (theta, v): exact forward mode (Eqs. 8-9).
 
@@ -125,20 +115,13 @@ def lookahead_hypergrad(net, u, theta, v, batches, meta_batch):
     """
     alpha, mu = alpha_mu(u)
     dalpha, dmu = d_alpha_mu(u)
-    dtype = theta.dtype.type
     theta, v = theta.copy(), v.copy()
     dtheta = np.zeros((len(HYPERS), theta.size), theta.dtype)
     dv = np.zeros_like(dtheta)
     for X, Y in batches:
-        g, hvps = grad_and_hvps(net, theta, dtheta, X, Y)
-        dv *= dtype(mu)                          # dv <- dmu v + mu dv - dalpha g - alpha H dtheta
-        for i in range(len(HYPERS)):
-            dv[i] += dtype(dmu[i]) * v
-            dv[i] -= dtype(dalpha[i]) * g
-        hvps *= dtype(alpha)
-        dv -= hvps
+        g, hvps = hypergrad.grad_and_hvps(theta, dtheta, X, Y, net.layout, net.loss_and_grad, net.grad_and_hvps)
+        hypergrad.carry_tangents(dtheta, dv, g, hvps, alpha, mu, dalpha, v, dmu)  # before v is updated
         mlp.sgd_momentum_update(theta, v, g, alpha, mu)
-        dtheta += dv
     meta_loss, g_meta = net.loss_and_grad(theta, *meta_batch, net.layout)
     return float(meta_loss), dtheta @ g_meta
 
