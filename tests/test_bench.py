@@ -30,3 +30,8 @@ def test_bench_mlp_reports_both_dtypes_against_their_own_floors():
         assert result[f"plain_over_floor{s}"] == plain / floor
         assert result[f"hyper_over_plain{s}"] == hyper / plain
         assert result[f"hyper_floor_over_floor{s}"] == result[f"ms_hyper_matmul_floor{s}"] / floor
+    text = subprocess.run([sys.executable, "-m", "shb.cli", "bench", "mlp", "--repeats", "1", "--steps", "1"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "float64: plain step" in text and "float32: plain step" in text
+    run = subprocess.run([sys.executable, "-m", "shb.cli", "bench", "mlp", "--repeats", "0"], capture_output=True, text=True)
+    assert run.returncode == 2 and "Traceback" not in run.stderr and "--repeats" in run.stderr

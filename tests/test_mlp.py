@@ -3,7 +3,6 @@
 The hand-derived derivatives (backprop, the batched R-operator, the Autograd primitives built on them)
 are checked against Autograd's taped derivatives of `mlp.loss_taped` on random networks.
 """
-import json
 
 import numpy as np
 import pytest
@@ -268,19 +267,3 @@ def test_training_reduces_loss_and_is_seeded():
     again, _, _ = mlp.train(theta, v, data, layout, 0.05, 1.0, 200, np.random.default_rng(2), batch_size=20)
     np.testing.assert_array_equal(after, again)
     assert losses.shape == (200,)
-
-
-def test_bench_mlp_reports_the_timings_and_ratios_per_dtype(capsys):
-    from shb.cli import main as shb_main
-
-    assert shb_main(["bench", "mlp", "--json", "--repeats", "1", "--steps", "2"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    for suffix in ("", "_float32"):
-        ms = {key: result[key + suffix] for key in
-              ("ms_plain_step", "ms_hyper_step", "ms_matmul_floor", "ms_hyper_matmul_floor")}
-        assert all(value > 0 for value in ms.values())
-        assert result["plain_over_floor" + suffix] == ms["ms_plain_step"] / ms["ms_matmul_floor"]
-        assert result["hyper_over_plain" + suffix] == ms["ms_hyper_step"] / ms["ms_plain_step"]
-    assert shb_main(["bench", "mlp", "--repeats", "1", "--steps", "1"]) == 0
-    assert "float32: plain step" in capsys.readouterr().out
-    assert shb_main(["bench", "mlp", "--repeats", "0"]) == 2
