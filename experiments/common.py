@@ -1,6 +1,6 @@
 """Pieces every experiment script shares: the scale switch and the checks that do not depend on a figure."""
-from experiments.verified import check
-from shb.errors import UserError
+from shb.experiments.verified import check
+from shb.ground.errors import InputError
 
 SCALES = ("quick", "paper")
 
@@ -8,13 +8,13 @@ SCALES = ("quick", "paper")
 def config_for(scale, quick, paper):
     """The configuration dict for `scale` ('quick' or 'paper')."""
     if scale not in SCALES:
-        raise UserError(f"unknown scale {scale!r} (choose quick or paper)")
+        raise InputError(f"unknown scale {scale!r} (choose quick or paper)")
     return dict(quick if scale == "quick" else paper)
 
 
 def generated_code_check():
     """The numbers were computed by code that matches the derivations (`shb derive --check`)."""
-    from symbolic import codegen
+    from shb.symbolic import codegen
 
     stale = codegen.stale()
     return check("generated code is current (shb derive --check)", not stale,

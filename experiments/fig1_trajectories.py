@@ -9,9 +9,9 @@ which shows the short-horizon trap: at step k the conservative schedule is ahead
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments.common import config_for, generated_code_check, paper_row
-from experiments.verified import check, save_verified_figure
-from numeric import nqm_checks, nqm_dynamics, nqm_montecarlo, nqm_problem, nqm_schedules
+from shb.experiments.common import config_for, generated_code_check, paper_row
+from shb.experiments.verified import check, save_verified_figure
+from shb.numeric import nqm_checks, nqm_dynamics, nqm_montecarlo, nqm_problem, nqm_schedules
 
 # ---- configuration (our choice: the paper does not give Figure 1's numbers) -------------------
 PAPER = dict(h=[0.02, 1.0], sigma2=[0.5, 4.0], mean0=[-10.0, 3.0], T=150, k=100,
@@ -87,7 +87,7 @@ def plot(problem, runs, cfg):
 
 
 def _report(checks, scale, cfg):
-    from experiments.report import checks_table
+    from shb.experiments.report import checks_table
 
     return "\n".join([
         "![fig1](fig1.png)", "",

@@ -9,9 +9,9 @@ All (alpha, k) settings are rolled out as batches (one rollout per k), not one b
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments.common import config_for, generated_code_check, paper_row
-from experiments.verified import check, save_verified_figure
-from numeric import nqm_checks, nqm_dynamics, nqm_problem, nqm_schedules
+from shb.experiments.common import config_for, generated_code_check, paper_row
+from shb.experiments.verified import check, save_verified_figure
+from shb.numeric import nqm_checks, nqm_dynamics, nqm_problem, nqm_schedules
 
 # ---- configuration ----------------------------------------------------------------------------
 PAPER = dict(preset="paper", horizons=(30, 100, 300, 1000), tail=50, decay_to=0.01,
@@ -94,7 +94,7 @@ def plot(alphas, solid, dashed, best, cfg):
 
 
 def _report(best, checks, scale, cfg):
-    from experiments.report import checks_table
+    from shb.experiments.report import checks_table
 
     lines = ["![fig2](fig2.png)", "",
              f"Command: `shb figure fig2 --scale {scale}`. SGD without momentum on the `paper` preset; the tail decays "

@@ -11,9 +11,9 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from experiments.common import config_for, generated_code_check, paper_row
-from experiments.verified import check, save_verified_figure
-from numeric import nqm_checks, nqm_dynamics, nqm_problem, nqm_schedules
+from shb.experiments.common import config_for, generated_code_check, paper_row
+from shb.experiments.verified import check, save_verified_figure
+from shb.numeric import nqm_checks, nqm_dynamics, nqm_problem, nqm_schedules
 
 # ---- configuration ----------------------------------------------------------------------------
 # Adam steps per preset. The NQM is cheap with the generated adjoint, so quick keeps the paper's
@@ -118,7 +118,7 @@ def run(out_dir, scale="quick", preset="paper"):
 
 
 def _report(name, preset, runs, seconds, checks, scale):
-    from experiments.report import checks_table
+    from shb.experiments.report import checks_table
 
     lines = [f"![{name}]({name}.png)", "", f"Command: `shb figure {name} --scale {scale}`. Problem: preset `{preset}` "
              "(1000 Chebyshev extreme points on [0.005, 1], E[theta0] = 10, V[theta0] = 0; "

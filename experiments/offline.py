@@ -29,14 +29,14 @@ import time
 
 import numpy as np
 
-from experiments.verified import check, plt, save_verified_figure
-from numeric import smd
-from numeric.hypergrad import finite_difference_hypergrad, hypergrad_run, relative_errors, reverse_hypergrad
-from numeric import mlp
-from numeric.idx import load_split, resolve_data_dir
-from shb.errors import UserError
-from shb.io import atomic_write_json, read_json
-from shb.progress import progress
+from shb.experiments.verified import check, plt, save_verified_figure
+from shb.numeric import smd
+from shb.numeric.hypergrad import finite_difference_hypergrad, hypergrad_run, relative_errors, reverse_hypergrad
+from shb.numeric import mlp
+from shb.numeric.idx import load_split, resolve_data_dir
+from shb.ground.errors import InputError, ProgressError
+from shb.ground.io import atomic_write_json, read_json
+from shb.ground.progress import progress
 
 # Surface ranges (log-uniform): alpha0 in [1e-3, 1], beta in [1e-2, 1e3]. With K = 5000,
 # beta only matters at horizon T once beta log(1 + T/K) is of order 1, i.e. beta ~ 50
@@ -116,7 +116,7 @@ def load_state(path, config):
         return fresh_state(config)
     state = read_json(path, "offline progress file")
     if state.get("config") != config:
-        raise UserError(
+        raise ProgressError(
             f"{path} was made with a different configuration; delete it or choose another --out"
         )
     return state
@@ -254,12 +254,12 @@ def dask_client(scheduler, required=True):
     except ImportError:
         if not required:
             return None
-        raise UserError("this run needs Dask: pip install 'shb[dist]' (dask[distributed])") from None
+        raise InputError("this run needs Dask: pip install 'shb[dist]' (dask[distributed])") from None
     if scheduler:
         try:
             return Client(scheduler, timeout="20s")
         except (OSError, TimeoutError, ValueError) as err:
-            raise UserError(f"cannot connect to Dask scheduler {scheduler}: {err}") from None
+            raise InputError(f"cannot connect to Dask scheduler {scheduler}: {err}") from None
     import dask
 
     # Dask's nanny gives workers MALLOC_TRIM_THRESHOLD_=65536, which makes Autograd's many short-lived
@@ -448,7 +448,7 @@ def figure6(state, config, horizons):
 
 def paper_rows(scale, config, horizons):
     """The report's 'paper vs this toolkit' rows: the paper compares horizons 100 and 20k on MNIST."""
-    from experiments.common import paper_row
+    from shb.experiments.common import paper_row
 
     longest, shortest = str(max(config["horizons"])), str(min(config["horizons"]))
     command = f"shb offline --scale {scale} --out DIR"
@@ -508,11 +508,11 @@ def run(out_dir, scale="quick", data_dir=None, scheduler=None, config=None, stop
     """
     if config is None:
         if scale not in SCALES:
-            raise UserError(f"unknown scale {scale!r}; choose one of: {', '.join(SCALES)}")
+            raise InputError(f"unknown scale {scale!r}; choose one of: {', '.join(SCALES)}")
         config = SCALES[scale]
     config = normalized(config if dtype == "float64" else dict(config, dtype=dtype))
     if config.get("dtype", "float64") not in DTYPES:
-        raise UserError(f"unknown dtype {config['dtype']!r}; choose one of: {', '.join(DTYPES)}")
+        raise InputError(f"unknown dtype {config['dtype']!r}; choose one of: {', '.join(DTYPES)}")
     start_time = time.monotonic()
     spec = problem_spec(config, resolve_data_dir(data_dir))
     load_split(spec.data_dir, "train")  # a missing or corrupt file fails here, before any work

@@ -36,14 +36,14 @@ import time
 
 import numpy as np
 
-from experiments.common import paper_row
-from experiments.report import checks_table
-from experiments.verified import check, plt, save_verified_figure
-from numeric import cifar, idx, mlp, online_smd
-from numeric.online_smd import RunSpec
-from shb.blas import single_thread_environment
-from shb.errors import UserError
-from shb.io import atomic_write_json
+from shb.experiments.common import paper_row
+from shb.experiments.report import checks_table
+from shb.experiments.verified import check, plt, save_verified_figure
+from shb.numeric import cifar, idx, mlp, online_smd
+from shb.numeric.online_smd import RunSpec
+from shb.ground.blas import single_thread_environment
+from shb.ground.errors import InputError
+from shb.ground.io import atomic_write_json
 
 # Quick (about 2 minutes on 2 idle cores): 2000 adaptation steps with a burst of 10 meta-steps
 # every 25 steps (0.4 meta-steps per training step; the paper's text has 10, its public code's
@@ -126,9 +126,9 @@ AUDIT_TOLERANCE = 1e-12
 
 def config_for(scale, net):
     if scale not in SCALES:
-        raise UserError(f"unknown scale {scale!r}; choose one of: {', '.join(SCALES)}")
+        raise InputError(f"unknown scale {scale!r}; choose one of: {', '.join(SCALES)}")
     if net not in NETS:
-        raise UserError(f"unknown net {net!r}; choose one of: {', '.join(NETS)}")
+        raise InputError(f"unknown net {net!r}; choose one of: {', '.join(NETS)}")
     base = {("quick", "mlp"): QUICK, ("paper", "mlp"): PAPER, ("quick", "cnn"): CNN_QUICK,
             ("paper", "cnn"): CNN_PAPER}[scale, net]
     return json.loads(json.dumps(base))
@@ -151,19 +151,19 @@ def run_specs(config):
 def load_data(dataset, data_dir):
     """(train, test) as mlp.Dataset and the input shape (H, W, C)."""
     if dataset not in DATASETS:
-        raise UserError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+        raise InputError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
     if dataset == "cifar10":
         train, test = cifar.load_split(data_dir, "train"), cifar.load_split(data_dir, "test")
         shape = (cifar.SIDE, cifar.SIDE, cifar.CHANNELS)
     else:
         if dataset == "mnist" and not data_dir and not os.environ.get(idx.DATA_ENV):
-            raise UserError("--dataset mnist needs --data-dir DIR (or SHB_DATA) with the MNIST IDX files")
+            raise InputError("--dataset mnist needs --data-dir DIR (or SHB_DATA) with the MNIST IDX files")
         where = idx.resolve_data_dir(data_dir)
         train, test = idx.load_split(where, "train"), idx.load_split(where, "test")
         side = math.isqrt(train[0].shape[1])
         shape = (side, side, 1) if side * side == train[0].shape[1] else None  # IDX rows are flattened
     if train[0].shape[1] != test[0].shape[1]:
-        raise UserError(f"train and test images differ in size: {train[0].shape[1]} vs {test[0].shape[1]}")
+        raise InputError(f"train and test images differ in size: {train[0].shape[1]} vs {test[0].shape[1]}")
     n_classes = int(max(train[1].max(), test[1].max())) + 1
     as_set = lambda split: mlp.Dataset(split[0], split[1].astype(np.int64), n_classes)  # noqa: E731
     return as_set(train), as_set(test), shape
@@ -173,7 +173,7 @@ def build_problem(config, net_name, dataset, data_dir):
     train, test, shape = load_data(dataset, data_dir)
     if net_name == "cnn":
         if shape is None:
-            raise UserError(f"--net cnn needs square images; {dataset} has {train.images.shape[1]} pixels per image")
+            raise InputError(f"--net cnn needs square images; {dataset} has {train.images.shape[1]} pixels per image")
         net = online_smd.cnn_net(shape, train.n_classes, tuple(config["cnn_filters"]), config["cnn_hidden"])
     else:
         net = online_smd.mlp_net((train.images.shape[1], *config["hidden_sizes"], train.n_classes))
@@ -457,9 +457,9 @@ def run(out_dir, scale="quick", net="mlp", dataset="fashion-mnist", data_dir=Non
     try:
         os.makedirs(os.path.join(out_dir, "online_progress"), exist_ok=True)
     except OSError as err:
-        raise UserError(f"cannot create output directory {out_dir}: {err.strerror}") from None
+        raise InputError(f"cannot create output directory {out_dir}: {err.strerror}") from None
     if net not in NETS:
-        raise UserError(f"unknown net {net!r}; choose one of: {', '.join(NETS)}")
+        raise InputError(f"unknown net {net!r}; choose one of: {', '.join(NETS)}")
     problem = build_problem(config, net, dataset, data_dir)  # bad data fails here, before any work
     specs = run_specs(config)
     jobs = [(config, net, dataset, data_dir, spec, progress_path(out_dir, net, dataset, spec.name), stop_after)

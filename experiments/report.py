@@ -2,7 +2,7 @@
 import datetime
 import os
 
-from shb.io import atomic_write_text
+from shb.ground.io import atomic_write_text
 
 
 def _fmt(value):

@@ -8,15 +8,14 @@ its sidecar still says whether its numbers were certified.
 """
 import io
 import os
-import subprocess
-from importlib import metadata
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from shb.io import atomic_write_bytes, atomic_write_json  # noqa: E402
+from shb.ground.io import atomic_write_bytes, atomic_write_json  # noqa: E402
+from shb.ground.provenance import provenance  # noqa: E402
 
 
 def check(name, passed, detail=""):
@@ -29,28 +28,6 @@ def stamp_text(checks):
     if checks and passed == len(checks):
         return f"verified: {passed}/{len(checks)} checks"
     return f"UNVERIFIED: {passed}/{len(checks)} checks pass"
-
-
-def provenance():
-    """Package versions and the git commit of the tree that made the figure."""
-    versions = {}
-    for package in ("shb", "sympy", "numpy", "autograd", "matplotlib"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
-        ).stdout.strip() or None
-        dirty = bool(subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root, capture_output=True, text=True, timeout=10,
-        ).stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty = None, None
-    return {"versions": versions, "git_commit": commit, "git_dirty": dirty}
 
 
 def save_verified_figure(fig, name, out_dir, data, config, checks, seed=None):

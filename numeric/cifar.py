@@ -9,7 +9,7 @@ SECURITY: unpickling runs arbitrary code that a crafted file can contain. Pickle
 is only ever used here on files in a directory the user names with --data-dir;
 only point it at trusted files (e.g. the official cifar-10-python.tar.gz, extracted).
 
-Every malformed input is a one-line `UserError` naming the file and the fault.
+Every malformed input is a one-line `InputError` naming the file and the fault.
 Images are returned as (N, 32*32*3) uint8 rows in (H, W, C) order, the layout
 numeric/cnn.py reads.
 """
@@ -18,7 +18,7 @@ import pickle
 
 import numpy as np
 
-from shb.errors import UserError
+from shb.ground.errors import InputError
 
 SIDE, CHANNELS, N_CLASSES = 32, 3, 10
 ROW = SIDE * SIDE * CHANNELS
@@ -28,43 +28,43 @@ SPLITS = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test
 def resolve_cifar_dir(data_dir):
     """The CIFAR-10 directory: it must be given (there is no embedded copy) and exist."""
     if not data_dir:
-        raise UserError("--dataset cifar10 needs --data-dir DIR (the extracted cifar-10-batches-py directory)")
+        raise InputError("--dataset cifar10 needs --data-dir DIR (the extracted cifar-10-batches-py directory)")
     if not os.path.isdir(data_dir):
-        raise UserError(f"CIFAR-10 directory not found: {data_dir}")
+        raise InputError(f"CIFAR-10 directory not found: {data_dir}")
     return data_dir
 
 
 def load_batch(path):
     """(images uint8 (N, 3072) in (H, W, C) order, labels int64 (N,)) of one pickled batch, validated."""
     if not os.path.isfile(path):
-        raise UserError(f"CIFAR-10 batch file not found: {path}")
+        raise InputError(f"CIFAR-10 batch file not found: {path}")
     try:
         with open(path, "rb") as handle:
             batch = pickle.load(handle, encoding="bytes")  # trusted, user-given files only (module docstring)
     except OSError as err:
-        raise UserError(f"cannot read CIFAR-10 batch {path}: {err.strerror}") from None
+        raise InputError(f"cannot read CIFAR-10 batch {path}: {err.strerror}") from None
     except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise UserError(f"CIFAR-10 batch {path} is not a readable pickle (truncated or corrupt): "
+        raise InputError(f"CIFAR-10 batch {path} is not a readable pickle (truncated or corrupt): "
                         f"{type(err).__name__}") from None
     if not isinstance(batch, dict):
-        raise UserError(f"CIFAR-10 batch {path} holds a {type(batch).__name__}, expected a dict")
+        raise InputError(f"CIFAR-10 batch {path} holds a {type(batch).__name__}, expected a dict")
     for key in (b"data", b"labels"):
         if key not in batch:
-            raise UserError(f"CIFAR-10 batch {path} has no {key!r} entry")
+            raise InputError(f"CIFAR-10 batch {path} has no {key!r} entry")
     data = batch[b"data"]
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
         what = data.dtype if isinstance(data, np.ndarray) else type(data).__name__
-        raise UserError(f"CIFAR-10 batch {path}: b'data' is {what}, expected a uint8 array")
+        raise InputError(f"CIFAR-10 batch {path}: b'data' is {what}, expected a uint8 array")
     if data.ndim != 2 or data.shape[1] != ROW or data.shape[0] == 0:
-        raise UserError(f"CIFAR-10 batch {path}: b'data' has shape {data.shape}, expected (N, {ROW}) with N > 0")
+        raise InputError(f"CIFAR-10 batch {path}: b'data' has shape {data.shape}, expected (N, {ROW}) with N > 0")
     try:
         labels = np.asarray(batch[b"labels"])
     except Exception:  # noqa: BLE001
-        raise UserError(f"CIFAR-10 batch {path}: b'labels' is not a list of integers") from None
+        raise InputError(f"CIFAR-10 batch {path}: b'labels' is not a list of integers") from None
     if labels.ndim != 1 or labels.shape[0] != data.shape[0]:
-        raise UserError(f"CIFAR-10 batch {path}: {labels.shape} labels for {data.shape[0]} images")
+        raise InputError(f"CIFAR-10 batch {path}: {labels.shape} labels for {data.shape[0]} images")
     if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= N_CLASSES:
-        raise UserError(f"CIFAR-10 batch {path}: labels must be integers in 0..{N_CLASSES - 1}")
+        raise InputError(f"CIFAR-10 batch {path}: labels must be integers in 0..{N_CLASSES - 1}")
     images = data.reshape(-1, CHANNELS, SIDE, SIDE).transpose(0, 2, 3, 1).reshape(-1, ROW)
     return np.ascontiguousarray(images), labels.astype(np.int64)
 

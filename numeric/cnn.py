@@ -29,7 +29,7 @@ import numpy as np
 from autograd import grad, value_and_grad
 from autograd.extend import defjvp, defvjp, primitive
 
-from numeric.mlp import block, cross_entropy
+from shb.numeric.mlp import block, cross_entropy
 
 PAPER_FILTERS = (32, 32, 64)
 PAPER_HIDDEN = 100

@@ -27,8 +27,8 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import grad
 
-from numeric import mlp
-from numeric.mlp import K, MU, inverse_time_decay, loss_and_grad, loss_grad_taped, loss_taped, sgd_momentum_update
+from shb.numeric import mlp
+from shb.numeric.mlp import K, MU, inverse_time_decay, loss_and_grad, loss_grad_taped, loss_taped, sgd_momentum_update
 
 HYPERS = ("log_alpha0", "log_beta")
 

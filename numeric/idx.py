@@ -6,7 +6,7 @@ files we read) and DD the number of dimensions, then DD big-endian uint32
 sizes, then the elements in C order. Images are (n, rows, cols), labels (n,).
 Files may be gzip-compressed (.gz) or plain.
 
-Every malformed input is a one-line `UserError` naming the file and the fault.
+Every malformed input is a one-line `InputError` naming the file and the fault.
 """
 import gzip
 import os
@@ -14,7 +14,7 @@ import zlib
 
 import numpy as np
 
-from shb.errors import UserError
+from shb.ground.errors import InputError
 
 DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist"
 DATA_ENV = "SHB_DATA"
@@ -35,7 +35,7 @@ def resolve_data_dir(data_dir=None):
     else:
         where, source = DEFAULT_DATA_DIR, "default"
     if not os.path.isdir(where):
-        raise UserError(f"data directory not found: {where} ({source}); {HOW_TO_FIX}")
+        raise InputError(f"data directory not found: {where} ({source}); {HOW_TO_FIX}")
     return where
 
 
@@ -45,7 +45,7 @@ def find_idx_file(data_dir, stem):
         path = os.path.join(data_dir, name)
         if os.path.isfile(path):
             return path
-    raise UserError(f"IDX file not found: {os.path.join(data_dir, stem)}[.gz]; {HOW_TO_FIX}")
+    raise InputError(f"IDX file not found: {os.path.join(data_dir, stem)}[.gz]; {HOW_TO_FIX}")
 
 
 def read_bytes(path):
@@ -54,33 +54,33 @@ def read_bytes(path):
         with open(path, "rb") as handle:
             raw = handle.read()
     except OSError as err:
-        raise UserError(f"cannot read IDX file {path}: {err.strerror}") from None
+        raise InputError(f"cannot read IDX file {path}: {err.strerror}") from None
     if raw[:2] != b"\x1f\x8b":
         return raw
     try:
         return gzip.decompress(raw)
     except (EOFError, OSError, zlib.error) as err:
-        raise UserError(f"corrupt or truncated gzip IDX file {path}: {err}") from None
+        raise InputError(f"corrupt or truncated gzip IDX file {path}: {err}") from None
 
 
 def parse_idx(raw, path, ndim):
     """Decode IDX bytes into a uint8 array of `ndim` dimensions, validating header and length."""
     if len(raw) < 4:
-        raise UserError(f"IDX file {path} is truncated: {len(raw)} bytes, no header")
+        raise InputError(f"IDX file {path} is truncated: {len(raw)} bytes, no header")
     if raw[0] != 0 or raw[1] != 0:
-        raise UserError(f"IDX file {path} has bad magic number 0x{raw[:4].hex()} (expected 0x0000{UBYTE:02x}{ndim:02x})")
+        raise InputError(f"IDX file {path} has bad magic number 0x{raw[:4].hex()} (expected 0x0000{UBYTE:02x}{ndim:02x})")
     if raw[2] != UBYTE:
-        raise UserError(f"IDX file {path} has dtype code 0x{raw[2]:02x}; expected 0x08 (unsigned byte)")
+        raise InputError(f"IDX file {path} has dtype code 0x{raw[2]:02x}; expected 0x08 (unsigned byte)")
     if raw[3] != ndim:
-        raise UserError(f"IDX file {path} has {raw[3]} dimensions; expected {ndim}")
+        raise InputError(f"IDX file {path} has {raw[3]} dimensions; expected {ndim}")
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise UserError(f"IDX file {path} is truncated in its header: {len(raw)} bytes < {header}")
+        raise InputError(f"IDX file {path} is truncated in its header: {len(raw)} bytes < {header}")
     shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     expected = header + int(np.prod(shape, dtype=np.int64))
     if len(raw) != expected:
         what = "truncated" if len(raw) < expected else "too long"
-        raise UserError(f"IDX file {path} is {what}: {len(raw)} bytes for shape {shape} (expected {expected})")
+        raise InputError(f"IDX file {path} is {what}: {len(raw)} bytes for shape {shape} (expected {expected})")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
 
 
@@ -96,11 +96,11 @@ def load_split(data_dir=None, split="train"):
     images = load_idx(image_path, 3)
     labels = load_idx(label_path, 1)
     if images.shape[0] != labels.shape[0]:
-        raise UserError(
+        raise InputError(
             f"{image_path} has {images.shape[0]} images but {label_path} has {labels.shape[0]} labels"
         )
     if images.shape[0] == 0 or images.shape[1] * images.shape[2] == 0:
-        raise UserError(f"IDX file {image_path} is empty: shape {images.shape}")
+        raise InputError(f"IDX file {image_path} is empty: shape {images.shape}")
     return images.reshape(images.shape[0], -1), labels
 
 

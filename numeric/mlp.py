@@ -30,8 +30,8 @@ import numpy as np
 from autograd import grad
 from autograd.extend import defjvp, defvjp, primitive
 
-from numeric.backprop import as_dtype, forward_pass, grad_and_hvps, loss_and_grad, softmax_cross_entropy, views
-from numeric.malloc import keep_freed_memory
+from shb.numeric.backprop import as_dtype, forward_pass, grad_and_hvps, loss_and_grad, softmax_cross_entropy, views
+from shb.numeric.malloc import keep_freed_memory
 
 PAPER_SIZES = (784, 100, 100, 10)
 INIT_SCALE = 0.1

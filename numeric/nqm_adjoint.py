@@ -23,7 +23,7 @@ import numpy as np
 from autograd.extend import defvjp_argnums, primitive
 from autograd.tracer import isbox
 
-from numeric import nqm_generated as gen
+from shb.numeric import nqm_generated as gen
 
 
 def _per_step(x):

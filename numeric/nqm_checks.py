@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from numeric import nqm_dynamics, nqm_montecarlo
-from numeric.nqm_generated import one_step_loss, raw_moments
+from shb.numeric import nqm_dynamics, nqm_montecarlo
+from shb.numeric.nqm_generated import one_step_loss, raw_moments
 
 # Relative and absolute perturbations of (alpha, mu) tried around each greedy step.
 PERTURBATIONS = [(1 + s * e, s * e) for e in (1e-3, 1e-1) for s in (-1, 1)]

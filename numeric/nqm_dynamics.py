@@ -17,8 +17,8 @@ so d final_loss / d schedule is available by reverse mode.
 import autograd.numpy as anp
 import numpy as np
 
-from numeric import nqm_adjoint
-from numeric.nqm_generated import loss_component, nqm_step, raw_loss_component
+from shb.numeric import nqm_adjoint
+from shb.numeric.nqm_generated import loss_component, nqm_step, raw_loss_component
 
 STATS = ("mean_theta", "mean_v", "var_theta", "var_v", "cov_theta_v")
 

@@ -19,14 +19,14 @@ from numbers import Real
 
 import numpy as np
 
-from shb.errors import UserError
+from shb.ground.errors import InputError
 
 Problem = namedtuple("Problem", ["h", "sigma2", "mean0", "var0"])
 
 FIELDS = ("h", "sigma2", "mean0", "var0")
 
 
-class ProblemError(UserError, ValueError):
+class ProblemError(InputError):
     """An invalid problem: the message names the bad field and value (CLI: one line, exit 2)."""
 
 

@@ -31,10 +31,10 @@ import numpy as np
 from autograd import value_and_grad
 import autograd.numpy as anp
 
-from numeric.nqm_dynamics import final_loss, initial_stats, max_component_ratio, rollout
-from numeric.nqm_generated import (greedy_sgd_solution, greedy_solution, greedy_sums, loss_component,
+from shb.numeric.nqm_dynamics import final_loss, initial_stats, max_component_ratio, rollout
+from shb.numeric.nqm_generated import (greedy_sgd_solution, greedy_solution, greedy_sums, loss_component,
                                    nqm_step, one_step_loss, raw_moments)
-from numeric.optim import adam
+from shb.numeric.optim import adam
 
 # Relative threshold below which det H = H_aa H_mm - H_am^2 counts as zero (mu not identifiable).
 # det H >= 0 always (each coordinate's Hessian is PSD by Cauchy-Schwarz, A(theta) A(v) >= E[theta v]^2),
@@ -115,7 +115,7 @@ def adam_fit(objective, x0, steps, lr, desc="adam"):
     The best iterate (lowest objective value among those evaluated) is returned, so the result is
     never worse than the initialisation. Returns (x, value, history of values).
     """
-    from shb.progress import progress
+    from shb.ground.progress import progress
 
     vg = value_and_grad(objective)
     init, update = adam(lr)

@@ -44,10 +44,10 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import grad, make_jvp
 
-from numeric import cnn, hypergrad, mlp
-from numeric.optim import AdamState, adam
-from shb.errors import UserError
-from shb.io import atomic_write_bytes
+from shb.numeric import cnn, hypergrad, mlp
+from shb.numeric.optim import AdamState, adam
+from shb.ground.errors import ProgressError
+from shb.ground.io import atomic_write_bytes
 
 HYPERS = ("log_alpha_eff", "log_one_minus_mu")
 MODES = ("stochastic", "deterministic", "fixed")
@@ -355,20 +355,20 @@ def save_state(path, state, run, config):
 
 
 def load_state(path, run, config):
-    """The saved state of this run and configuration, None if there is none; a mismatch is a UserError."""
+    """The saved state of this run and configuration, None if there is none; a mismatch is an InputError."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        raise UserError(f"progress file {path} is unreadable ({type(err).__name__}); delete it to start over") from None
+        raise ProgressError(f"progress file {path} is unreadable ({type(err).__name__}); delete it to start over") from None
     try:
         header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
     except (KeyError, ValueError):
-        raise UserError(f"progress file {path} has no valid header; delete it to start over") from None
+        raise ProgressError(f"progress file {path} has no valid header; delete it to start over") from None
     if header.pop("run") != json.loads(json.dumps(run._asdict())) or header.pop("config") != config:
-        raise UserError(f"progress file {path} was made with a different configuration; "
+        raise ProgressError(f"progress file {path} was made with a different configuration; "
                         "delete it or choose another --out")
     state = dict(header)
     state.update({k: arrays[k] for k in ARRAY_KEYS})

@@ -23,10 +23,10 @@ from collections import namedtuple
 
 import numpy as np
 
-from numeric import mlp
-from numeric.hypergrad import hypergrad_run
-from numeric.idx import load_split
-from numeric.optim import AdamState, adam
+from shb.numeric import mlp
+from shb.numeric.hypergrad import hypergrad_run
+from shb.numeric.idx import load_split
+from shb.numeric.optim import AdamState, adam
 
 # What defines one offline problem: the data, the network, the warm start and the floating-point type.
 ProblemSpec = namedtuple(

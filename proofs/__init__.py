@@ -19,13 +19,13 @@ runner, report  run_all() and the Markdown / JSON proof report (`shb prove`)
 
 def run_all(on_result=None):
     """Run every proof; returns the list of proofs.kernel.Result, one per step."""
-    from proofs import runner
+    from shb.proofs import runner
 
     return runner.run_all(on_result)
 
 
 def reproduce_section(path):
     """For `shb reproduce`: run every proof, write the Markdown report to `path`, return the REPORT.md section."""
-    from proofs import report
+    from shb.proofs import report
 
     return report.reproduce_section(path)

@@ -14,8 +14,8 @@ that symbolic/adjoint.py hands to the code generator:
 """
 import sympy as sp
 
-from proofs.kernel import Identity
-from symbolic import adjoint, dynamics, model
+from shb.proofs.kernel import Identity
+from shb.symbolic import adjoint, dynamics, model
 
 THEOREM = "Adjoint of Theorem 1"
 CITES = "Theorem 1 (differentiated); Appendix A.2; used by numeric/nqm_adjoint.py"

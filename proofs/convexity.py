@@ -15,10 +15,10 @@ sum_i h_i^3 (A(theta_i) + sigma2_i).
 """
 import sympy as sp
 
-from proofs import coordinates
-from proofs.kernel import Identity, Nonnegative, PositiveSemidefinite, Solves, Square, Substitutes
-from proofs.notation import eq, tex
-from symbolic import greedy, model
+from shb.proofs import coordinates
+from shb.proofs.kernel import Identity, Nonnegative, PositiveSemidefinite, Solves, Square, Substitutes
+from shb.proofs.notation import eq, tex
+from shb.symbolic import greedy, model
 
 THEOREM = "Convexity of the one-step loss"
 CITES = "Eq. 15; Theorem 2; Appendix A.2"

@@ -7,7 +7,7 @@ multivariate sums are built from the engine, not typed in.
 """
 import sympy as sp
 
-from symbolic import greedy, model
+from shb.symbolic import greedy, model
 
 
 def symbols(i):

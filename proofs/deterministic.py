@@ -15,9 +15,9 @@ suite, not a step here.
 """
 import sympy as sp
 
-from proofs import coordinates
-from proofs.kernel import Identity, Substitutes
-from symbolic import greedy, model
+from shb.proofs import coordinates
+from shb.proofs.kernel import Identity, Substitutes
+from shb.symbolic import greedy, model
 
 THEOREM = "Deterministic case"
 CITES = "Section 2.1 (K-FAC); Section 2.2.4; Eqs. 1-2; Eq. 15; Theorem 2"

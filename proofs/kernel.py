@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from proofs import notation
+from shb.proofs import notation
 
 SIMPLIFY_LIMIT = 400  # count_ops above which a nonzero expanded residual is not handed to sp.simplify
 

@@ -9,9 +9,9 @@ c ~ N(0, sigma2), i.e. c = sqrt(sigma2) xi. Checked here:
 """
 import sympy as sp
 
-from proofs.kernel import Identity
-from proofs.notation import eq
-from symbolic import model
+from shb.proofs.kernel import Identity
+from shb.proofs.notation import eq
+from shb.symbolic import model
 
 THEOREM = "Noisy quadratic model"
 CITES = "Eqs. 1-6; Appendix A.1"

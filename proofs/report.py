@@ -7,9 +7,9 @@ import os
 
 import sympy as sp
 
-from proofs import runner
-from proofs.findings import FINDINGS
-from proofs.numerical_only import NUMERICAL_ONLY
+from shb.proofs import runner
+from shb.proofs.findings import FINDINGS
+from shb.proofs.numerical_only import NUMERICAL_ONLY
 
 DEFAULT_PATH = "docs/proofs.md"
 
@@ -119,7 +119,7 @@ def numerical_section():
 
 def reproduce_section(path):
     """For `shb reproduce`: run every proof, write the full report to `path`, return a REPORT.md section."""
-    from shb.io import atomic_write_text
+    from shb.ground.io import atomic_write_text
 
     results = runner.run_all()
     atomic_write_text(path, markdown(results))

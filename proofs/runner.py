@@ -1,18 +1,18 @@
 """Run every proof: one module per theorem or claim, each a generator of kernel steps."""
 import importlib
 
-from proofs.kernel import Result
+from shb.proofs.kernel import Result
 
 MODULES = (
-    "proofs.nqm",
-    "proofs.theorem1",
-    "proofs.adjoint",
-    "proofs.theorem2",
-    "proofs.convexity",
-    "proofs.theorem3",
-    "proofs.theorem4",
-    "proofs.spherical",
-    "proofs.deterministic",
+    "shb.proofs.nqm",
+    "shb.proofs.theorem1",
+    "shb.proofs.adjoint",
+    "shb.proofs.theorem2",
+    "shb.proofs.convexity",
+    "shb.proofs.theorem3",
+    "shb.proofs.theorem4",
+    "shb.proofs.spherical",
+    "shb.proofs.deterministic",
 )
 
 

@@ -11,9 +11,9 @@ With h_i = h and sigma2_i = sigma2 for all n coordinates (checked for n = 1..4):
 """
 import sympy as sp
 
-from proofs import coordinates
-from proofs.kernel import Substitutes
-from symbolic import greedy, model, sgd
+from shb.proofs import coordinates
+from shb.proofs.kernel import Substitutes
+from shb.symbolic import greedy, model, sgd
 
 THEOREM = "Spherical case"
 CITES = "Section 2.2.4; Theorems 2-4; Eq. 15"

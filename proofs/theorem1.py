@@ -17,9 +17,9 @@ Eq. 15 once the raw moments A(theta), A(v), E[theta v] are substituted.
 """
 import sympy as sp
 
-from proofs.kernel import Identity, Substitutes
-from proofs.notation import eq
-from symbolic import dynamics, greedy, model
+from shb.proofs.kernel import Identity, Substitutes
+from shb.proofs.notation import eq
+from shb.symbolic import dynamics, greedy, model
 
 THEOREM = "Theorem 1"
 CITES = "Theorem 1; Eqs. 10-14; Eq. 15; Appendix A.1, A.2.1"

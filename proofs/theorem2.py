@@ -18,10 +18,10 @@ has the sign opposite to E[theta v] when sigma2 > 0; with sigma2 = 0, mu* = 0.
 """
 import sympy as sp
 
-from proofs import coordinates
-from proofs.kernel import Identity, Nonnegative, Positive, Solves, Square, Substitutes
-from proofs.notation import eq, tex
-from symbolic import greedy, model
+from shb.proofs import coordinates
+from shb.proofs.kernel import Identity, Nonnegative, Positive, Solves, Square, Substitutes
+from shb.proofs.notation import eq, tex
+from shb.symbolic import greedy, model
 
 THEOREM = "Theorem 2"
 CITES = "Theorem 2; Eq. 15; Appendix A.2.1, A.2.2"

@@ -9,9 +9,9 @@ Optimality over the whole horizon is Theorem 4's dynamic programme.
 """
 import sympy as sp
 
-from proofs.kernel import Identity, Positive, Solves, Substitutes
-from proofs.notation import eq, tex
-from symbolic import greedy, model, sgd
+from shb.proofs.kernel import Identity, Positive, Solves, Substitutes
+from shb.proofs.notation import eq, tex
+from shb.symbolic import greedy, model, sgd
 
 THEOREM = "Theorem 3"
 CITES = "Theorem 3; Eq. 7; Appendix A.3"

@@ -14,9 +14,9 @@ A_t = A_0 sigma2 / (t A_0 + sigma2) and alpha_t = A_0 / (h ((t+1) A_0 + sigma2))
 """
 import sympy as sp
 
-from proofs.kernel import Identity, Nonnegative, Substitutes
-from proofs.notation import eq
-from symbolic import dynamics, model, sgd
+from shb.proofs.kernel import Identity, Nonnegative, Substitutes
+from shb.proofs.notation import eq
+from shb.symbolic import dynamics, model, sgd
 
 THEOREM = "Theorem 4"
 CITES = "Theorem 4; Eqs. 16-17; Theorem 3; Appendix A.3"

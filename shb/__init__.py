@@ -1,1 +1,14 @@
-"""shb: the command-line front end of the short-horizon-bias toolkit."""
+"""shb: a symbolic-plus-numeric verification toolkit for the short-horizon bias of stochastic meta-optimization
+(Wu, Ren, Liao & Grosse, ICLR 2018).
+
+Floors, bottom to top; a module imports only from its own floor or the floors below it:
+
+    shb.ground        errors, atomic files, progress, BLAS threads, provenance, installed resources
+    shb.symbolic      SymPy derivations and the code generator (symbolic/)
+    shb.numeric       the NQM engine, the generated module and the networks (numeric/)
+    shb.proofs        machine-checked proofs (proofs/)
+    shb.experiments   the verified figures, the experiment registry and the report (experiments/)
+    shb.cli           the front end: argument parsing and commands
+
+tests/test_layers.py reads the import graph and enforces the rule.
+"""

@@ -13,7 +13,7 @@ evaluated at the moments m before the step (`raw_step_vjp`).
 """
 import sympy as sp
 
-from symbolic import dynamics, model
+from shb.symbolic import dynamics, model
 
 RAW_ADJOINT = tuple(sp.Symbol(f"adj_{s.name}", real=True) for s in model.RAW)
 

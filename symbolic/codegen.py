@@ -9,17 +9,19 @@ Both are deterministic functions of the SymPy expressions; the generated module'
 header carries a SHA-256 of those expressions (their srepr).
 """
 import hashlib
-import os
 from dataclasses import dataclass, field
 
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
-from symbolic import adjoint, dynamics, greedy, model, sgd
+from shb.ground import resources
+from shb.ground.io import atomic_write_text
+from shb.symbolic import adjoint, dynamics, greedy, model, sgd
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-GENERATED_MODULE = os.path.join("numeric", "nqm_generated.py")
-DERIVATIONS_DOC = os.path.join("docs", "derivations.md")
+# Paths relative to a source tree; without an explicit root they are found in the installed package
+# (shb.ground.resources), so an installed toolkit checks its own generated files.
+GENERATED_MODULE = "numeric/nqm_generated.py"
+DERIVATIONS_DOC = "docs/derivations.md"
 
 
 @dataclass
@@ -361,22 +363,20 @@ def outputs():
     return {GENERATED_MODULE: generate_module(), DERIVATIONS_DOC: generate_document()}
 
 
-def write(root=ROOT):
-    """Write every generated file that changed; return the changed paths."""
-    from shb.io import atomic_write_text
-
+def write(root=None):
+    """Write every generated file that changed (under `root`, or the installed package's); return the changed paths."""
     changed = []
     for rel, text in outputs().items():
-        path = os.path.join(root, rel)
+        path = resources.path(rel, root)
         if _read(path) != text:
             atomic_write_text(path, text)
             changed.append(rel)
     return changed
 
 
-def stale(root=ROOT):
-    """Relative paths of generated files that differ from what the derivations produce."""
-    return [rel for rel, text in outputs().items() if _read(os.path.join(root, rel)) != text]
+def stale(root=None):
+    """Relative paths of generated files (under `root`, or the installed package's) that differ from the derivations."""
+    return [rel for rel, text in outputs().items() if _read(resources.path(rel, root)) != text]
 
 
 def _read(path):

@@ -7,7 +7,7 @@ Taking expectations of the update in `model.update` (Appendix A.1):
 """
 import sympy as sp
 
-from symbolic import model
+from shb.symbolic import model
 
 
 def theorem1():

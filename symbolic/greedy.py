@@ -13,7 +13,7 @@ point is x* = -H^{-1} g (Theorem 2, Appendix A.2.2).
 """
 import sympy as sp
 
-from symbolic import model
+from shb.symbolic import model
 
 X = (model.alpha, model.mu)
 

@@ -8,7 +8,7 @@ A_min = A sigma2 / (k A + sigma2).
 """
 import sympy as sp
 
-from symbolic import model
+from shb.symbolic import model
 
 A = sp.Symbol("A", positive=True)
 k = sp.Symbol("k", integer=True, nonnegative=True)

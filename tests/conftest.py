@@ -22,7 +22,9 @@ import pathlib  # noqa: E402
 
 import pytest  # noqa: E402
 
-GENERATED = pathlib.Path(__file__).resolve().parents[1] / "numeric" / "nqm_generated.py"
+from shb.ground import resources  # noqa: E402
+
+GENERATED = pathlib.Path(resources.path("numeric/nqm_generated.py"))  # the installed toolkit's generated module
 
 
 @pytest.fixture

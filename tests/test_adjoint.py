@@ -10,8 +10,8 @@ import autograd.numpy as anp
 import numpy as np
 from hypothesis import given, strategies as st
 
-from numeric import nqm_generated as gen
-from numeric.nqm_adjoint import final_loss, rank_one
+from shb.numeric import nqm_generated as gen
+from shb.numeric.nqm_adjoint import final_loss, rank_one
 
 
 def taped_final_loss(alpha, mu, h, sigma2, mean0, var0):

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from numeric import nqm_checks, nqm_montecarlo, nqm_problem, nqm_schedules
+from shb.numeric import nqm_checks, nqm_montecarlo, nqm_problem, nqm_schedules
 
 
 @pytest.fixture
@@ -81,7 +81,7 @@ def test_sample_paths_have_the_exact_moments():
     schedule = {"alpha": np.full(T, 0.4), "mu": np.full(T, 0.3)}
     paths = nqm_montecarlo.sample_paths(problem, schedule["alpha"], schedule["mu"], runs, seed=5)
     assert paths.shape == (runs, T + 1, 3)
-    from numeric import nqm_dynamics
+    from shb.numeric import nqm_dynamics
 
     exact = nqm_dynamics.rollout(problem, schedule["alpha"], schedule["mu"])
     threshold = nqm_checks.bonferroni_threshold(12, 1e-3)

@@ -5,8 +5,8 @@ import pickle
 import numpy as np
 import pytest
 
-from numeric import cifar
-from shb.errors import UserError
+from shb.numeric import cifar
+from shb.ground.errors import InputError
 
 N = 3
 
@@ -78,14 +78,14 @@ def test_bad_batches_give_one_line_errors_naming_the_file(tmp_path, fault, expec
         rewrite(path, {b"data": data, b"labels": [0] * (N + 1)})
     elif fault == "label_range":
         rewrite(path, {b"data": data, b"labels": [0, 10, 1]})
-    with pytest.raises(UserError) as err:
+    with pytest.raises(InputError) as err:
         cifar.load_split(str(tmp_path), "train")
     message = str(err.value)
     assert expected in message and path in message and "\n" not in message
 
 
 def test_directory_must_be_given_and_exist(tmp_path):
-    with pytest.raises(UserError, match="needs --data-dir"):
+    with pytest.raises(InputError, match="needs --data-dir"):
         cifar.load_split(None)
-    with pytest.raises(UserError, match="not found"):
+    with pytest.raises(InputError, match="not found"):
         cifar.load_split(str(tmp_path / "nope"))

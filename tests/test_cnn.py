@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from autograd import make_jvp
 
-from numeric import cnn, mlp
+from shb.numeric import cnn, mlp
 
 TINY = dict(filters=(2, 3, 2), hidden=5, n_classes=3)
 

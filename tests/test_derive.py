@@ -18,8 +18,9 @@ import pytest
 import sympy as sp
 from hypothesis import assume, given, strategies as st
 
-from numeric import nqm_generated as gen
-from symbolic import codegen
+from shb.numeric import nqm_generated as gen
+from shb.ground import resources
+from shb.symbolic import codegen
 
 SHB = [sys.executable, "-m", "shb.cli"]
 
@@ -40,7 +41,7 @@ def test_committed_generated_files_are_current():
 def tree_copy(tmp_path):
     for rel in codegen.outputs():
         os.makedirs(tmp_path / os.path.dirname(rel), exist_ok=True)
-        shutil.copy(os.path.join(codegen.ROOT, rel), tmp_path / rel)
+        shutil.copy(resources.path(rel), tmp_path / rel)
     return tmp_path
 
 

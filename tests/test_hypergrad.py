@@ -4,12 +4,12 @@ import json
 import numpy as np
 import pytest
 
-from numeric import mlp
-from numeric.hypergrad import (
+from shb.numeric import mlp
+from shb.numeric.hypergrad import (
     alpha_and_dalpha, finite_difference_hypergrad, grad_and_hvps, hyper_step, hypergrad_run, relative_errors,
     reverse_hypergrad,
 )
-from numeric.idx import write_synthetic_split
+from shb.numeric.idx import write_synthetic_split
 from shb.cli import main as shb_main
 
 SIZES = (20, 10, 3)
@@ -45,7 +45,7 @@ def test_forward_mode_matches_central_finite_differences():
     fd = finite_difference_hypergrad(log_hypers, *args, eps=1e-5, k=k)
     assert np.max(relative_errors(forward, fd)) < 1e-6
     # the reported J is the meta-objective of the same run
-    from numeric.hypergrad import meta_objective
+    from shb.numeric.hypergrad import meta_objective
     assert meta_loss == pytest.approx(float(meta_objective(log_hypers, *args, k=k)), rel=1e-12)
 
 

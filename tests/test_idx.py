@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from numeric.idx import (
+from shb.numeric.idx import (
     DEFAULT_DATA_DIR, load_idx, load_split, resolve_data_dir, write_idx, write_synthetic_split,
 )
 from shb.cli import main as shb_main
-from shb.errors import UserError
+from shb.ground.errors import InputError
 
 
 @settings(deadline=None)
@@ -64,7 +64,7 @@ def test_corrupt_image_file_is_one_line_user_error(tmp_path, case):
     good = (tmp_path / "good").read_bytes()
     path = tmp_path / "bad"
     path.write_bytes(corrupt_cases(good)[case])
-    with pytest.raises(UserError) as err:
+    with pytest.raises(InputError) as err:
         load_idx(str(path), 3)
     message = str(err.value)
     assert "\n" not in message and str(path) in message
@@ -73,14 +73,14 @@ def test_corrupt_image_file_is_one_line_user_error(tmp_path, case):
 def test_truncated_gzip_is_one_line_user_error(tmp_path):
     path = tmp_path / "x.gz"
     path.write_bytes(gzip.compress(bytes([0, 0, 8, 1, 0, 0, 0, 200]) + bytes(200))[:-12])
-    with pytest.raises(UserError, match="corrupt or truncated gzip"):
+    with pytest.raises(InputError, match="corrupt or truncated gzip"):
         load_idx(str(path), 1)
 
 
 def test_image_and_label_counts_must_agree(tmp_path):
     write_synthetic_split(str(tmp_path), n=30)
     write_idx(str(tmp_path / "train-labels-idx1-ubyte.gz"), np.zeros(29, dtype=np.uint8))
-    with pytest.raises(UserError, match="30 images but .* 29 labels"):
+    with pytest.raises(InputError, match="30 images but .* 29 labels"):
         load_split(str(tmp_path), "train")
 
 
@@ -94,15 +94,15 @@ def test_data_dir_resolution_order(tmp_path, monkeypatch):
     if os.path.isdir(DEFAULT_DATA_DIR):
         assert resolve_data_dir(None) == DEFAULT_DATA_DIR
     else:
-        with pytest.raises(UserError, match="dataset-fashion-mnist"):
+        with pytest.raises(InputError, match="dataset-fashion-mnist"):
             resolve_data_dir(None)
 
 
 def test_missing_directory_and_file_say_how_to_fix(tmp_path, monkeypatch):
     monkeypatch.setenv("SHB_DATA", str(tmp_path / "nowhere"))
-    with pytest.raises(UserError, match=r"nowhere \(SHB_DATA\).*dataset-fashion-mnist.*--data-dir"):
+    with pytest.raises(InputError, match=r"nowhere \(SHB_DATA\).*dataset-fashion-mnist.*--data-dir"):
         resolve_data_dir(None)
-    with pytest.raises(UserError, match=r"train-images-idx3-ubyte\[\.gz\].*SHB_DATA"):
+    with pytest.raises(InputError, match=r"train-images-idx3-ubyte\[\.gz\].*SHB_DATA"):
         load_split(str(tmp_path), "train")
 
 

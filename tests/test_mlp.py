@@ -9,7 +9,7 @@ import pytest
 from autograd import grad, make_jvp
 from hypothesis import assume, given, strategies as st
 
-from numeric import backprop, mlp
+from shb.numeric import backprop, mlp
 
 SIZES = (20, 10, 3)
 
@@ -215,7 +215,7 @@ def test_in_place_sgd_rounds_like_the_functional_step_and_train_leaves_its_input
 
 
 def test_malloc_thresholds_are_set_unless_the_environment_sets_them(monkeypatch):
-    from numeric.malloc import keep_freed_memory
+    from shb.numeric.malloc import keep_freed_memory
 
     assert keep_freed_memory() in (True, False)  # False off glibc
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")

@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from numeric.nqm_dynamics import rollout
-from numeric.nqm_problem import from_json
+from shb.numeric.nqm_dynamics import rollout
+from shb.numeric.nqm_problem import from_json
 
 SHB = [sys.executable, "-m", "shb.cli"]
 
@@ -114,7 +114,7 @@ def check_one_line_error(result, words):
 
 @pytest.mark.parametrize("args, words", BAD)
 def test_bad_input_is_one_line_and_exit_2(files, capsys, monkeypatch, args, words):
-    """In-process through shb.cli.main: any exception other than UserError would propagate and fail the test."""
+    """In-process through shb.cli.main: any exception other than ShbError would propagate and fail the test."""
     write_bad_files(files)
     check_one_line_error(run(args, files, capsys, monkeypatch), words)
 

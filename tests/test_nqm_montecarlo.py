@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from numeric import nqm_dynamics
-from numeric.nqm_dynamics import rollout
-from numeric.nqm_montecarlo import simulate
-from numeric.nqm_problem import make_problem
+from shb.numeric import nqm_dynamics
+from shb.numeric.nqm_dynamics import rollout
+from shb.numeric.nqm_montecarlo import simulate
+from shb.numeric.nqm_problem import make_problem
 
 N_RUNS = 100_000
 THRESHOLD = 5.5
@@ -123,7 +123,7 @@ def test_monte_carlo_statistics_are_seeded_and_chunk_consistent():
     # against chunks of 700 draw different numbers, so compare a chunked run with its own concatenation.
     rng = np.random.default_rng(0)
     x = rng.normal(3.0, 2.0, size=(1, 1001, 2))
-    from numeric.nqm_montecarlo import _merge
+    from shb.numeric.nqm_montecarlo import _merge
     acc = (0, np.zeros((1, 2)), np.zeros((1, 2)))
     for lo in range(0, 1001, 300):
         part = x[:, lo:lo + 300]

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from numeric.nqm_problem import (ProblemError, chebyshev_extreme, from_json, log_uniform, make_problem,
+from shb.numeric.nqm_problem import (ProblemError, chebyshev_extreme, from_json, log_uniform, make_problem,
                                  power_law, preset, schedule_from_json)
-from shb.errors import UserError
+from shb.ground.errors import InputError
 
 GOOD = {"h": [1.0, 0.5], "sigma2": [1.0, 2.0], "mean0": [10.0, -1.0], "var0": [0.0, 0.5]}
 
@@ -41,7 +41,7 @@ def test_invalid_fields_are_named(field, value, words):
     assert "\n" not in message
     for word in words:
         assert word in message, (word, message)
-    assert isinstance(err.value, ValueError) and isinstance(err.value, UserError)
+    assert isinstance(err.value, ValueError) and isinstance(err.value, InputError)
 
 
 def test_empty_missing_unknown_and_non_object():

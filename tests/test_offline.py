@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from experiments import offline
-from numeric.idx import write_synthetic_split
+from shb.experiments import offline
+from shb.numeric.idx import write_synthetic_split
 from shb.cli import main as shb_main
-from shb.errors import UserError
+from shb.ground.errors import InputError, ProgressError
 
 TINY = dict(
     offline.QUICK, horizons=[5, 15], hidden_sizes=[10], eval_examples=200, meta_batch=50, batch_size=20,
@@ -61,7 +61,7 @@ def test_outputs_and_checks(uninterrupted):
 
 def test_trajectory_follows_adam_on_the_recorded_hypergradients(uninterrupted):
     # Replays MetaStep: each recorded point must be one Adam step from the previous on that meta-gradient.
-    from numeric.optim import adam
+    from shb.numeric.optim import adam
 
     out, _ = uninterrupted
     chain = load(out, "offline.json")["horizons"]["5"]["chains"][1]
@@ -95,7 +95,7 @@ def test_resume_after_interruption_gives_the_same_results(tmp_path, data_dir, un
 
 def test_progress_from_another_configuration_is_refused(tmp_path, data_dir):
     offline.run(str(tmp_path), data_dir=data_dir, config=TINY, stop_after=1)
-    with pytest.raises(UserError, match="different configuration"):
+    with pytest.raises(ProgressError, match="different configuration"):
         offline.run(str(tmp_path), data_dir=data_dir, config=dict(TINY, seed=1), stop_after=1)
 
 
@@ -143,7 +143,7 @@ def test_bias_and_agreement_checks(beta_short, beta_long, surface, bias_ok, agre
 
 def test_float32_training_keeps_a_float64_hypergradient_check(tmp_path, data_dir, uninterrupted):
     # Catches a check that silently runs in the training dtype, and a float32 run that does not train in float32.
-    from numeric import smd
+    from shb.numeric import smd
 
     out = str(tmp_path)
     offline.run(out, data_dir=data_dir, config=TINY, dtype="float32")
@@ -159,7 +159,7 @@ def test_float32_training_keeps_a_float64_hypergradient_check(tmp_path, data_dir
                                    rtol=1e-4)  # ... to float32 precision
     problem32 = smd.build_problem(offline.problem_spec(summary32["config"], data_dir))
     assert problem32.theta0.dtype == problem32.v0.dtype == np.float32
-    with pytest.raises(UserError, match="unknown dtype"):
+    with pytest.raises(InputError, match="unknown dtype"):
         offline.run(out, data_dir=data_dir, config=TINY, dtype="float16")
 
 
@@ -170,7 +170,7 @@ def test_cli_bad_scale_is_exit_2_one_line(tmp_path, capsys):
 
 
 def test_clip_norm():
-    from numeric.smd import clip_norm
+    from shb.numeric.smd import clip_norm
 
     np.testing.assert_allclose(clip_norm(np.array([3.0, -4.0]), 1.0), [0.6, -0.8])
     np.testing.assert_array_equal(clip_norm(np.array([0.3, 0.4]), 1.0), [0.3, 0.4])

@@ -5,10 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from experiments import online
-from numeric import idx, online_smd
+from shb.experiments import online
+from shb.numeric import idx, online_smd
 from shb import cli
-from shb.errors import UserError
+from shb.ground.errors import InputError, ProgressError
 
 TINY = dict(
     online.QUICK, hidden_sizes=[6], steps=40, adapt_steps=20, burst_every=5, meta_steps_per_burst=2,
@@ -148,7 +148,7 @@ def test_resume_gives_the_same_result(tmp_path, data_dir):
     strip = lambda summary: {k: {f: v for f, v in s.items() if f != "cpu_seconds"} for k, s in summary.items()}  # noqa: E731
     assert strip(a["summary"]) == strip(b["summary"])
     changed = dict(TINY, meta_lr=0.02)
-    with pytest.raises(UserError, match="different configuration"):
+    with pytest.raises(ProgressError, match="different configuration"):
         online.run(parts, config=changed, data_dir=data_dir)
 
 
@@ -190,7 +190,7 @@ def test_corrupt_progress_file_is_a_one_line_error(tmp_path):
     with open(path, "wb") as handle:
         handle.write(b"PK\x03\x04 truncated")
     config = json.loads(json.dumps(TINY))
-    with pytest.raises(UserError, match="unreadable") as err:
+    with pytest.raises(ProgressError, match="unreadable") as err:
         online_smd.load_state(path, online.run_specs(config)[0], config)
     assert path in str(err.value) and "\n" not in str(err.value)
     assert online_smd.load_state(str(tmp_path / "absent.npz"), online.run_specs(config)[0], config) is None

@@ -10,12 +10,12 @@ import types
 import pytest
 import sympy as sp
 
-from proofs import kernel, report, runner
-from proofs.kernel import (Identity, Nonnegative, Positive, PositiveSemidefinite, Solves, Square, Step,
+from shb.proofs import kernel, report, runner
+from shb.proofs.kernel import (Identity, Nonnegative, Positive, PositiveSemidefinite, Solves, Square, Step,
                            Substitutes)
-from proofs.numerical_only import NUMERICAL_ONLY
+from shb.proofs.numerical_only import NUMERICAL_ONLY
 from shb import cli
-from symbolic import dynamics, greedy, model
+from shb.symbolic import dynamics, greedy, model
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 a, m, h, s2 = model.alpha, model.mu, model.h, model.sigma2
@@ -245,7 +245,7 @@ def test_solves_rejects_a_claimed_unique_solution_of_a_singular_or_nonlinear_sys
 
 
 def test_nonnegative_rejects_a_wrong_certificate():
-    from proofs.convexity import _expect_copy_of_pair, theta_bar, v_bar
+    from shb.proofs.convexity import _expect_copy_of_pair, theta_bar, v_bar
 
     lagrange = model.theta * v_bar - theta_bar * model.v
     half = Square(sp.Rational(1, 2), lagrange, _expect_copy_of_pair)
@@ -291,7 +291,7 @@ def test_psd_rejects_indefinite_matrices():
 
 
 def test_psd_certificate_must_match_the_quadratic_form():
-    from proofs.convexity import expect_raw, gram_vector
+    from shb.proofs.convexity import expect_raw, gram_vector
 
     hessian, _ = greedy.quadratic_form()
     w = gram_vector()
@@ -323,7 +323,7 @@ def test_vanishes_never_accepts_a_zero_denominator():
 
 
 def test_reproduce_section_writes_the_report_and_reports_failures(monkeypatch, tmp_path):
-    import proofs
+    from shb import proofs
 
     good = _fake_module(lambda: iter([Identity("true", "1 = 1", sp.Integer(1), sp.Integer(1))]))
     bad = _fake_module(lambda: iter([Identity("false", "1 = 2", sp.Integer(1), sp.Integer(2))]), "Bad theorem")

@@ -3,8 +3,8 @@ import json
 
 import matplotlib.pyplot as plt
 
-from experiments import report
-from experiments.verified import check, save_verified_figure, stamp_text
+from shb.experiments import report
+from shb.experiments.verified import check, save_verified_figure, stamp_text
 
 
 def _figure():
@@ -36,7 +36,7 @@ def test_no_checks_is_not_verified():
 
 
 def test_report_table_marks_values_outside_tolerance():
-    from experiments.common import paper_row
+    from shb.experiments.common import paper_row
 
     inside = paper_row("greedy", 63.86, 64.0, "cmd", 0.02)
     outside = paper_row("fixed", 42.19, 45.0, "cmd", 0.03)

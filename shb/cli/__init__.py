@@ -1,4 +1,4 @@
-"""The `shb` command: one subcommand per module in shb/commands.
+"""The front end: the `shb` command, one subcommand per module in shb/cli/commands.
 
 Each command module exposes `register(subparsers)`, which adds its parser and
 sets `func(args) -> int` as the default. Modules are imported lazily by name
@@ -9,18 +9,18 @@ import argparse
 import importlib
 import sys
 
-from shb.errors import UserError
+from shb.ground.errors import ShbError
 
 COMMANDS = [
-    "shb.commands.derive",
-    "shb.commands.prove",
-    "shb.commands.nqm",
-    "shb.commands.figure",
-    "shb.commands.reproduce",
-    "shb.commands.offline",
-    "shb.commands.hypergrad_check",
-    "shb.commands.bench",
-    "shb.commands.online",
+    "shb.cli.commands.derive",
+    "shb.cli.commands.prove",
+    "shb.cli.commands.nqm",
+    "shb.cli.commands.figure",
+    "shb.cli.commands.reproduce",
+    "shb.cli.commands.offline",
+    "shb.cli.commands.hypergrad_check",
+    "shb.cli.commands.bench",
+    "shb.cli.commands.online",
 ]
 
 
@@ -41,7 +41,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     try:
         status = args.func(args)
-    except UserError as err:
+    except ShbError as err:  # a library error or a bad argument: one line, never a traceback
         print(f"shb: {err}", file=sys.stderr)
         return err.status
     except OSError as err:  # an unwritable --out, a full disk, a file that vanished: the user's to fix
@@ -53,6 +53,3 @@ def main(argv=None):
         return 130
     return 0 if status is None else int(status)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,10 +4,10 @@ import os
 
 # name -> (module, keyword arguments of its run()); each module is one readable script in experiments/.
 FIGURES = {
-    "fig1": ("experiments.fig1_trajectories", {}),
-    "fig2": ("experiments.fig2_short_horizon", {}),
-    "fig3a": ("experiments.fig3_schedules", {"preset": "paper"}),
-    "fig3b": ("experiments.fig3_schedules", {"preset": "paper-deterministic"}),
+    "fig1": ("shb.experiments.fig1_trajectories", {}),
+    "fig2": ("shb.experiments.fig2_short_horizon", {}),
+    "fig3a": ("shb.experiments.fig3_schedules", {"preset": "paper"}),
+    "fig3b": ("shb.experiments.fig3_schedules", {"preset": "paper-deterministic"}),
 }
 
 

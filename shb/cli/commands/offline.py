@@ -24,7 +24,7 @@ def register(subparsers):
 
 
 def main(args):
-    from experiments import offline
+    from shb.experiments import offline
 
     result = offline.run(os.path.abspath(args.out), scale=args.scale, data_dir=args.data_dir,
                          scheduler=args.scheduler, dtype="float32" if args.float32 else "float64")

@@ -8,8 +8,8 @@ import os
 import sys
 import time
 
-from shb.commands.figure import run_figure
-from shb.errors import UserError
+from shb.cli.commands.figure import run_figure
+from shb.ground.errors import InputError
 
 NQM_FIGURES = ("fig1", "fig2", "fig3a", "fig3b")
 
@@ -24,8 +24,8 @@ def register(subparsers):
 
 
 def derivations_section(out_dir, scale):
-    from experiments.common import generated_code_check
-    from experiments.report import checks_table
+    from shb.experiments.common import generated_code_check
+    from shb.experiments.report import checks_table
 
     c = generated_code_check()
     text = ("The generated module `numeric/nqm_generated.py` and `docs/derivations.md` match the SymPy "
@@ -34,7 +34,7 @@ def derivations_section(out_dir, scale):
 
 
 def proofs_section(out_dir, scale):
-    import proofs
+    from shb import proofs
 
     return proofs.reproduce_section(os.path.join(out_dir, "proofs.md"))
 
@@ -50,7 +50,7 @@ def mlp_section(name, title):
     def section(out_dir, scale, data_dir=None):
         import importlib
 
-        result = importlib.import_module(f"experiments.{name}").run(out_dir, scale=scale, data_dir=data_dir)
+        result = importlib.import_module(f"shb.experiments.{name}").run(out_dir, scale=scale, data_dir=data_dir)
         return {"title": title, **result}
     return section
 
@@ -71,7 +71,7 @@ def plan(only):
 
 
 def run(args):
-    from experiments.report import write_report
+    from shb.experiments.report import write_report
 
     os.makedirs(args.out, exist_ok=True)
     start = time.monotonic()
@@ -82,7 +82,7 @@ def run(args):
         kwargs = {"data_dir": args.data_dir} if (title, step) in MLP_SECTIONS else {}
         try:
             section = step(args.out, args.scale, **kwargs)
-        except UserError as err:
+        except InputError as err:
             section = {"title": title, "passed": False, "report": f"Not run: {err}"}
         section["seconds"] = time.monotonic() - t0
         print(f"[reproduce] {title}: {'PASS' if section['passed'] else 'FAIL'} ({section['seconds']:.0f} s)",

@@ -2,14 +2,16 @@
 
 Prints a table (theorem, step, holds / FAILS, seconds), or with --json one JSON
 document {"claims": [...], "all_hold": ..., "findings": [...], "numerical_only": [...]}.
---report writes the Markdown proof report (default docs/proofs.md in the repository).
+--report writes the Markdown proof report (default docs/proofs.md of this installation:
+the source folder of an editable install).
 Exit status 0 only if every step holds, 1 otherwise.
 """
 import os
 import sys
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from shb.ground import resources
+
 
 
 def register(subparsers):
@@ -18,19 +20,19 @@ def register(subparsers):
     )
     parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
     parser.add_argument(
-        "--report", nargs="?", const=os.path.join(REPO_ROOT, "docs", "proofs.md"), default=None, metavar="PATH",
-        help="write the Markdown proof report to PATH (default: docs/proofs.md in the repository)",
+        "--report", nargs="?", const=resources.path("docs/proofs.md"), default=None, metavar="PATH",
+        help="write the Markdown proof report to PATH (default: docs/proofs.md of this installation)",
     )
     parser.set_defaults(func=run)
 
 
 def run(args):
-    from proofs import report, runner
-    from shb.errors import UserError
-    from shb.io import atomic_write_text, to_json
+    from shb.proofs import report, runner
+    from shb.ground.errors import InputError
+    from shb.ground.io import atomic_write_text, to_json
 
     if args.report is not None and os.path.isdir(args.report):
-        raise UserError(f"report path is a directory, not a file: {args.report}")
+        raise InputError(f"report path is a directory, not a file: {args.report}")
     start = time.perf_counter()
     stream = None if args.json else _streamer()
     results = runner.run_all(on_result=stream)
@@ -44,7 +46,7 @@ def run(args):
         try:
             atomic_write_text(args.report, report.markdown(results))
         except OSError as err:
-            raise UserError(f"cannot write report {args.report}: {err.strerror}") from None
+            raise InputError(f"cannot write report {args.report}: {err.strerror}") from None
         print(f"wrote {args.report}", file=sys.stderr if args.json else sys.stdout)
     return 0 if all_hold else 1
 
@@ -54,7 +56,7 @@ def _streamer():
     print(f"{'theorem':<30}  {'step':<60}  verdict  seconds", flush=True)
 
     def emit(result):
-        from proofs.report import row
+        from shb.proofs.report import row
 
         print(row(result, 30, 60), flush=True)
     return emit

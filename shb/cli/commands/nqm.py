@@ -9,7 +9,7 @@ Bad input is one line on stderr and exit status 2.
 """
 import sys
 
-from shb.errors import UserError
+from shb.ground.errors import InputError
 
 SCHEDULES = ("greedy", "greedy-sgd", "fixed", "optimized")
 
@@ -60,9 +60,9 @@ def _int(value, flag, minimum):
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise UserError(f"{flag} must be an integer, got {value!r}") from None
+        raise InputError(f"{flag} must be an integer, got {value!r}") from None
     if number < minimum:
-        raise UserError(f"{flag} must be >= {minimum}, got {number}")
+        raise InputError(f"{flag} must be >= {minimum}, got {number}")
     return number
 
 
@@ -70,15 +70,15 @@ def _float(value, flag):
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise UserError(f"{flag} must be a number, got {value!r}") from None
+        raise InputError(f"{flag} must be a number, got {value!r}") from None
     if not number > 0 or number == float("inf"):
-        raise UserError(f"{flag} must be a finite number > 0, got {value!r}")
+        raise InputError(f"{flag} must be a finite number > 0, got {value!r}")
     return number
 
 
 def _load_problem(args):
-    from numeric import nqm_problem
-    from shb.io import read_json
+    from shb.numeric import nqm_problem
+    from shb.ground.io import read_json
 
     if getattr(args, "preset", None):
         return nqm_problem.preset(args.preset)
@@ -86,14 +86,14 @@ def _load_problem(args):
 
 
 def _load_schedule(path):
-    from numeric import nqm_problem
-    from shb.io import read_json
+    from shb.numeric import nqm_problem
+    from shb.ground.io import read_json
 
     return nqm_problem.schedule_from_json(read_json(path, "schedule file"))
 
 
 def _emit(args, obj, summary):
-    from shb.io import to_json
+    from shb.ground.io import to_json
 
     if args.json:
         sys.stdout.write(to_json(obj) + "\n")
@@ -103,7 +103,7 @@ def _emit(args, obj, summary):
 
 
 def run_dynamics(args):
-    from numeric.nqm_dynamics import STATS, rollout
+    from shb.numeric.nqm_dynamics import STATS, rollout
 
     problem = _load_problem(args)
     alpha, mu = _load_schedule(args.schedule)
@@ -118,7 +118,7 @@ def run_dynamics(args):
 
 
 def run_schedule(args):
-    from numeric import nqm_schedules
+    from shb.numeric import nqm_schedules
 
     problem = _load_problem(args)
     T = _int(args.steps, "--steps", 1)
@@ -142,7 +142,7 @@ def run_schedule(args):
 
 
 def run_montecarlo(args):
-    from numeric.nqm_montecarlo import simulate
+    from shb.numeric.nqm_montecarlo import simulate
 
     problem = _load_problem(args)
     alpha, mu = _load_schedule(args.schedule)

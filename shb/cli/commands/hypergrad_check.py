@@ -25,17 +25,17 @@ def register(subparsers):
 def main(args):
     import numpy as np
 
-    from experiments import offline
-    from numeric.idx import resolve_data_dir
-    from shb.errors import UserError
+    from shb.experiments import offline
+    from shb.numeric.idx import resolve_data_dir
+    from shb.ground.errors import InputError
 
     for name in ("horizon", "n_train"):
         if getattr(args, name) < 1:
-            raise UserError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
+            raise InputError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
     for name in ("alpha0", "beta"):
         value = getattr(args, name)
         if not (np.isfinite(value) and value > 0):
-            raise UserError(f"--{name} must be a positive number, got {value}")
+            raise InputError(f"--{name} must be a positive number, got {value}")
     config = offline.normalized(dict(offline.QUICK, n_train=args.n_train, seed=args.seed, warm_seed=args.seed,
                                      check_horizon=args.horizon))
     spec = offline.problem_spec(config, resolve_data_dir(args.data_dir))

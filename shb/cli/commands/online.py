@@ -1,7 +1,7 @@
 """`shb online`: online stochastic meta-descent during training (Section 3.3, Figures 7 and 8)."""
 import os
 
-from experiments.online import DATASETS, NETS, SCALES
+from shb.experiments.online import DATASETS, NETS, SCALES
 
 
 def register(subparsers):
@@ -26,7 +26,7 @@ def register(subparsers):
 
 
 def main(args):
-    from experiments import online
+    from shb.experiments import online
 
     result = online.run(os.path.abspath(args.out), scale=args.scale, net=args.net, dataset=args.dataset,
                         data_dir=args.data_dir)

@@ -1,7 +1,7 @@
 """`shb derive [--check]`: regenerate (or check) numeric/nqm_generated.py and docs/derivations.md."""
 import os
 
-from shb.errors import UserError
+from shb.ground.errors import InputError
 
 
 def register(subparsers):
@@ -14,17 +14,18 @@ def register(subparsers):
     )
     parser.add_argument(
         "--root", default=None, metavar="DIR",
-        help="the source tree holding numeric/ and docs/ (default: this installation's tree)",
+        help="a source tree holding numeric/ and docs/ (default: this installation's own files, found through the "
+        "installed package)",
     )
     parser.set_defaults(func=run)
 
 
 def run(args):
-    from symbolic import codegen
+    from shb.symbolic import codegen
 
-    root = args.root or codegen.ROOT
-    if not os.path.isdir(root):
-        raise UserError(f"--root is not a directory: {root}")
+    root = args.root  # None: the files of this installation (an editable install's source folders, or the wheel's)
+    if root is not None and not os.path.isdir(root):
+        raise InputError(f"--root is not a directory: {root}")
     if args.check:
         stale = codegen.stale(root)
         for rel in stale:

@@ -3,7 +3,7 @@ import json
 import os
 import tempfile
 
-from shb.errors import UserError
+from shb.ground.errors import InputError
 
 
 def atomic_write_bytes(path, data):
@@ -43,15 +43,15 @@ def atomic_write_json(path, obj):
 
 
 def read_json(path, what="file"):
-    """Read a JSON file; a missing or malformed file is a UserError naming it."""
+    """Read a JSON file; a missing or malformed file is an InputError naming it."""
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except FileNotFoundError:
-        raise UserError(f"{what} not found: {path}") from None
+        raise InputError(f"{what} not found: {path}") from None
     except IsADirectoryError:
-        raise UserError(f"{what} is a directory, not a file: {path}") from None
+        raise InputError(f"{what} is a directory, not a file: {path}") from None
     except json.JSONDecodeError as err:
-        raise UserError(f"{what} {path} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
+        raise InputError(f"{what} {path} is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}") from None
     except UnicodeDecodeError:
-        raise UserError(f"{what} {path} is not UTF-8 text") from None
+        raise InputError(f"{what} {path} is not UTF-8 text") from None

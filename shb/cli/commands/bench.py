@@ -11,7 +11,7 @@ import json
 import multiprocessing
 import time
 
-from shb.blas import single_thread_environment
+from shb.ground.blas import single_thread_environment
 
 
 def median_ms(fn, steps, repeats):
@@ -89,8 +89,8 @@ def mlp_timings(dtype, steps, repeats):
     """Medians (ms) of the plain step, the hypergradient step and their matrix products alone, in `dtype`."""
     import numpy as np
 
-    from numeric import mlp
-    from numeric.hypergrad import hyper_step
+    from shb.numeric import mlp
+    from shb.numeric.hypergrad import hyper_step
 
     rng = np.random.default_rng(0)
     sizes = mlp.PAPER_SIZES
@@ -119,11 +119,11 @@ def mlp_timings(dtype, steps, repeats):
 
 
 def bench_mlp(args):
-    from numeric import mlp
-    from shb.errors import UserError
+    from shb.numeric import mlp
+    from shb.ground.errors import InputError
 
     if args.repeats < 1 or args.steps < 1:
-        raise UserError(f"--repeats and --steps must be positive, got {args.repeats} and {args.steps}")
+        raise InputError(f"--repeats and --steps must be positive, got {args.repeats} and {args.steps}")
     with single_thread_environment():  # measured as the experiments' workers run: one BLAS thread
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             timings = pool.starmap(mlp_timings, [(dtype, args.steps, args.repeats) for dtype in ("float64", "float32")])
@@ -171,11 +171,11 @@ def bench_nqm_grad(args):
     import numpy as np
     from autograd import value_and_grad
 
-    from numeric import nqm_dynamics, nqm_generated, nqm_problem
-    from shb.errors import UserError
+    from shb.numeric import nqm_dynamics, nqm_generated, nqm_problem
+    from shb.ground.errors import InputError
 
     if args.repeats < 1 or args.steps < 1:
-        raise UserError(f"--repeats and --steps must be positive, got {args.repeats} and {args.steps}")
+        raise InputError(f"--repeats and --steps must be positive, got {args.repeats} and {args.steps}")
     problem = nqm_problem.preset("paper")
     rng = np.random.default_rng(0)
     alpha, mu = rng.uniform(0.01, 0.5, args.steps), rng.uniform(0.0, 0.9, args.steps)

@@ -1,0 +1,19 @@
+"""Library errors: a condition the caller can fix, said in one line.
+
+Library code (symbolic, numeric, proofs, experiments) raises these; it never prints or exits. The front end
+(shb.cli) turns them into `shb: <message>` on stderr and exit status `status`, never a traceback.
+"""
+
+
+class ShbError(Exception):
+    """The base of the toolkit's errors: one line of text for the user, and the exit status the front end uses."""
+
+    status = 2
+
+
+class InputError(ShbError, ValueError):
+    """A bad value, file or name: a malformed problem, a corrupt data file, an unknown scale, an unwritable path."""
+
+
+class ProgressError(ShbError):
+    """Saved progress that cannot be resumed: made with another configuration, or unreadable."""
