@@ -1,15 +1,5 @@
-"""Pieces every experiment script shares: the scale switch and the checks that do not depend on a figure."""
+"""Pieces every experiment script shares: the checks that do not depend on a figure, and the report's paper rows."""
 from shb.experiments.verified import check
-from shb.ground.errors import InputError
-
-SCALES = ("quick", "paper")
-
-
-def config_for(scale, quick, paper):
-    """The configuration dict for `scale` ('quick' or 'paper')."""
-    if scale not in SCALES:
-        raise InputError(f"unknown scale {scale!r} (choose quick or paper)")
-    return dict(quick if scale == "quick" else paper)
 
 
 def generated_code_check():

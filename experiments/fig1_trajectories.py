@@ -9,7 +9,8 @@ which shows the short-horizon trap: at step k the conservative schedule is ahead
 import matplotlib.pyplot as plt
 import numpy as np
 
-from shb.experiments.common import config_for, generated_code_check, paper_row
+from shb.experiments.common import generated_code_check, paper_row
+from shb.experiments.result import Result
 from shb.experiments.verified import check, save_verified_figure
 from shb.numeric import nqm_checks, nqm_dynamics, nqm_montecarlo, nqm_problem, nqm_schedules
 
@@ -17,6 +18,8 @@ from shb.numeric import nqm_checks, nqm_dynamics, nqm_montecarlo, nqm_problem, n
 PAPER = dict(h=[0.02, 1.0], sigma2=[0.5, 4.0], mean0=[-10.0, 3.0], T=150, k=100,
              alpha_small=0.1, alpha_large=0.8, decay_to=0.01, mc_runs=4000, seed=1)
 QUICK = dict(PAPER)
+TINY = dict(PAPER, T=60, k=40, mc_runs=1000)
+CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
 # -----------------------------------------------------------------------------------------------
 
 
@@ -29,8 +32,7 @@ def schedules(cfg):
     return {"small": {"alpha": small, "mu": zero}, "decay": {"alpha": large, "mu": zero}}
 
 
-def run(out_dir, scale="quick"):
-    cfg = config_for(scale, QUICK, PAPER)
+def run(out_dir, cfg, scale="quick"):
     problem = nqm_problem.make_problem(cfg["h"], cfg["sigma2"], cfg["mean0"], 0.0)
     runs = schedules(cfg)
     for s in runs.values():
@@ -50,8 +52,8 @@ def run(out_dir, scale="quick"):
     passed = save_verified_figure(fig, "fig1", out_dir, data, {"scale": scale, **cfg}, checks, seed=cfg["seed"])
     rows = [paper_row("Fig. 1: aggressive-then-decay ends below the conservative rate", "yes",
                       "yes" if decay[-1] < small[-1] else "no", f"shb figure fig1 --scale {scale}")]
-    return {"title": "Figure 1: aggressive learning rate with decay vs conservative (2-D NQM)", "passed": passed,
-            "figures": ["fig1"], "checks": checks, "paper_vs_ours": rows, "report": _report(checks, scale, cfg)}
+    return Result("Figure 1: aggressive learning rate with decay vs conservative (2-D NQM)", passed, ["fig1"], checks,
+                  rows, _report(checks, scale, cfg))
 
 
 def plot(problem, runs, cfg):

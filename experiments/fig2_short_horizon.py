@@ -9,7 +9,8 @@ All (alpha, k) settings are rolled out as batches (one rollout per k), not one b
 import matplotlib.pyplot as plt
 import numpy as np
 
-from shb.experiments.common import config_for, generated_code_check, paper_row
+from shb.experiments.common import generated_code_check, paper_row
+from shb.experiments.result import Result
 from shb.experiments.verified import check, save_verified_figure
 from shb.numeric import nqm_checks, nqm_dynamics, nqm_problem, nqm_schedules
 
@@ -17,6 +18,8 @@ from shb.numeric import nqm_checks, nqm_dynamics, nqm_problem, nqm_schedules
 PAPER = dict(preset="paper", horizons=(30, 100, 300, 1000), tail=50, decay_to=0.01,
              alpha_min=1e-3, alpha_max=4.0, n_alpha=80, mc_runs=2000, seed=2)
 QUICK = dict(PAPER, n_alpha=30, mc_runs=1000)
+TINY = dict(PAPER, horizons=(10, 30), tail=20, n_alpha=12, mc_runs=300)
+CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
 # -----------------------------------------------------------------------------------------------
 
 
@@ -40,8 +43,7 @@ def argmin_alpha(alphas, losses):
     return float(alphas[int(np.argmin(losses))])
 
 
-def run(out_dir, scale="quick"):
-    cfg = config_for(scale, QUICK, PAPER)
+def run(out_dir, cfg, scale="quick"):
     problem = nqm_problem.preset(cfg["preset"])
     alphas, solid, dashed = sweep(problem, cfg)
     best = {k: (argmin_alpha(alphas, solid[k]), argmin_alpha(alphas, dashed[k])) for k in cfg["horizons"]}
@@ -68,8 +70,8 @@ def run(out_dir, scale="quick"):
     rows = [paper_row("Fig. 2: short-horizon minimisers at smaller learning rates", "yes",
                       "yes" if checks[1]["passed"] and checks[2]["passed"] else "no", f"shb figure fig2 --scale {scale}",
                       note=f"smallest dashed/solid argmin ratio {ratio:.2g}")]
-    return {"title": "Figure 2: short-horizon meta-objectives (1000-D NQM)", "passed": passed, "figures": ["fig2"],
-            "checks": checks, "paper_vs_ours": rows, "report": _report(best, checks, scale, cfg)}
+    return Result("Figure 2: short-horizon meta-objectives (1000-D NQM)", passed, ["fig2"], checks, rows,
+                  _report(best, checks, scale, cfg))
 
 
 def plot(alphas, solid, dashed, best, cfg):

@@ -11,7 +11,8 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from shb.experiments.common import config_for, generated_code_check, paper_row
+from shb.experiments.common import generated_code_check, paper_row
+from shb.experiments.result import Result
 from shb.experiments.verified import check, save_verified_figure
 from shb.numeric import nqm_checks, nqm_dynamics, nqm_problem, nqm_schedules
 
@@ -22,6 +23,8 @@ from shb.numeric import nqm_checks, nqm_dynamics, nqm_problem, nqm_schedules
 PAPER = dict(T=250, adam_steps={"paper": 500, "paper-deterministic": 500}, adam_lr=0.003, mc_runs=4000,
              mc_steps=(1, 10, 100, 250), seed=0, band=50)
 QUICK = dict(PAPER, adam_steps={"paper": 500, "paper-deterministic": 100}, mc_runs=1000)
+TINY = dict(PAPER, T=30, adam_steps={"paper": 20, "paper-deterministic": 10}, mc_runs=300, mc_steps=(1, 10, 30), band=10)
+CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
 PAPER_NUMBERS = {"paper": {"optimized": 4.25, "greedy": 63.86, "fixed": 42.19}}
 TOLERANCE = {"greedy": 0.02, "fixed": 0.03, "optimized": 0.10}
 COLORS = {"optimized": "tab:red", "greedy": "tab:blue", "fixed": "tab:green"}
@@ -99,8 +102,7 @@ def plot(problem, preset, runs, band):
     return fig
 
 
-def run(out_dir, scale="quick", preset="paper"):
-    cfg = config_for(scale, QUICK, PAPER)
+def run(out_dir, cfg, scale="quick", preset="paper"):
     problem = nqm_problem.preset(preset)
     runs, seconds = schedules(problem, preset, cfg)
     checks = figure_checks(problem, preset, runs, cfg)
@@ -113,8 +115,8 @@ def run(out_dir, scale="quick", preset="paper"):
         rows.append(paper_row(f"Fig. 3a final loss, {key} (T = {cfg['T']})", value, float(runs[key]["loss"][-1]),
                               f"shb figure {name} --scale {scale}", TOLERANCE[key],
                               note="lower is allowed" if key == "optimized" else ""))
-    return {"title": f"Figure 3{name[-1]}: schedules on the {preset} preset", "passed": passed, "figures": [name],
-            "checks": checks, "paper_vs_ours": rows, "report": _report(name, preset, runs, seconds, checks, scale)}
+    return Result(f"Figure 3{name[-1]}: schedules on the {preset} preset", passed, [name], checks, rows,
+                  _report(name, preset, runs, seconds, checks, scale))
 
 
 def _report(name, preset, runs, seconds, checks, scale):

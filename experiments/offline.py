@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 
+from shb.experiments.result import Result, incomplete
 from shb.experiments.verified import check, plt, save_verified_figure
 from shb.numeric import smd
 from shb.numeric.hypergrad import finite_difference_hypergrad, hypergrad_run, relative_errors, reverse_hypergrad
@@ -77,9 +78,16 @@ PAPER = dict(
 # Cost on one core (1-thread BLAS, `shb bench mlp`): a plain step ~1.15 ms, a hypergradient step ~3.7 ms
 # (float32: ~0.55 and ~1.65 ms), so quick is ~2.5 CPU-minutes (~80 s on 2 workers); paper is ~1.5 CPU-days
 # (use --scheduler).
-SCALES = {"quick": QUICK, "paper": PAPER}
+# Tiny (seconds, for the tests; synthetic data): every unit kind, in this process.
+TINY = dict(
+    QUICK, horizons=[5, 15], hidden_sizes=[10], eval_examples=200, meta_batch=50, batch_size=20,
+    surface_samples=6, smd_inits=[[0.01, 1.0], [0.05, 3.0]], meta_steps={"5": 3, "15": 2}, eval_seeds=2,
+    check_horizon=4, check_eps=1e-4, dask=False, meta_grad_clip=3e-3,  # clips some steps, not all
+)  # check_eps: here d J / d log beta ~ 1e-7 (T = 4 << K), so a smaller step drowns in round-off
+CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
 DTYPES = ("float64", "float32")  # training arithmetic; float32 runs carry "dtype": "float32" in their configuration
 PROGRESS_FILE = "offline_progress.json"
+TITLE = "Offline meta-optimization (Figures 5 and 6)"
 HYPERGRAD_TOLERANCE = 1e-4
 BIAS_RATIO = 3.0              # done-when: beta(shortest T) >= 3 beta(next T), i.e. T=100 vs T=1000
 PAPER_BETA_RATIO = 100.0      # paper: beta differs by over two orders of magnitude (100 vs 20k)
@@ -498,18 +506,14 @@ def normalized(config):
     return json.loads(json.dumps(config))
 
 
-def run(out_dir, scale="quick", data_dir=None, scheduler=None, config=None, stop_after=None, dtype="float64"):
+def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, dtype="float64", stop_after=None):
     """Run (or resume) the offline experiment; write offline.json and Figures 5 and 6 into out_dir.
 
     Training (surface, SMD, curves) computes in `dtype` (float64 or float32; the configuration's
     "dtype" key, absent for float64); the hypergradient check is float64 either way.
-    Returns {"passed", "figures", "report"}; with `stop_after` units finished it returns early
-    with "complete": False (used to test resuming).
+    Returns an experiments.result.Result; with `stop_after` units finished it returns early with
+    complete=False (used to test resuming).
     """
-    if config is None:
-        if scale not in SCALES:
-            raise InputError(f"unknown scale {scale!r}; choose one of: {', '.join(SCALES)}")
-        config = SCALES[scale]
     config = normalized(config if dtype == "float64" else dict(config, dtype=dtype))
     if config.get("dtype", "float64") not in DTYPES:
         raise InputError(f"unknown dtype {config['dtype']!r}; choose one of: {', '.join(DTYPES)}")
@@ -529,7 +533,7 @@ def run(out_dir, scale="quick", data_dir=None, scheduler=None, config=None, stop
             if cluster is not None:
                 cluster.close()
     if not complete:
-        return {"passed": False, "complete": False, "figures": [], "report": ""}
+        return incomplete(TITLE)
     horizons = summarize(state, config)
     checks5 = figure5_checks(state, config, horizons)
     checks6 = figure6_checks(config, horizons)
@@ -544,5 +548,4 @@ def run(out_dir, scale="quick", data_dir=None, scheduler=None, config=None, stop
         "scale": scale, "config": config, "horizons": horizons, "checks": checks,
         "hypergrad_check": state["hypergrad_check"], "all_checks_passed": ok5 and ok6,
     })
-    return {"passed": ok5 and ok6, "complete": True, "figures": ["fig5", "fig6"], "report": text,
-            "paper_vs_ours": paper_rows(scale, config, horizons)}
+    return Result(TITLE, ok5 and ok6, ["fig5", "fig6"], checks, paper_rows(scale, config, horizons), text)

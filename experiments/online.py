@@ -38,6 +38,7 @@ import numpy as np
 
 from shb.experiments.common import paper_row
 from shb.experiments.report import checks_table
+from shb.experiments.result import Result, incomplete
 from shb.experiments.verified import check, plt, save_verified_figure
 from shb.numeric import cifar, idx, mlp, online_smd
 from shb.numeric.online_smd import RunSpec
@@ -116,22 +117,29 @@ CNN_QUICK = dict(
     audit_step=60,
     init_lrs=[0.005],
 )
-SCALES = ("quick", "paper")
+# Tiny (seconds, for the tests; synthetic data), in this process.
+TINY = dict(
+    QUICK, hidden_sizes=[6], steps=40, adapt_steps=20, burst_every=5, meta_steps_per_burst=2,
+    log_every=5, eval_train=100, eval_test=100, save_every=10, check_step=5, audit_step=10,
+    init_lrs=[0.1, 0.01], cnn_filters=[2, 2, 2], cnn_hidden=4, workers=1,
+)
+CNN_TINY = dict(TINY, steps=12, adapt_steps=6, burst_every=3, audit_step=5, check_step=3, save_every=6,
+                batch_size=4, meta_batch=4, init_lrs=[0.1])
+CONFIGS = {"tiny": {"mlp": TINY, "cnn": CNN_TINY}, "quick": {"mlp": QUICK, "cnn": CNN_QUICK},
+           "paper": {"mlp": PAPER, "cnn": CNN_PAPER}}
 NETS = ("mlp", "cnn")
 DATASETS = ("fashion-mnist", "mnist", "cifar10")
+TITLE = "Online meta-optimization (Figures 7 and 8)"
 HYPERGRAD_TOLERANCE = 1e-4
 LR_RATIO = 3.0             # done-when: stochastic lr falls >= 3x and ends >= 3x below deterministic
 AUDIT_TOLERANCE = 1e-12
 
 
-def config_for(scale, net):
-    if scale not in SCALES:
-        raise InputError(f"unknown scale {scale!r}; choose one of: {', '.join(SCALES)}")
+def config_for(scale, net="mlp", **options):
+    """The configuration of `net` at `scale` (the registry has checked the scale)."""
     if net not in NETS:
         raise InputError(f"unknown net {net!r}; choose one of: {', '.join(NETS)}")
-    base = {("quick", "mlp"): QUICK, ("paper", "mlp"): PAPER, ("quick", "cnn"): CNN_QUICK,
-            ("paper", "cnn"): CNN_PAPER}[scale, net]
-    return json.loads(json.dumps(base))
+    return json.loads(json.dumps(CONFIGS[scale][net]))
 
 
 def run_specs(config):
@@ -446,14 +454,14 @@ def clean(value):
     return value
 
 
-def run(out_dir, scale="quick", net="mlp", dataset="fashion-mnist", data_dir=None, config=None, stop_after=None):
+def run(out_dir, config, scale="quick", net="mlp", dataset="fashion-mnist", data_dir=None, stop_after=None):
     """Run (or resume) the online experiment; write online.json and Figures 7 and 8 (fig7, fig8) into out_dir.
 
-    Returns {"passed", "figures", "checks", "report", "paper_vs_ours"}; with `stop_after` steps per
-    run it returns early with "complete": False (to test resuming).
+    Returns an experiments.result.Result; with `stop_after` steps per run it returns early with
+    complete=False (to test resuming).
     """
     start = time.monotonic()
-    config = config_for(scale, net) if config is None else json.loads(json.dumps(config))
+    config = json.loads(json.dumps(config))
     try:
         os.makedirs(os.path.join(out_dir, "online_progress"), exist_ok=True)
     except OSError as err:
@@ -467,7 +475,7 @@ def run(out_dir, scale="quick", net="mlp", dataset="fashion-mnist", data_dir=Non
     final = run_all(jobs, config["workers"])
     states = {spec.name: state for spec, state in zip(specs, final)}
     if any(s["t"] < config["steps"] and s["diverged_at"] is None for s in final):
-        return {"passed": False, "complete": False, "figures": [], "checks": [], "report": "", "paper_vs_ours": []}
+        return incomplete(TITLE)
     runs = {name: clean(s["log"]) for name, s in states.items()}
     summaries = {spec.name: clean(summary(states[spec.name], config, spec)) for spec in specs}
     hchecks = {name: hypergrad_check(problem, states[name], config["check_eps"])
@@ -493,8 +501,5 @@ def run(out_dir, scale="quick", net="mlp", dataset="fashion-mnist", data_dir=Non
         "scale": scale, "net": net, "dataset": dataset, "config": config, "runs": runs, "summary": summaries,
         "hypergrad_check": hchecks, "checks": checks, "all_checks_passed": ok7 and ok8, "seconds": seconds,
     }))
-    return {
-        "passed": ok7 and ok8, "complete": True, "figures": ["fig7", "fig8"], "checks": checks,
-        "report": report(scale, net, dataset, config, summaries, checks, seconds, command),
-        "paper_vs_ours": paper_rows(summaries, command), "seconds": seconds,
-    }
+    return Result(TITLE, ok7 and ok8, ["fig7", "fig8"], checks, paper_rows(summaries, command),
+                  report(scale, net, dataset, config, summaries, checks, seconds, command))

@@ -10,11 +10,7 @@ from shb.numeric.idx import write_synthetic_split
 from shb.cli import main as shb_main
 from shb.ground.errors import InputError, ProgressError
 
-TINY = dict(
-    offline.QUICK, horizons=[5, 15], hidden_sizes=[10], eval_examples=200, meta_batch=50, batch_size=20,
-    surface_samples=6, smd_inits=[[0.01, 1.0], [0.05, 3.0]], meta_steps={"5": 3, "15": 2}, eval_seeds=2,
-    check_horizon=4, check_eps=1e-4, dask=False, meta_grad_clip=3e-3,  # clips some steps, not all
-)  # check_eps: here d J / d log beta ~ 1e-7 (T = 4 << K), so a smaller step drowns in round-off
+TINY = offline.TINY  # the registry's tiny scale: synthetic data, every unit kind, in this process
 
 
 @pytest.fixture(scope="module")
@@ -47,16 +43,16 @@ def test_outputs_and_checks(uninterrupted):
         assert entry["last_iterate"] == entry["trajectory"][-1]
         assert entry["trajectory"][0] in TINY["smd_inits"]
         assert len(entry["chains"]) == 2 and np.isfinite(entry["final_train_loss"])
-    assert result["figures"] == ["fig5", "fig6"]
-    for name in result["figures"]:
+    assert result.figures == ["fig5", "fig6"]
+    for name in result.figures:
         sidecar = load(out, name + ".json")
         assert sidecar["checks"] and os.path.getsize(os.path.join(out, name + ".png")) > 1000
-    assert result["passed"] == all(c["passed"] for c in summary["checks"])
+    assert result.passed == all(c["passed"] for c in summary["checks"])
     names = [c["name"] for c in summary["checks"]]
     assert "hypergrad_forward_vs_finite_differences" in names and "short_horizon_bias_beta_T5_vs_T15" in names
     hc = next(c for c in summary["checks"] if c["name"] == "hypergrad_forward_vs_finite_differences")
     assert hc["passed"] and summary["hypergrad_check"]["max_rel_error"] < 1e-4
-    assert "| claim | paper" in result["report"] and "shb offline --scale" in result["report"]
+    assert "| claim | paper" in result.report and "shb offline --scale" in result.report
 
 
 def test_trajectory_follows_adam_on_the_recorded_hypergradients(uninterrupted):
@@ -80,7 +76,7 @@ def test_resume_after_interruption_gives_the_same_results(tmp_path, data_dir, un
     out = str(tmp_path)
     for limit in (4, 7, 3):
         partial = offline.run(out, data_dir=data_dir, config=TINY, stop_after=limit)
-        assert not partial["complete"] and not os.path.exists(os.path.join(out, "offline.json"))
+        assert not partial.complete and not os.path.exists(os.path.join(out, "offline.json"))
     progress = load(out, offline.PROGRESS_FILE)
     done = sum(len(v) for v in progress["surface"]["losses"].values())
     done += sum(len(c["meta_losses"]) for cs in progress["smd"].values() for c in cs)

@@ -8,13 +8,9 @@ import pytest
 from shb.experiments import online
 from shb.numeric import idx, online_smd
 from shb import cli
-from shb.ground.errors import InputError, ProgressError
+from shb.ground.errors import ProgressError
 
-TINY = dict(
-    online.QUICK, hidden_sizes=[6], steps=40, adapt_steps=20, burst_every=5, meta_steps_per_burst=2,
-    log_every=5, eval_train=100, eval_test=100, save_every=10, check_step=5, audit_step=10,
-    init_lrs=[0.1, 0.01], cnn_filters=[2, 2, 2], cnn_hidden=4, workers=1,
-)
+TINY = online.TINY  # the registry's tiny scale (synthetic data, in this process)
 
 
 @pytest.fixture
@@ -95,7 +91,7 @@ def test_decay_reaches_final_lr_exponentially():
 def test_run_writes_results_and_checks(tmp_path, data_dir):
     out = str(tmp_path / "out")
     result = online.run(out, config=TINY, data_dir=data_dir)
-    assert result["complete"] and result["figures"] == ["fig7", "fig8"]
+    assert result.complete and result.figures == ["fig7", "fig8"]
     saved = json.load(open(os.path.join(out, "online.json")))
     assert set(saved["runs"]) == {"fixed", "stochastic", "stochastic_lr0.01", "deterministic"}
     for name, log in saved["runs"].items():
@@ -107,15 +103,15 @@ def test_run_writes_results_and_checks(tmp_path, data_dir):
     # the burst at step 0 runs before step 0 is taken: 2 Adam steps of at most ~meta_lr in each of u_0, u_1
     assert 0 < abs(np.log(sto["lr"][0] / 0.01)) <= 4 * TINY["meta_lr"] * 1.01
     assert len(set(sto["lr"][:4])) == 4  # adapted between bursts
-    names = {c["name"]: c for c in result["checks"]}
+    names = {c["name"]: c for c in result.checks}
     assert names["hypergrad_used_vs_finite_differences_stochastic"]["passed"]
     assert names["hypergrad_used_vs_finite_differences_deterministic"]["passed"]
     assert all(names[f"logged_lr_is_applied_{n}"]["passed"] for n in ("fixed", "stochastic", "deterministic"))
     for name in ("fig7", "fig8"):
         assert os.path.exists(os.path.join(out, f"{name}.png"))
         assert json.load(open(os.path.join(out, f"{name}.json")))["checks"]
-    assert "| check | passed | detail |" in result["report"] and "shb online" in result["report"]
-    assert result["paper_vs_ours"][0]["ours"] == pytest.approx(
+    assert "| check | passed | detail |" in result.report and "shb online" in result.report
+    assert result.paper_vs_ours[0]["ours"] == pytest.approx(
         saved["summary"]["stochastic"]["initial_lr"] / saved["summary"]["stochastic"]["lr_end_of_adaptation"])
 
 
@@ -137,7 +133,7 @@ def test_resume_gives_the_same_result(tmp_path, data_dir):
     online.run(whole, config=TINY, data_dir=data_dir)
     parts = str(tmp_path / "parts")
     first = online.run(parts, config=TINY, data_dir=data_dir, stop_after=13)
-    assert first["complete"] is False and not os.path.exists(os.path.join(parts, "online.json"))
+    assert first.complete is False and not os.path.exists(os.path.join(parts, "online.json"))
     saved = online_smd.load_state(online.progress_path(parts, "mlp", "fashion-mnist", "stochastic"),
                                   online.run_specs(json.loads(json.dumps(TINY)))[0], json.loads(json.dumps(TINY)))
     assert saved["t"] == 13 and saved["adam_step"] > 0
@@ -165,8 +161,8 @@ def test_cnn_runs_on_a_cifar_directory(tmp_path):
     assert problem.net.layout.dense[0].w_shape[0] == 4 * 4 * 2
     out = str(tmp_path / "cnn")
     result = online.run(out, net="cnn", dataset="cifar10", config=config, data_dir=cifar_dir)
-    assert result["complete"]
-    names = {c["name"]: c["passed"] for c in result["checks"]}
+    assert result.complete
+    names = {c["name"]: c["passed"] for c in result.checks}
     assert names["hypergrad_used_vs_finite_differences_stochastic"] and names["logged_lr_is_applied_stochastic"]
     saved = json.load(open(os.path.join(out, "online.json")))
     assert saved["net"] == "cnn" and saved["runs"]["fixed"]["step"][-1] == 12

@@ -45,7 +45,9 @@ def test_report_table_marks_values_outside_tolerance():
 
 
 def test_write_report_lists_failures(tmp_path):
-    sections = [{"title": "A", "passed": True, "report": "ok"}, {"title": "B", "passed": False, "report": "bad"}]
+    from shb.experiments.result import Result
+
+    sections = [Result("A", True, report="ok"), Result("B", False, report="bad")]
     report.write_report(str(tmp_path), "quick", "shb reproduce", sections, 1.0)
     text = (tmp_path / "REPORT.md").read_text()
     assert "SOME CHECKS FAIL" in text and "| B | **FAIL**" in text

@@ -1,6 +1,8 @@
 """`shb offline`: the offline meta-optimization experiment (Section 3.2, Figures 5 and 6)."""
 import os
 
+from shb.experiments.registry import EXPERIMENTS
+
 
 def register(subparsers):
     parser = subparsers.add_parser(
@@ -11,7 +13,7 @@ def register(subparsers):
         "Resumable: re-run the same command to continue an interrupted run.",
     )
     parser.add_argument("--scale", default="quick", help="quick (horizons 100, 1k; minutes) or paper "
-                        "(horizons 100, 1k, 5k, 20k; 2,500 surface samples; a cluster)")
+                        "(horizons 100, 1k, 5k, 20k; 2,500 surface samples; a cluster); tiny: seconds, for tests")
     parser.add_argument("--out", default="results", help="output directory (default: results)")
     parser.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST/MNIST IDX files "
                         "(default: $SHB_DATA, else /usr/share/datasets/fashion-mnist)")
@@ -24,10 +26,8 @@ def register(subparsers):
 
 
 def main(args):
-    from shb.experiments import offline
-
-    result = offline.run(os.path.abspath(args.out), scale=args.scale, data_dir=args.data_dir,
-                         scheduler=args.scheduler, dtype="float32" if args.float32 else "float64")
-    print(result["report"])
-    print(f"wrote {os.path.join(args.out, 'offline.json')} and figures: {', '.join(result['figures'])}")
-    return 0 if result["passed"] else 1
+    result = EXPERIMENTS["offline"].run(os.path.abspath(args.out), args.scale, data_dir=args.data_dir,
+                                        scheduler=args.scheduler, dtype="float32" if args.float32 else "float64")
+    print(result.report)
+    print(f"wrote {os.path.join(args.out, 'offline.json')} and figures: {', '.join(result.figures)}")
+    return 0 if result.passed else 1

@@ -1,7 +1,8 @@
 """`shb online`: online stochastic meta-descent during training (Section 3.3, Figures 7 and 8)."""
 import os
 
-from shb.experiments.online import DATASETS, NETS, SCALES
+from shb.experiments.online import DATASETS, NETS
+from shb.experiments.registry import EXPERIMENTS, SCALES
 
 
 def register(subparsers):
@@ -18,7 +19,8 @@ def register(subparsers):
                         help="fashion-mnist (embedded), mnist (IDX files in --data-dir) or cifar10 (python "
                         "pickle batches in --data-dir; trusted files only: pickle can run code)")
     parser.add_argument("--scale", choices=SCALES, default="quick",
-                        help="quick (MLP: 2.5k steps, ~2 minutes; CNN: 200 steps, minutes) or paper (50k steps; hours to days)")
+                        help="quick (MLP: 3k steps, ~2 minutes; CNN: 200 steps, minutes) or paper (50k steps; hours to days); "
+                        "tiny: seconds, for tests")
     parser.add_argument("--out", default="results", help="output directory (default: results)")
     parser.add_argument("--data-dir", default=None, help="data directory (default for IDX: $SHB_DATA, else "
                         "/usr/share/datasets/fashion-mnist; required for cifar10)")
@@ -26,10 +28,8 @@ def register(subparsers):
 
 
 def main(args):
-    from shb.experiments import online
-
-    result = online.run(os.path.abspath(args.out), scale=args.scale, net=args.net, dataset=args.dataset,
-                        data_dir=args.data_dir)
-    print(result["report"])
-    print(f"wrote {os.path.join(args.out, 'online.json')} and figures: {', '.join(result['figures'])}")
-    return 0 if result["passed"] else 1
+    result = EXPERIMENTS["online"].run(os.path.abspath(args.out), args.scale, net=args.net, dataset=args.dataset,
+                                       data_dir=args.data_dir)
+    print(result.report)
+    print(f"wrote {os.path.join(args.out, 'online.json')} and figures: {', '.join(result.figures)}")
+    return 0 if result.passed else 1

@@ -1,0 +1,61 @@
+"""The experiment registry: every entry runs at its tiny scale and returns one honest Result, and an entry added
+to the registry appears in `shb figure`, `shb reproduce` and here without edits elsewhere."""
+import json
+import os
+import types
+
+import pytest
+
+from shb.cli import build_parser
+from shb.experiments import registry
+from shb.experiments.registry import EXPERIMENTS, Experiment
+from shb.experiments.reproduce import plan
+from shb.experiments.result import Result
+from shb.ground.errors import InputError
+from shb.numeric.idx import write_synthetic_split
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("data"))
+    write_synthetic_split(directory, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
+    write_synthetic_split(directory, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
+    return directory
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_every_entry_runs_at_tiny_scale_and_tells_the_truth(name, tmp_path, data_dir):
+    # Catches: an entry whose module lacks a tiny configuration or the run contract, a Result whose `passed`
+    # disagrees with its checks or with the stamp of its figures, and figures it names but did not write.
+    result = EXPERIMENTS[name].run(str(tmp_path), "tiny", data_dir=data_dir)
+    assert isinstance(result, Result) and result.title and result.report.strip() and result.complete
+    assert result.checks and result.passed == all(c["passed"] for c in result.checks)
+    assert result.figures
+    for figure in result.figures:
+        assert all((tmp_path / f"{figure}.{ext}").stat().st_size > 0 for ext in ("png", "pdf", "json"))
+        sidecar = json.loads((tmp_path / f"{figure}.json").read_text())
+        assert sidecar["all_checks_passed"] == all(c["passed"] for c in sidecar["checks"])
+        assert {c["name"] for c in sidecar["checks"]} <= {c["name"] for c in result.checks}
+    for row in result.paper_vs_ours:
+        assert {"quantity", "paper", "ours", "command"} <= set(row)
+
+
+def test_an_unknown_scale_is_one_line_naming_it(tmp_path):
+    with pytest.raises(InputError, match="'huge'.*tiny, quick, paper"):
+        EXPERIMENTS["fig1"].run(str(tmp_path), "huge")
+    assert not os.listdir(tmp_path)
+
+
+def test_a_new_entry_appears_in_figure_reproduce_and_the_registry(monkeypatch, tmp_path):
+    # The one-line extension route: a module with CONFIGS and run(), one registry entry, nothing else edited.
+    module = types.ModuleType("shb_test_extra_figure")
+    module.CONFIGS = {"tiny": {"k": 1}, "quick": {"k": 2}, "paper": {"k": 3}}
+    module.run = lambda out_dir, config, scale="quick": Result(f"extra k={config['k']}", True, report="ok")
+    monkeypatch.setitem(__import__("sys").modules, "shb_test_extra_figure", module)
+    entry = Experiment("extra", "Extra figure", "shb_test_extra_figure", "nqm")
+    monkeypatch.setitem(registry.EXPERIMENTS, "extra", entry)
+    args = build_parser().parse_args(["figure", "extra", "--scale", "paper"])
+    assert args.name == "extra"
+    assert "Extra figure" in [label for label, _ in plan("nqm")]
+    assert "Extra figure" not in [label for label, _ in plan("mlp")]
+    assert entry.run(str(tmp_path), "paper", data_dir="ignored: run() does not take it").title == "extra k=3"
