@@ -36,7 +36,6 @@ is saved atomically every `save_every` steps (`save_state`) so a run resumes bit
 """
 import io
 import json
-import time
 import zipfile
 from collections import namedtuple
 
@@ -309,26 +308,18 @@ def advance(state, problem, run, config, until):
     state["rng"] = rng.bit_generator.state
 
 
-def run_online(problem, run, config, theta0, path=None, stop_after=None):
-    """Run (or resume from `path`) one online run to config["steps"]; returns the final state.
-
-    Progress is saved atomically to `path` every `save_every` steps and at the end.
-    With `stop_after` steps done in this call it returns early (to test resuming).
-    """
-    state = load_state(path, run, config) if path else None
-    if state is None:
-        state = new_state(run, config, theta0)
-    limit = config["steps"] if stop_after is None else min(config["steps"], state["t"] + stop_after)
-    while state["t"] < limit and state["diverged_at"] is None:
-        until = min(limit, (state["t"] // config["save_every"] + 1) * config["save_every"])
-        started = time.process_time()
-        advance(state, problem, run, config, until)
-        state["cpu_seconds"] = state.get("cpu_seconds", 0.0) + time.process_time() - started  # this process's CPU
-        if path:
-            save_state(path, state, run, config)
-    if path:
-        save_state(path, state, run, config)
+def run_online(problem, run, config, theta0):
+    """One whole run in this process, without saved progress: the state after config["steps"] steps (or at
+    divergence). The experiment (experiments/online) runs the same `advance` in segments through its runner,
+    saving the state between them; segments do not change a number (the data RNG's state is part of the state)."""
+    state = new_state(run, config, theta0)
+    advance(state, problem, run, config, config["steps"])
     return state
+
+
+def identity(run, config):
+    """What a saved state was made with: its run and its configuration, as they read back from JSON."""
+    return json.loads(json.dumps({"run": run._asdict(), "config": config}))
 
 
 # ---------------------------------------------------------------- saving and resuming
@@ -354,25 +345,21 @@ def save_state(path, state, run, config):
     atomic_write_bytes(path, buffer.getvalue())
 
 
-def load_state(path, run, config):
-    """The saved state of this run and configuration, None if there is none; a mismatch is an InputError."""
+def read_state(path):
+    """(identity, state) saved at `path` by `save_state`; a ProgressError if the file cannot be read."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
-    except FileNotFoundError:
-        return None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise ProgressError(f"progress file {path} is unreadable ({type(err).__name__}); delete it to start over") from None
     try:
         header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
+        saved = {"run": header.pop("run"), "config": header.pop("config")}
     except (KeyError, ValueError):
         raise ProgressError(f"progress file {path} has no valid header; delete it to start over") from None
-    if header.pop("run") != json.loads(json.dumps(run._asdict())) or header.pop("config") != config:
-        raise ProgressError(f"progress file {path} was made with a different configuration; "
-                        "delete it or choose another --out")
     state = dict(header)
     state.update({k: arrays[k] for k in ARRAY_KEYS})
     for key, names in SAMPLE_ARRAYS.items():
         if state[key] is not None:
             state[key].update({k: arrays[f"{key}.{k}"] for k in names})
-    return state
+    return saved, state

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from shb.experiments import offline
+from shb.experiments.offline import checks, units
+from shb.experiments.offline.config import PROGRESS_FILE, TINY, normalized, problem_spec
 from shb.numeric.idx import write_synthetic_split
 from shb.cli import main as shb_main
 from shb.ground.errors import InputError, ProgressError
 
-TINY = offline.TINY  # the registry's tiny scale: synthetic data, every unit kind, in this process
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def test_resume_after_interruption_gives_the_same_results(tmp_path, data_dir, un
     for limit in (4, 7, 3):
         partial = offline.run(out, data_dir=data_dir, config=TINY, stop_after=limit)
         assert not partial.complete and not os.path.exists(os.path.join(out, "offline.json"))
-    progress = load(out, offline.PROGRESS_FILE)
+    progress = load(out, PROGRESS_FILE)
     done = sum(len(v) for v in progress["surface"]["losses"].values())
     done += sum(len(c["meta_losses"]) for cs in progress["smd"].values() for c in cs)
     done += sum(len(v) for v in progress["smd_eval"].values()) + len(progress["curves"])
@@ -86,7 +87,7 @@ def test_resume_after_interruption_gives_the_same_results(tmp_path, data_dir, un
     offline.run(out, data_dir=data_dir, config=TINY)
     full_out, _ = uninterrupted
     assert load(out, "offline.json")["horizons"] == load(full_out, "offline.json")["horizons"]
-    assert load(out, offline.PROGRESS_FILE) == load(full_out, offline.PROGRESS_FILE)
+    assert load(out, PROGRESS_FILE) == load(full_out, PROGRESS_FILE)
 
 
 def test_progress_from_another_configuration_is_refused(tmp_path, data_dir):
@@ -107,8 +108,8 @@ def test_dask_local_cluster_gives_the_in_process_results(tmp_path, data_dir, uni
 
 def state_with(beta_short, beta_long, surface_betas):
     """A finished state whose SMD ends at the given betas and whose surface minima sit at surface_betas."""
-    config = offline.normalized(dict(TINY, surface_samples=4))
-    state = offline.fresh_state(config)
+    config = normalized(dict(TINY, surface_samples=4))
+    state = units.fresh_state(config)
     points = []
     for h, (b_smd, b_surf) in zip(config["horizons"], zip((beta_short, beta_long), surface_betas)):
         for j, chain in enumerate(state["smd"][str(h)]):
@@ -130,11 +131,11 @@ def state_with(beta_short, beta_long, surface_betas):
 ])
 def test_bias_and_agreement_checks(beta_short, beta_long, surface, bias_ok, agree_ok):
     state, config = state_with(beta_short, beta_long, surface)
-    horizons = offline.summarize(state, config)
-    checks = {c["name"]: c["passed"] for c in offline.figure5_checks(state, config, horizons)}
-    assert checks["short_horizon_bias_beta_T5_vs_T15"] is bias_ok
-    assert checks["surface_agrees_with_smd_T5_vs_T15"] is agree_ok
-    assert checks["smd_decreased_meta_objective_T5_init0"] and not checks["smd_decreased_meta_objective_T5_init1"]
+    horizons = checks.summarize(state, config)
+    passed = {c["name"]: c["passed"] for c in checks.figure5_checks(state, config, horizons)}
+    assert passed["short_horizon_bias_beta_T5_vs_T15"] is bias_ok
+    assert passed["surface_agrees_with_smd_T5_vs_T15"] is agree_ok
+    assert passed["smd_decreased_meta_objective_T5_init0"] and not passed["smd_decreased_meta_objective_T5_init1"]
 
 
 def test_float32_training_keeps_a_float64_hypergradient_check(tmp_path, data_dir, uninterrupted):
@@ -147,13 +148,13 @@ def test_float32_training_keeps_a_float64_hypergradient_check(tmp_path, data_dir
     summary32, summary = load(out, "offline.json"), load(full_out, "offline.json")
     assert summary32["config"]["dtype"] == "float32" and "dtype" not in summary["config"]
     assert summary32["hypergrad_check"] == summary["hypergrad_check"]  # float64 either way: the same numbers
-    progress32, progress = load(out, offline.PROGRESS_FILE), load(full_out, offline.PROGRESS_FILE)
+    progress32, progress = load(out, PROGRESS_FILE), load(full_out, PROGRESS_FILE)
     for h in ("5", "15"):
         losses32, losses = progress32["surface"]["losses"][h], progress["surface"]["losses"][h]
         assert losses32 != losses  # computed in float32 ...
         np.testing.assert_allclose([losses32[i] for i in sorted(losses)], [losses[i] for i in sorted(losses)],
                                    rtol=1e-4)  # ... to float32 precision
-    problem32 = smd.build_problem(offline.problem_spec(summary32["config"], data_dir))
+    problem32 = smd.build_problem(problem_spec(summary32["config"], data_dir))
     assert problem32.theta0.dtype == problem32.v0.dtype == np.float32
     with pytest.raises(InputError, match="unknown dtype"):
         offline.run(out, data_dir=data_dir, config=TINY, dtype="float16")
@@ -175,17 +176,17 @@ def test_clip_norm():
 def test_each_meta_step_gets_fresh_minibatches_and_surface_shares_one_sequence():
     # Algorithm 1: every meta-gradient comes from a new training run (a new seed per meta-step);
     # the surface uses common random numbers (one seed per horizon).
-    config = offline.normalized(TINY)
-    state = offline.fresh_state(config)
-    spec = offline.problem_spec(config, "unused")
+    config = normalized(TINY)
+    state = units.fresh_state(config)
+    spec = problem_spec(config, "unused")
     seeds = set()
     for m in range(2):  # TINY runs 2 meta-steps at T=15
-        units = {key: args for key, _, args in offline.ready_units(state, config, spec)}
-        smd_seeds = [units[("smd", h, j)][3] for h in config["horizons"] for j in range(2)]
+        ready = {u.key: u.args for u in units.ready_units(state, config, spec)}
+        smd_seeds = [ready[("smd", h, j)][3] for h in config["horizons"] for j in range(2)]
         seeds.update(smd_seeds)
         for chains in state["smd"].values():
             for chain in chains:
                 chain["meta_losses"].append(0.0)
     assert len(seeds) == 2 * 2 * 2
-    surface = [args[4] for key, _, args in offline.ready_units(state, config, spec) if key[0] == "surface"]
+    surface = [u.args[4] for u in units.ready_units(state, config, spec) if u.key[0] == "surface"]
     assert len(set(surface)) == len(config["horizons"]) and len(surface) == 2 * config["surface_samples"]

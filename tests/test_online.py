@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from shb.experiments import online
+from shb.experiments.online import checks, units
+from shb.experiments.online.config import AUDIT_TOLERANCE, TINY, run_specs
+from shb.experiments.runner import load_progress
 from shb.numeric import idx, online_smd
 from shb import cli
 from shb.ground.errors import ProgressError
 
-TINY = online.TINY  # the registry's tiny scale (synthetic data, in this process)
 
 
 @pytest.fixture
@@ -117,26 +119,41 @@ def test_run_writes_results_and_checks(tmp_path, data_dir):
 
 def test_audit_check_fails_when_the_logged_lr_is_not_the_applied_one(tmp_path, data_dir):
     config = json.loads(json.dumps(TINY))
-    problem = online.build_problem(config, "mlp", "fashion-mnist", data_dir)
-    run = next(s for s in online.run_specs(config) if s.name == "stochastic")
+    problem = units.build_problem(config, "mlp", "fashion-mnist", data_dir)
+    run = next(s for s in run_specs(config) if s.name == "stochastic")
     state = online_smd.run_online(problem, run, config, problem.net.init(np.random.default_rng(0)))
-    err, _, _ = online.audit_check(problem, state, state["log"])
-    assert err <= online.AUDIT_TOLERANCE
+    err, _, _ = checks.audit_check(problem, state, state["log"])
+    assert err <= AUDIT_TOLERANCE
     log = json.loads(json.dumps(state["log"]))
     i = log["step"].index(config["audit_step"])
     log["lr"][i] *= 1.01
-    assert online.audit_check(problem, state, log)[0] > online.AUDIT_TOLERANCE
+    assert checks.audit_check(problem, state, log)[0] > AUDIT_TOLERANCE
+
+
+def test_segments_do_not_change_a_number(data_dir):
+    # Catches state that a segment boundary loses or repeats (the RNG state, Adam's moments, the burst clock):
+    # advancing 13 + 27 steps, across a burst boundary and not at a save point, equals 40 steps at once.
+    config = json.loads(json.dumps(TINY))
+    problem = units.build_problem(config, "mlp", "fashion-mnist", data_dir)
+    run = run_specs(config)[0]
+    theta0 = problem.net.init(np.random.default_rng(0))
+    whole = online_smd.run_online(problem, run, config, theta0)
+    parts = online_smd.new_state(run, config, theta0)
+    for until in (13, config["steps"]):
+        online_smd.advance(parts, problem, run, config, until)
+    np.testing.assert_array_equal(whole["theta"], parts["theta"])
+    np.testing.assert_array_equal(whole["u"], parts["u"])
+    assert whole["log"] == parts["log"] and whole["meta"] == parts["meta"] and whole["rng"] == parts["rng"]
 
 
 def test_resume_gives_the_same_result(tmp_path, data_dir):
     whole = str(tmp_path / "whole")
     online.run(whole, config=TINY, data_dir=data_dir)
     parts = str(tmp_path / "parts")
-    first = online.run(parts, config=TINY, data_dir=data_dir, stop_after=13)
+    first = online.run(parts, config=TINY, data_dir=data_dir, stop_after=3)  # 3 segments of 10 steps
     assert first.complete is False and not os.path.exists(os.path.join(parts, "online.json"))
-    saved = online_smd.load_state(online.progress_path(parts, "mlp", "fashion-mnist", "stochastic"),
-                                  online.run_specs(json.loads(json.dumps(TINY)))[0], json.loads(json.dumps(TINY)))
-    assert saved["t"] == 13 and saved["adam_step"] > 0
+    _, saved = online_smd.read_state(units.progress_path(parts, "mlp", "fashion-mnist", "stochastic"))
+    assert saved["t"] == 30 and saved["adam_step"] > 0  # in this process, runs go one after another
     online.run(parts, config=TINY, data_dir=data_dir)
     a = json.load(open(os.path.join(whole, "online.json")))
     b = json.load(open(os.path.join(parts, "online.json")))
@@ -153,11 +170,11 @@ def test_cnn_runs_on_a_cifar_directory(tmp_path):
     from test_cifar import write_tiny_cifar  # tests/ is on sys.path under pytest (rootdir-relative, no package)
     cifar_dir = str(tmp_path / "cifar")
     write_tiny_cifar(cifar_dir)
-    train, test, shape = online.load_data("cifar10", cifar_dir)
+    train, test, shape = units.load_data("cifar10", cifar_dir)
     assert shape == (32, 32, 3) and train.images.shape == (15, 3072) and test.images.shape == (3, 3072)
     config = dict(TINY, steps=12, adapt_steps=6, burst_every=3, audit_step=5, check_step=3, save_every=6,
                   batch_size=4, meta_batch=4, init_lrs=[0.1])
-    problem = online.build_problem(config, "cnn", "cifar10", cifar_dir)
+    problem = units.build_problem(config, "cnn", "cifar10", cifar_dir)
     assert problem.net.layout.dense[0].w_shape[0] == 4 * 4 * 2
     out = str(tmp_path / "cnn")
     result = online.run(out, net="cnn", dataset="cifar10", config=config, data_dir=cifar_dir)
@@ -186,7 +203,23 @@ def test_corrupt_progress_file_is_a_one_line_error(tmp_path):
     with open(path, "wb") as handle:
         handle.write(b"PK\x03\x04 truncated")
     config = json.loads(json.dumps(TINY))
+    run = run_specs(config)[0]
     with pytest.raises(ProgressError, match="unreadable") as err:
-        online_smd.load_state(path, online.run_specs(config)[0], config)
+        load_progress(path, online_smd.identity(run, config), dict, online_smd.read_state)
     assert path in str(err.value) and "\n" not in str(err.value)
-    assert online_smd.load_state(str(tmp_path / "absent.npz"), online.run_specs(config)[0], config) is None
+    assert load_progress(str(tmp_path / "absent.npz"), online_smd.identity(run, config), dict,
+                         online_smd.read_state) == {}  # nothing saved: the fresh state
+
+
+def test_dask_cluster_gives_the_in_process_results(tmp_path, data_dir):
+    # Catches a run whose numbers depend on where its segments ran (state lost in transit, a worker's own seed).
+    from distributed import LocalCluster
+
+    here = str(tmp_path / "here")
+    online.run(here, config=TINY, data_dir=data_dir)
+    there = str(tmp_path / "there")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        online.run(there, config=TINY, data_dir=data_dir, scheduler=cluster.scheduler_address)
+    a, b = (json.load(open(os.path.join(d, "online.json"))) for d in (here, there))
+    assert a["runs"] == b["runs"] and a["hypergrad_check"] == b["hypergrad_check"]

@@ -3,8 +3,9 @@ import sys
 import time
 
 
-def progress(iterable, total=None, desc=""):
-    """Yield from `iterable`, redrawing `desc [####....] i/total` on a terminal; silent otherwise."""
+def progress(iterable, total=None, desc="", initial=0):
+    """Yield from `iterable`, redrawing `desc [####....] i/total` on a terminal (counting from `initial`, the items
+    a resumed run had already done); silent otherwise."""
     if total is None:
         try:
             total = len(iterable)
@@ -16,7 +17,7 @@ def progress(iterable, total=None, desc=""):
     start = time.monotonic()
     for i, item in enumerate(iterable):
         yield item
-        _draw(desc, i + 1, total, time.monotonic() - start)
+        _draw(desc, initial + i + 1, total, time.monotonic() - start)
     sys.stderr.write("\n")
     sys.stderr.flush()
 

@@ -25,7 +25,8 @@ def register(subparsers):
 def main(args):
     import numpy as np
 
-    from shb.experiments import offline
+    from shb.experiments.offline import config as offline
+    from shb.experiments.offline.units import hypergrad_check
     from shb.numeric.idx import resolve_data_dir
     from shb.ground.errors import InputError
 
@@ -39,7 +40,7 @@ def main(args):
     config = offline.normalized(dict(offline.QUICK, n_train=args.n_train, seed=args.seed, warm_seed=args.seed,
                                      check_horizon=args.horizon))
     spec = offline.problem_spec(config, resolve_data_dir(args.data_dir))
-    result = offline.hypergrad_check(spec, config, np.log([args.alpha0, args.beta]))
+    result = hypergrad_check(spec, config, np.log([args.alpha0, args.beta]))
     passed = result["max_rel_error"] < offline.HYPERGRAD_TOLERANCE
     result["passed"] = passed
     if args.json:

@@ -1,0 +1,107 @@
+"""The online experiment's units of work: each run is a chain of segments, each segment `save_every` training steps
+advanced from the run's saved state (numeric/online_smd.advance). The state after every segment is saved atomically
+to OUT/online_progress/<net>_<dataset>_<run>.npz, so an interrupted run resumes where it stopped; runs are
+independent, so the runner (experiments/runner.py) spreads them over Dask workers.
+"""
+import functools
+import json
+import math
+import os
+import time
+
+import numpy as np
+
+from shb.experiments.online.config import DATASETS
+from shb.experiments.runner import Unit, load_progress
+from shb.ground.errors import InputError
+from shb.numeric import cifar, idx, mlp, online_smd
+
+
+class Work:
+    """The runs of one online experiment for the runner: their states, next segments and saved progress."""
+
+    def __init__(self, out_dir, config, net_name, dataset, data_dir, specs, theta0):
+        self.config, self.specs, self.problem = config, {s.name: s for s in specs}, (net_name, dataset, data_dir)
+        self.paths = {s.name: progress_path(out_dir, net_name, dataset, s.name) for s in specs}
+        self.states = {s.name: load_progress(self.paths[s.name], online_smd.identity(s, config),
+                                             functools.partial(online_smd.new_state, s, config, theta0),
+                                             online_smd.read_state) for s in specs}
+
+    def segments(self, state):
+        """Segments done: a diverged run is done with all of them."""
+        every, steps = self.config["save_every"], self.config["steps"]
+        return math.ceil(steps / every) if finished(state, self.config) else math.ceil(state["t"] / every)
+
+    @property
+    def total(self):
+        return len(self.specs) * math.ceil(self.config["steps"] / self.config["save_every"])
+
+    @property
+    def done(self):
+        return sum(self.segments(s) for s in self.states.values())
+
+    def ready(self):
+        every, steps = self.config["save_every"], self.config["steps"]
+        return [Unit(("run", name), segment, (json.dumps(self.config), *self.problem, self.specs[name], state,
+                                              min(steps, (state["t"] // every + 1) * every)))
+                for name, state in self.states.items() if not finished(state, self.config)]
+
+    def record(self, key, state):
+        name = key[1]
+        self.states[name] = state
+        online_smd.save_state(self.paths[name], state, self.specs[name], self.config)
+
+
+def finished(state, config):
+    return state["t"] >= config["steps"] or state["diverged_at"] is not None
+
+
+def segment(config_json, net_name, dataset, data_dir, run, state, until):
+    """Unit: advance one run's state to step `until` (its CPU time added to state["cpu_seconds"])."""
+    problem = cached_problem(config_json, net_name, dataset, data_dir)
+    started = time.process_time()
+    online_smd.advance(state, problem, run, json.loads(config_json), until)
+    state["cpu_seconds"] = state.get("cpu_seconds", 0.0) + time.process_time() - started
+    return state
+
+
+@functools.lru_cache(maxsize=2)
+def cached_problem(config_json, net_name, dataset, data_dir):
+    """build_problem, once per worker process for all the segments it runs."""
+    return build_problem(json.loads(config_json), net_name, dataset, data_dir)
+
+
+def load_data(dataset, data_dir):
+    """(train, test) as mlp.Dataset and the input shape (H, W, C)."""
+    if dataset not in DATASETS:
+        raise InputError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
+    if dataset == "cifar10":
+        train, test = cifar.load_split(data_dir, "train"), cifar.load_split(data_dir, "test")
+        shape = (cifar.SIDE, cifar.SIDE, cifar.CHANNELS)
+    else:
+        if dataset == "mnist" and not data_dir and not os.environ.get(idx.DATA_ENV):
+            raise InputError("--dataset mnist needs --data-dir DIR (or SHB_DATA) with the MNIST IDX files")
+        where = idx.resolve_data_dir(data_dir)
+        train, test = idx.load_split(where, "train"), idx.load_split(where, "test")
+        side = math.isqrt(train[0].shape[1])
+        shape = (side, side, 1) if side * side == train[0].shape[1] else None  # IDX rows are flattened
+    if train[0].shape[1] != test[0].shape[1]:
+        raise InputError(f"train and test images differ in size: {train[0].shape[1]} vs {test[0].shape[1]}")
+    n_classes = int(max(train[1].max(), test[1].max())) + 1
+    as_set = lambda split: mlp.Dataset(split[0], split[1].astype(np.int64), n_classes)  # noqa: E731
+    return as_set(train), as_set(test), shape
+
+
+def build_problem(config, net_name, dataset, data_dir):
+    train, test, shape = load_data(dataset, data_dir)
+    if net_name == "cnn":
+        if shape is None:
+            raise InputError(f"--net cnn needs square images; {dataset} has {train.images.shape[1]} pixels per image")
+        net = online_smd.cnn_net(shape, train.n_classes, tuple(config["cnn_filters"]), config["cnn_hidden"])
+    else:
+        net = online_smd.mlp_net((train.images.shape[1], *config["hidden_sizes"], train.n_classes))
+    return online_smd.Problem(net, train, test, config["eval_train"], config["eval_test"])
+
+
+def progress_path(out_dir, net_name, dataset, run_name):
+    return os.path.join(out_dir, "online_progress", f"{net_name}_{dataset}_{run_name}.npz")

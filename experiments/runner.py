@@ -1,0 +1,145 @@
+"""Units of work, run anywhere and resumed: the one runner of the experiments that train networks.
+
+An experiment describes its work as an object with
+
+    ready()              the units whose inputs are ready and whose results are missing, most urgent first
+    record(key, result)  store a finished unit's result and save the progress atomically
+    total, done          how many units there are in all, and how many have finished (for the progress bar)
+
+A unit is (key, fn, args, urgent): fn(*args) is a pure function of its arguments (its seeds among them), so where
+and in which order units run does not change a number, and an interrupted run resumes from its saved progress with
+the same results as an uninterrupted one. `run_units` runs ready units until none is left: on a Dask cluster
+(`client`: a local cluster of worker processes, or the scheduler at --scheduler ADDRESS) or, without a client,
+here one at a time. Urgent units (on a sequential chain, the critical path) are always in flight; the others fill
+the worker threads that are free, so chain steps never queue behind them.
+
+`load_progress` is the one contract for saved progress: the state saved with this configuration, a fresh one
+when none is saved, a ProgressError when the file was made with another configuration or cannot be read.
+"""
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections import namedtuple
+
+from shb.ground.errors import InputError, ProgressError
+from shb.ground.progress import progress
+
+Unit = namedtuple("Unit", ["key", "fn", "args", "urgent"], defaults=[False])
+
+
+def run_units(work, client=None, stop_after=None, desc="units"):
+    """Run `work`'s ready units until none is left (True) or `stop_after` units finished in this call (False)."""
+    finished, in_flight = 0, {}
+    bar = iter(progress(range(work.done, work.total), total=work.total, desc=desc, initial=work.done))
+    with _sigterm_interrupts():
+        while True:
+            units = [u for u in work.ready() if u.key not in in_flight]
+            if client is None:
+                if not units:
+                    return True
+                unit = units[0]
+                done = [(unit.key, unit.fn(*unit.args))]
+            else:
+                capacity = sum(client.nthreads().values())
+                for unit in units:
+                    if unit.urgent or len(in_flight) < capacity:
+                        in_flight[unit.key] = client.submit(unit.fn, *unit.args, pure=False,
+                                                            priority=10 if unit.urgent else 0)
+                if not in_flight:
+                    return True
+                done = _wait_first(in_flight)
+            for key, result in done:
+                work.record(key, result)
+                next(bar, None)
+                finished += 1
+                if stop_after is not None and finished >= stop_after:
+                    for future in in_flight.values():
+                        future.cancel()
+                    return False
+
+
+def _wait_first(in_flight):
+    """Pop and return [(key, result)] of the futures that finished first (polling: Ctrl-C stays live)."""
+    while not any(future.done() for future in in_flight.values()):
+        time.sleep(0.05)
+    keys = [key for key, future in in_flight.items() if future.done()]
+    return [(key, in_flight.pop(key).result()) for key in keys]
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """SIGTERM (`kill`) stops a run as Ctrl-C does: the client closes its workers; saved progress is atomic."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def dask_client(scheduler=None, workers=0, required=False):
+    """A Dask client of the cluster at `scheduler`, or of a new local cluster of `workers` processes (one thread
+    each); None (run in this process) when workers <= 1 and no scheduler is given, or when Dask is not installed
+    and not `required`. The cluster is closed on exit.
+
+    Dask's nanny starts workers with one BLAS thread (OPENBLAS_NUM_THREADS=1 and friends), one process per core.
+    """
+    if not scheduler and workers <= 1:
+        yield None
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        if required or scheduler:
+            raise InputError("this run needs Dask: pip install 'shb[dist]' (dask[distributed])") from None
+        yield None
+        return
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError, ValueError) as err:
+            raise InputError(f"cannot connect to Dask scheduler {scheduler}: {err}") from None
+        with client:
+            yield client
+        return
+    import dask
+
+    # Dask's nanny gives workers MALLOC_TRIM_THRESHOLD_=65536, which makes many short-lived arrays cost a trim
+    # system call each; keep its one-thread BLAS settings, drop that one.
+    worker_environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+                      if k != "MALLOC_TRIM_THRESHOLD_"}
+    environ = dict(os.environ)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR)
+    # Starting the cluster also writes those settings into this process's environment, where processes
+    # started later would inherit them: restore it.
+    os.environ.clear()
+    os.environ.update(environ)
+    try:
+        with Client(cluster) as client:
+            yield client
+    finally:
+        cluster.close()
+
+
+def load_progress(path, identity, fresh, read):
+    """The state saved at `path` if it was made with `identity` (the configuration), `fresh()` if none is saved.
+
+    read(path) -> (identity saved with it, state), raising ProgressError if the file cannot be read.
+    """
+    if not os.path.exists(path):
+        return fresh()
+    saved, state = read(path)
+    if saved != identity:
+        raise ProgressError(f"progress file {path} was made with a different configuration; "
+                            "delete it or choose another --out")
+    return state
