@@ -148,29 +148,3 @@ def loss(theta, X, Y, layout):
 loss_grad = grad(loss)
 loss_and_grad = value_and_grad(loss)
 
-
-# ---------------------------------------------------------------- naive references (tests)
-
-def naive_conv3x3(x, W, b):
-    """Direct loop convolution with zero padding: the reference for im2col (tests only)."""
-    n, h, w, c = x.shape
-    f = W.shape[1]
-    K = W.reshape(KERNEL, KERNEL, c, f)
-    padded = np.zeros((n, h + 2 * PAD, w + 2 * PAD, c))
-    padded[:, PAD:PAD + h, PAD:PAD + w, :] = x
-    out = np.zeros((n, h, w, f))
-    for i in range(h):
-        for j in range(w):
-            patch = padded[:, i:i + KERNEL, j:j + KERNEL, :]  # (n, 3, 3, c)
-            out[:, i, j, :] = np.einsum("nabc,abcf->nf", patch, K) + b
-    return out
-
-
-def naive_maxpool2x2(x):
-    """Loop 2x2/stride-2 max-pooling with floor (tests only)."""
-    n, h, w, c = x.shape
-    out = np.empty((n, h // 2, w // 2, c))
-    for i in range(h // 2):
-        for j in range(w // 2):
-            out[:, i, j, :] = x[:, 2 * i:2 * i + 2, 2 * j:2 * j + 2, :].max(axis=(1, 2))
-    return out

@@ -9,8 +9,9 @@ from shb.numeric.hypergrad import (
     alpha_and_dalpha, finite_difference_hypergrad, grad_and_hvps, hyper_step, hypergrad_run, relative_errors,
     reverse_hypergrad,
 )
-from shb.numeric.idx import write_synthetic_split
 from shb.cli import main as shb_main
+
+from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
 
 SIZES = (20, 10, 3)
 

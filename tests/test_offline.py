@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from shb.experiments import offline
-from shb.numeric.idx import write_synthetic_split
 from shb.cli import main as shb_main
 from shb.ground.errors import InputError, ProgressError
+
+from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
 
 TINY = dict(
     offline.QUICK, horizons=[5, 15], hidden_sizes=[10], eval_examples=200, meta_batch=50, batch_size=20,

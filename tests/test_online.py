@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from shb.experiments import online
-from shb.numeric import idx, online_smd
+from shb.numeric import online_smd
 from shb import cli
 from shb.ground.errors import InputError, ProgressError
+
+from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
 
 TINY = dict(
     online.QUICK, hidden_sizes=[6], steps=40, adapt_steps=20, burst_every=5, meta_steps_per_burst=2,
@@ -20,8 +22,8 @@ TINY = dict(
 @pytest.fixture
 def data_dir(tmp_path):
     d = str(tmp_path / "data")
-    idx.write_synthetic_split(d, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
-    idx.write_synthetic_split(d, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
+    write_synthetic_split(d, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
+    write_synthetic_split(d, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
     return d
 
 
