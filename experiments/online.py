@@ -39,7 +39,7 @@ import numpy as np
 from shb.experiments.common import paper_row
 from shb.experiments.report import checks_table
 from shb.experiments.verified import check, plt, save_verified_figure
-from shb.numeric import cifar, idx, mlp, online_smd
+from shb.numeric import cifar, idx, networks, online_smd, training
 from shb.numeric.online_smd import RunSpec
 from shb.ground.blas import single_thread_environment
 from shb.ground.errors import InputError
@@ -149,7 +149,7 @@ def run_specs(config):
 # ---------------------------------------------------------------- data and problem
 
 def load_data(dataset, data_dir):
-    """(train, test) as mlp.Dataset and the input shape (H, W, C)."""
+    """(train, test) as training.Dataset and the input shape (H, W, C)."""
     if dataset not in DATASETS:
         raise InputError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
     if dataset == "cifar10":
@@ -165,7 +165,7 @@ def load_data(dataset, data_dir):
     if train[0].shape[1] != test[0].shape[1]:
         raise InputError(f"train and test images differ in size: {train[0].shape[1]} vs {test[0].shape[1]}")
     n_classes = int(max(train[1].max(), test[1].max())) + 1
-    as_set = lambda split: mlp.Dataset(split[0], split[1].astype(np.int64), n_classes)  # noqa: E731
+    as_set = lambda split: training.Dataset(split[0], split[1].astype(np.int64), n_classes)  # noqa: E731
     return as_set(train), as_set(test), shape
 
 
@@ -174,9 +174,10 @@ def build_problem(config, net_name, dataset, data_dir):
     if net_name == "cnn":
         if shape is None:
             raise InputError(f"--net cnn needs square images; {dataset} has {train.images.shape[1]} pixels per image")
-        net = online_smd.cnn_net(shape, train.n_classes, tuple(config["cnn_filters"]), config["cnn_hidden"])
+        net = networks.make("cnn", shape, train.n_classes, filters=tuple(config["cnn_filters"]),
+                            hidden=config["cnn_hidden"])
     else:
-        net = online_smd.mlp_net((train.images.shape[1], *config["hidden_sizes"], train.n_classes))
+        net = networks.make("mlp", train.images.shape[1:], train.n_classes, hidden_sizes=tuple(config["hidden_sizes"]))
     return online_smd.Problem(net, train, test, config["eval_train"], config["eval_test"])
 
 
@@ -247,9 +248,9 @@ def audit_check(problem, state, log):
     a = state["audit"]
     i = log["step"].index(int(a["t"]))
     lr, mu = log["lr"][i], log["mu"][i]
-    X, Y = mlp.minibatch(problem.train, a["idx"])
-    _, g = problem.net.loss_and_grad(a["theta_before"], X, Y, problem.net.layout)
-    theta, _ = mlp.sgd_momentum_step(a["theta_before"], a["v_before"], g, lr, mu)
+    X, Y = training.minibatch(problem.train, a["idx"])
+    _, g = problem.net.loss_and_grad(a["theta_before"], X, Y)
+    theta, _ = training.sgd_momentum_step(a["theta_before"], a["v_before"], g, lr, mu)
     return float(np.max(np.abs(theta - a["theta_after"]))), lr, mu
 
 

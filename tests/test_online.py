@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from shb.experiments import online
-from shb.numeric import online_smd
+from shb.numeric import cnn, mlp, online_smd
 from shb import cli
 from shb.ground.errors import InputError, ProgressError
 
@@ -29,7 +29,7 @@ def data_dir(tmp_path):
 
 def tiny_mlp(seed=0, n=20):
     rng = np.random.default_rng(seed)
-    net = online_smd.mlp_net((7, 5, 3))
+    net = mlp.make_net((7,), 3, hidden_sizes=(5,))
     theta = net.init(rng) + 0.05 * rng.standard_normal(net.n_params)
     v = 0.1 * rng.standard_normal(net.n_params)
     batch = lambda: (rng.uniform(0, 1, (n, 7)), np.eye(3)[rng.integers(0, 3, n)])  # noqa: E731
@@ -70,7 +70,7 @@ def test_lookahead_hypergradient_matches_finite_differences_and_reverse_mode(det
 
 def test_lookahead_hypergradient_on_the_cnn():
     rng = np.random.default_rng(5)
-    net = online_smd.cnn_net((8, 8, 1), 3, filters=(2, 2, 2), hidden=4)
+    net = cnn.make_net((8, 8, 1), 3, filters=(2, 2, 2), hidden=4)
     theta = net.init(rng) + 0.05 * rng.standard_normal(net.n_params)
     v = np.zeros(net.n_params)
     batches = [(rng.uniform(0, 1, (4, 64)), np.eye(3)[rng.integers(0, 3, 4)]) for _ in range(4)]
