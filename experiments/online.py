@@ -39,7 +39,7 @@ import numpy as np
 from shb.experiments.common import paper_row
 from shb.experiments.report import checks_table
 from shb.experiments.verified import check, plt, save_verified_figure
-from shb.numeric import cifar, idx, networks, online_smd, training
+from shb.numeric import cifar, hypergrad, idx, networks, online_smd, training
 from shb.numeric.online_smd import RunSpec
 from shb.ground.blas import single_thread_environment
 from shb.ground.errors import InputError
@@ -232,14 +232,14 @@ def hypergrad_check(problem, state, eps):
     batches, meta_batch = online_smd.batches_of(problem.train, list(s["step_idx"]), s["meta_idx"])
     args = (problem.net, np.asarray(s["u"], dtype=float), s["theta"], s["v"], batches, meta_batch)
     forward = online_smd.lookahead_hypergrad(*args)[1]
-    fd = online_smd.finite_difference_hypergrad(*args, eps=eps)
+    fd = hypergrad.finite_difference_hypergrad(online_smd.lookahead_loss, *args, eps=eps)
     reverse = np.asarray(online_smd.reverse_lookahead_hypergrad(*args))
     used = np.asarray(s["hypergrad_used"])
     return {
         "t": int(s["t"]), "u": np.asarray(s["u"]).tolist(), "used": used.tolist(), "recomputed": forward.tolist(),
         "finite_difference": fd.tolist(), "reverse": reverse.tolist(), "eps": eps,
-        "max_rel_error": float(np.max(online_smd.relative_errors(used, fd))),
-        "max_rel_error_reverse": float(np.max(online_smd.relative_errors(used, reverse))),
+        "max_rel_error": float(np.max(hypergrad.relative_errors(used, fd))),
+        "max_rel_error_reverse": float(np.max(hypergrad.relative_errors(used, reverse))),
     }
 
 

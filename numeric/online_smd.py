@@ -99,37 +99,14 @@ def lookahead_hypergrad(net, u, theta, v, batches, meta_batch):
 
 
 def lookahead_loss(net, u, theta, v, batches, meta_batch):
-    """J(u) by a plain unroll of the taped loss, for Autograd's reverse mode: the independent reference."""
+    """J(u) by a plain unroll of the taped loss (`hypergrad.taped_unroll`), for Autograd's reverse mode and for
+    central differences (`hypergrad.finite_difference_hypergrad(lookahead_loss, net, u, ...)`): the references."""
     alpha = anp.exp(u[0] + u[1])
     mu = 1.0 - anp.exp(u[1])
-    loss_grad = grad(net.taped_loss)
-    for X, Y in batches:
-        g = loss_grad(theta, X, Y)
-        v = mu * v - alpha * g
-        theta = theta + v
-    return net.taped_loss(theta, *meta_batch)
+    return hypergrad.taped_unroll(net, theta, v, batches, meta_batch, lambda t: alpha, mu)
 
 
 reverse_lookahead_hypergrad = grad(lookahead_loss, 1)
-
-
-def finite_difference_hypergrad(net, u, theta, v, batches, meta_batch, eps=1e-6):
-    """Central differences (J(u + eps e_i) - J(u - eps e_i)) / (2 eps), float64."""
-    u = np.asarray(u, dtype=float)
-    out = np.empty(len(u))
-    for i in range(len(u)):
-        step = np.zeros_like(u)
-        step[i] = eps
-        out[i] = (lookahead_loss(net, u + step, theta, v, batches, meta_batch)
-                  - lookahead_loss(net, u - step, theta, v, batches, meta_batch)) / (2 * eps)
-    return out
-
-
-def relative_errors(a, b):
-    """|a - b| / max(|a|, |b|) elementwise (0 where both are 0)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    scale = np.maximum(np.abs(a), np.abs(b))
-    return np.where(scale > 0, np.abs(a - b) / np.where(scale > 0, scale, 1.0), 0.0)
 
 
 def draw_lookahead(rng, n_train, mode, horizon, batch_size, meta_batch):
