@@ -5,7 +5,8 @@ and the reverse pass (backprop); `grad_and_hvps` adds the R-operator R{f} = d/dr
 both passes, giving the gradient and K Hessian-vector products at once, the K tangents batched into
 the same matrix products. Plain numpy over a flat parameter vector: each layer's (W_l, b_l) and its
 gradient are views of one vector at fixed offsets (`views`), so nothing is flattened or embedded per
-step. Tested against Autograd's taped derivatives of `numeric.mlp.loss_taped` (tests/test_mlp.py).
+step. Tested against Autograd's taped derivatives of `numeric.mlp.loss_taped` (tests/test_mlp.py and
+tests/test_networks.py).
 """
 import numpy as np
 
@@ -36,7 +37,7 @@ def forward_pass(params, X, slopes=True):
     """h_0 = X, a_l = h_{l-1} W_l + b_l, h_l = max(0, a_l) for l < L, logits z = a_L.
 
     Returns (hs, slopes, z): the layer inputs [h_0, ..., h_{L-1}] and, if asked for, [sigma'(a_1), ...,
-    sigma'(a_{L-1})]. The operations of `logits`, so z agrees with it to the last bit.
+    sigma'(a_{L-1})]. The operations of `mlp.logits`, so z agrees with it to the last bit.
     """
     hs, sigma_primes = [X], []
     for W, b in params[:-1]:
@@ -54,7 +55,7 @@ def forward_pass(params, X, slopes=True):
 def softmax_cross_entropy(z, Y):
     """(L, p): L = -(1/B) sum_ic Y_ic log p_ic with p = softmax(z) row-wise, via the stable log-sum-exp.
 
-    The operations of `cross_entropy`, so L agrees with it to the last bit.
+    The operations of `net.cross_entropy`, so L agrees with it to the last bit.
     """
     z_max = np.max(z, axis=1, keepdims=True)
     e = np.exp(z - z_max)

@@ -75,9 +75,3 @@ def load_split(data_dir, split="train"):
     parts = [load_batch(os.path.join(where, name)) for name in SPLITS[split]]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-
-def write_batch(path, images_chw, labels):
-    """Write one batch in the official format (tests): images (N, 3072) uint8 in (C, H, W) order."""
-    with open(path, "wb") as handle:
-        pickle.dump({b"data": np.asarray(images_chw, dtype=np.uint8), b"labels": [int(x) for x in labels],
-                     b"batch_label": b"synthetic"}, handle)

@@ -1,9 +1,9 @@
-"""The paper's CNN (Section 3.3) as plain Autograd functions over one flat parameter vector.
+"""The paper's CNN (Section 3.3) as plain Autograd functions over one flat parameter vector, and its Net.
 
 Architecture (adapted from Caffe's CIFAR-10 example, as in the paper): three 3x3
 convolutions with 32, 32 and 64 filters (stride 1, "same" zero padding, ReLU), each
 followed by 2x2 max-pooling with stride 2, then a fully connected ReLU layer of 100
-units and the linear output layer; softmax cross-entropy as in numeric/mlp.py.
+units and the linear output layer; softmax cross-entropy (numeric/net.py).
 
 Spatial sizes: pooling takes the floor (an odd row/column at the border is dropped),
 so CIFAR-10 (32x32x3) goes 32 -> 16 -> 8 -> 4 (4*4*64 = 1024 features) and the
@@ -15,21 +15,21 @@ a patch), and conv(x) = im2col(x) @ W + b with W of shape (9*C, F), computed as 
 2-D matrix product (n*H*W, 9*C) @ (9*C, F). im2col is linear; its
 adjoint `col2im` sums each patch entry back onto the pixel it came from. Both are
 Autograd primitives whose derivatives are each other (as `block`/`embed` in
-numeric/mlp.py), so reverse mode and forward-over-reverse (Hessian-vector products
-for the hypergradient, numeric/online_smd.py) both work.
+numeric/net.py), so reverse mode and forward-over-reverse (Hessian-vector products
+for the hypergradient, numeric/online_smd.py) both work: `make_net` takes all the CNN's
+derivatives from Autograd (`net.autograd_net`).
 
-Inputs are flat rows in [0, 1] in (H, W, C) order, as `mlp.minibatch` returns them,
-so the same SGD, minibatch and hypergradient code serves the MLP and the CNN.
+Inputs are flat rows in [0, 1] in (H, W, C) order, as `training.minibatch` returns them,
+so the same SGD, minibatch and hypergradient code serves every network.
 Initialization: weights ~ N(0, 2 / fan_in) (He et al., 2015), biases zero.
 """
 from collections import namedtuple
 
 import autograd.numpy as anp
 import numpy as np
-from autograd import grad, value_and_grad
 from autograd.extend import defjvp, defvjp, primitive
 
-from shb.numeric.mlp import block, cross_entropy
+from shb.numeric.net import autograd_net, bind, block
 
 PAPER_FILTERS = (32, 32, 64)
 PAPER_HIDDEN = 100
@@ -140,37 +140,7 @@ def logits(theta, X, layout):
     return anp.dot(h, W2) + b2
 
 
-def loss(theta, X, Y, layout):
-    """Mean softmax cross-entropy over the minibatch; Y is one-hot (batch, classes)."""
-    return cross_entropy(logits(theta, X, layout), Y)
-
-
-loss_grad = grad(loss)
-loss_and_grad = value_and_grad(loss)
-
-
-# ---------------------------------------------------------------- naive references (tests)
-
-def naive_conv3x3(x, W, b):
-    """Direct loop convolution with zero padding: the reference for im2col (tests only)."""
-    n, h, w, c = x.shape
-    f = W.shape[1]
-    K = W.reshape(KERNEL, KERNEL, c, f)
-    padded = np.zeros((n, h + 2 * PAD, w + 2 * PAD, c))
-    padded[:, PAD:PAD + h, PAD:PAD + w, :] = x
-    out = np.zeros((n, h, w, f))
-    for i in range(h):
-        for j in range(w):
-            patch = padded[:, i:i + KERNEL, j:j + KERNEL, :]  # (n, 3, 3, c)
-            out[:, i, j, :] = np.einsum("nabc,abcf->nf", patch, K) + b
-    return out
-
-
-def naive_maxpool2x2(x):
-    """Loop 2x2/stride-2 max-pooling with floor (tests only)."""
-    n, h, w, c = x.shape
-    out = np.empty((n, h // 2, w // 2, c))
-    for i in range(h // 2):
-        for j in range(w // 2):
-            out[:, i, j, :] = x[:, 2 * i:2 * i + 2, 2 * j:2 * j + 2, :].max(axis=(1, 2))
-    return out
+def make_net(input_shape, n_classes, filters=PAPER_FILTERS, hidden=PAPER_HIDDEN):
+    """The CNN for inputs of shape (H, W, C) as a Net (numeric/net.py), its derivatives Autograd's."""
+    layout = make_layout(input_shape, filters, hidden, n_classes)
+    return autograd_net("cnn", layout, layout.n_params, lambda rng: init_params(layout, rng), bind(logits, layout))

@@ -103,27 +103,3 @@ def load_split(data_dir=None, split="train"):
         raise InputError(f"IDX file {image_path} is empty: shape {images.shape}")
     return images.reshape(images.shape[0], -1), labels
 
-
-def write_idx(path, array):
-    """Write a uint8 array as IDX (gzip-compressed if path ends in .gz). Used to make test data."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, UBYTE, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
-    data = header + array.tobytes()
-    if path.endswith(".gz"):
-        data = gzip.compress(data)
-    with open(path, "wb") as handle:
-        handle.write(data)
-
-
-def write_synthetic_split(directory, split="train", n=300, shape=(4, 5), n_classes=3, seed=0, gz=True):
-    """Write a small learnable IDX split (class-dependent pixel means) for tests; returns (images, labels)."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, n_classes, n).astype(np.uint8)
-    means = rng.uniform(40, 215, (n_classes, *shape))
-    images = np.clip(means[labels] + rng.normal(0, 40, (n, *shape)), 0, 255).astype(np.uint8)
-    suffix = ".gz" if gz else ""
-    image_stem, label_stem = SPLITS[split]
-    os.makedirs(directory, exist_ok=True)
-    write_idx(os.path.join(directory, image_stem + suffix), images)
-    write_idx(os.path.join(directory, label_stem + suffix), labels)
-    return images, labels

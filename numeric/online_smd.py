@@ -16,8 +16,8 @@ carrying the tangents d theta_t / d u_i and d v_t / d u_i forward (Eqs. 8-9 with
     dv_{t+1} = (d mu/d u_i) v_t + mu dv_t - (d alpha/d u_i) g_t - alpha H_t dtheta_t,
     dtheta_{t+1} = dtheta_t + dv_{t+1},      dtheta_0 = dv_0 = 0,
 
-with g_t and H_t dtheta_t from one forward-over-reverse pass (hand-derived for the MLP,
-`numeric.mlp.grad_and_hvps`; Autograd's make_jvp for the CNN). The meta-objective is the training
+with g_t and H_t dtheta_t from the network's one forward-over-reverse pass (`net.grad_and_hvps`,
+numeric/net.py: hand-derived for the MLP, Autograd's make_jvp for the CNN). The meta-objective is the training
 loss after the lookahead, J(u) = L_meta(theta_T), and dJ/du_i = grad L_meta(theta_T) . dtheta_T.
 MetaStep is Adam in u-space. The lookahead is a simulation: the real (theta, v) are
 never changed by it (Section 3.1, "meta-updates on separate SGD trajectories").
@@ -41,9 +41,9 @@ from collections import namedtuple
 
 import autograd.numpy as anp
 import numpy as np
-from autograd import grad, make_jvp
+from autograd import grad
 
-from shb.numeric import cnn, hypergrad, mlp
+from shb.numeric import hypergrad, training
 from shb.numeric.optim import AdamState, adam
 from shb.ground.errors import ProgressError
 from shb.ground.io import atomic_write_bytes
@@ -51,38 +51,10 @@ from shb.ground.io import atomic_write_bytes
 HYPERS = ("log_alpha_eff", "log_one_minus_mu")
 MODES = ("stochastic", "deterministic", "fixed")
 
-# A network as the SGD/hypergradient code sees it: loss(theta, X, Y, layout), loss_and_grad(theta, X, Y, layout),
-# grad_and_hvps(theta, tangents, X, Y, layout) -> (g, H u for each row u of tangents), and taped_loss: the loss
-# composed of autograd.numpy operations, which the reverse-mode reference differentiates through the lookahead.
-Net = namedtuple("Net", ["name", "loss", "loss_and_grad", "grad_and_hvps", "taped_loss", "layout", "n_params", "init"])
-# The data: training and test sets (mlp.Dataset), and the evaluation subset sizes.
+# The network (a Net, numeric/net.py), the data: training and test sets (training.Dataset), and the evaluation
+# subset sizes.
 Problem = namedtuple("Problem", ["net", "train", "test", "eval_train", "eval_test"])
 RunSpec = namedtuple("RunSpec", ["name", "mode", "alpha", "mu", "seed"])
-
-
-def mlp_net(sizes):
-    """The MLP of numeric/mlp.py as a Net; weights N(0, 0.1^2)."""
-    layout, n_params = mlp.make_layout(sizes)
-    return Net("mlp", mlp.loss, mlp.loss_and_grad, mlp.grad_and_hvps, mlp.loss_taped, layout, n_params,
-               lambda rng: mlp.init_params(sizes, rng))
-
-
-def cnn_net(input_shape, n_classes, filters=cnn.PAPER_FILTERS, hidden=cnn.PAPER_HIDDEN):
-    """The CNN of numeric/cnn.py as a Net."""
-    layout = cnn.make_layout(input_shape, filters, hidden, n_classes)
-    return Net("cnn", cnn.loss, cnn.loss_and_grad, jvp_grad_and_hvps(cnn.loss_grad), cnn.loss, layout,
-               layout.n_params, lambda rng: cnn.init_params(layout, rng))
-
-
-def jvp_grad_and_hvps(loss_grad):
-    """grad_and_hvps for an Autograd-differentiable loss_grad: forward mode over it, one pass per tangent."""
-    def grad_and_hvps(theta, tangents, X, Y, layout):
-        jvp = make_jvp(loss_grad)(theta, X, Y, layout)
-        hvps = np.empty_like(tangents)
-        for i, tangent in enumerate(tangents):
-            g, hvps[i] = jvp(tangent)
-        return g, hvps
-    return grad_and_hvps
 
 
 # ---------------------------------------------------------------- hyperparameters
@@ -118,45 +90,22 @@ def lookahead_hypergrad(net, u, theta, v, batches, meta_batch):
     dtheta = np.zeros((len(HYPERS), theta.size), theta.dtype)
     dv = np.zeros_like(dtheta)
     for X, Y in batches:
-        g, hvps = hypergrad.grad_and_hvps(theta, dtheta, X, Y, net.layout, net.loss_and_grad, net.grad_and_hvps)
+        g, hvps = hypergrad.grad_and_hvps(net, theta, dtheta, X, Y)
         hypergrad.carry_tangents(dtheta, dv, g, hvps, alpha, mu, dalpha, v, dmu)  # before v is updated
-        mlp.sgd_momentum_update(theta, v, g, alpha, mu)
-    meta_loss, g_meta = net.loss_and_grad(theta, *meta_batch, net.layout)
+        training.sgd_momentum_update(theta, v, g, alpha, mu)
+    meta_loss, g_meta = net.loss_and_grad(theta, *meta_batch)
     return float(meta_loss), dtheta @ g_meta
 
 
 def lookahead_loss(net, u, theta, v, batches, meta_batch):
-    """J(u) by a plain unroll of the taped loss, for Autograd's reverse mode: the independent reference."""
+    """J(u) by a plain unroll of the taped loss (`hypergrad.taped_unroll`), for Autograd's reverse mode and for
+    central differences (`hypergrad.finite_difference_hypergrad(lookahead_loss, net, u, ...)`): the references."""
     alpha = anp.exp(u[0] + u[1])
     mu = 1.0 - anp.exp(u[1])
-    loss_grad = grad(net.taped_loss)
-    for X, Y in batches:
-        g = loss_grad(theta, X, Y, net.layout)
-        v = mu * v - alpha * g
-        theta = theta + v
-    return net.taped_loss(theta, *meta_batch, net.layout)
+    return hypergrad.taped_unroll(net, theta, v, batches, meta_batch, lambda t: alpha, mu)
 
 
 reverse_lookahead_hypergrad = grad(lookahead_loss, 1)
-
-
-def finite_difference_hypergrad(net, u, theta, v, batches, meta_batch, eps=1e-6):
-    """Central differences (J(u + eps e_i) - J(u - eps e_i)) / (2 eps), float64."""
-    u = np.asarray(u, dtype=float)
-    out = np.empty(len(u))
-    for i in range(len(u)):
-        step = np.zeros_like(u)
-        step[i] = eps
-        out[i] = (lookahead_loss(net, u + step, theta, v, batches, meta_batch)
-                  - lookahead_loss(net, u - step, theta, v, batches, meta_batch)) / (2 * eps)
-    return out
-
-
-def relative_errors(a, b):
-    """|a - b| / max(|a|, |b|) elementwise (0 where both are 0)."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    scale = np.maximum(np.abs(a), np.abs(b))
-    return np.where(scale > 0, np.abs(a - b) / np.where(scale > 0, scale, 1.0), 0.0)
 
 
 def draw_lookahead(rng, n_train, mode, horizon, batch_size, meta_batch):
@@ -166,14 +115,14 @@ def draw_lookahead(rng, n_train, mode, horizon, batch_size, meta_batch):
     Deterministic: one minibatch of `batch_size` examples for every step and for L_meta.
     """
     if mode == "deterministic":
-        idx = mlp.batch_indices(rng, n_train, batch_size)
+        idx = training.batch_indices(rng, n_train, batch_size)
         return [idx] * horizon, idx
-    steps = [mlp.batch_indices(rng, n_train, batch_size) for _ in range(horizon)]
-    return steps, mlp.batch_indices(rng, n_train, meta_batch)
+    steps = [training.batch_indices(rng, n_train, batch_size) for _ in range(horizon)]
+    return steps, training.batch_indices(rng, n_train, meta_batch)
 
 
 def batches_of(data, step_idx, meta_idx):
-    return [mlp.minibatch(data, idx) for idx in step_idx], mlp.minibatch(data, meta_idx)
+    return [training.minibatch(data, idx) for idx in step_idx], training.minibatch(data, meta_idx)
 
 
 # ---------------------------------------------------------------- the online run
@@ -211,19 +160,14 @@ def evaluate(problem, theta):
     """(training loss on the first eval_train examples, test error on the first eval_test), in chunks."""
     net = problem.net
     with np.errstate(over="ignore", invalid="ignore"):
-        total = 0.0
         n = min(problem.eval_train, problem.train.images.shape[0])
-        for start in range(0, n, 1000):
-            X, Y = mlp.minibatch(problem.train, np.arange(start, min(n, start + 1000)))
-            total += float(net.loss(theta, X, Y, net.layout)) * X.shape[0]
+        train_loss = training.mean_loss(net, theta, problem.train, n, chunk=1000)
         wrong = 0
         m = min(problem.eval_test, problem.test.images.shape[0])
         for start in range(0, m, 1000):
             idx = np.arange(start, min(m, start + 1000))
-            X, _ = mlp.minibatch(problem.test, idx)
-            z = cnn.logits(theta, X, net.layout) if net.name == "cnn" else mlp.logits(theta, X, net.layout)
-            wrong += int(np.sum(np.argmax(z, axis=1) != problem.test.labels[idx]))
-    train_loss = total / n
+            X, _ = training.minibatch(problem.test, idx)
+            wrong += int(np.sum(np.argmax(net.logits(theta, X), axis=1) != problem.test.labels[idx]))
     return (train_loss if np.isfinite(train_loss) else None), wrong / m
 
 
@@ -292,11 +236,11 @@ def advance(state, problem, run, config, until):
         alpha, mu = applied_hypers(state, config)
         if t % config["log_every"] == 0:
             log_point(state, problem, alpha, mu)
-        idx = mlp.batch_indices(rng, n, config["batch_size"])
-        X, Y = mlp.minibatch(data, idx)
+        idx = training.batch_indices(rng, n, config["batch_size"])
+        X, Y = training.minibatch(data, idx)
         with np.errstate(over="ignore", invalid="ignore"):
-            batch_loss, g = net.loss_and_grad(state["theta"], X, Y, net.layout)
-        theta, v = mlp.sgd_momentum_step(state["theta"], state["v"], g, alpha, mu)
+            batch_loss, g = net.loss_and_grad(state["theta"], X, Y)
+        theta, v = training.sgd_momentum_step(state["theta"], state["v"], g, alpha, mu)
         if t == config["audit_step"]:
             state["audit"] = {"t": t, "theta_before": state["theta"].copy(), "v_before": state["v"].copy(),
                               "idx": idx.copy(), "theta_after": theta.copy()}

@@ -16,26 +16,29 @@ caller chooses the seeds (experiments/offline.py uses one per horizon).
 
 Every function here is a pure function of its arguments and an integer seed,
 so runs can be dispatched anywhere (Dask) and resumed bit for bit. Training computes in
-the spec's dtype (float64 unless it says float32).
+the spec's dtype (float64 unless it says float32). The network is the spec's `net`, a name
+in the registry (numeric/networks.py; the MLP unless it says otherwise), built with the
+spec's hidden_sizes.
 """
 import functools
 from collections import namedtuple
 
 import numpy as np
 
-from shb.numeric import mlp
+from shb.numeric import networks, training
 from shb.numeric.hypergrad import hypergrad_run
 from shb.numeric.idx import load_split
 from shb.numeric.optim import AdamState, adam
 
-# What defines one offline problem: the data, the network, the warm start and the floating-point type.
+# What defines one offline problem: the data, the network (its hidden sizes, and its name in the registry),
+# the warm start and the floating-point type.
 ProblemSpec = namedtuple(
     "ProblemSpec",
     ["data_dir", "hidden_sizes", "n_train", "eval_examples", "warm_seed", "mu", "k", "batch_size", "meta_batch",
-     "dtype"],
-    defaults=["float64"],
+     "dtype", "net"],
+    defaults=["float64", "mlp"],
 )
-Problem = namedtuple("Problem", ["spec", "data", "layout", "theta0", "v0"])
+Problem = namedtuple("Problem", ["spec", "data", "net", "theta0", "v0"])
 
 
 def derive_seed(base_seed, *keys):
@@ -45,7 +48,7 @@ def derive_seed(base_seed, *keys):
 
 @functools.lru_cache(maxsize=4)
 def build_problem(spec):
-    """Load the data, fix the layout and warm-start the network (50 steps, alpha = 0.1, mu = 0.9).
+    """Load the data, build the network and warm-start it (50 steps, alpha = 0.1, mu = 0.9).
 
     Cached per process, so a Dask worker loads the data once for all its tasks.
     """
@@ -53,24 +56,18 @@ def build_problem(spec):
     if spec.n_train:
         images, labels = images[: spec.n_train], labels[: spec.n_train]
     n_classes = int(labels.max()) + 1
-    data = mlp.Dataset(images, labels.astype(np.int64), n_classes)
-    sizes = (images.shape[1], *spec.hidden_sizes, n_classes)
-    layout, _ = mlp.make_layout(sizes)
+    data = training.Dataset(images, labels.astype(np.int64), n_classes)
+    net = networks.make(spec.net, images.shape[1:], n_classes, hidden_sizes=spec.hidden_sizes)
     rng = np.random.default_rng(spec.warm_seed)
-    theta0, v0 = mlp.warm_start(data, layout, sizes, rng, mu=spec.mu, batch_size=spec.batch_size,
-                                dtype=np.dtype(spec.dtype))
-    return Problem(spec, data, layout, theta0, v0)
+    theta0, v0 = training.warm_start(net, data, rng, mu=spec.mu, batch_size=spec.batch_size,
+                                     dtype=np.dtype(spec.dtype))
+    return Problem(spec, data, net, theta0, v0)
 
 
 def eval_loss(problem, theta):
     """Training loss on the fixed evaluation subset (the first `eval_examples` examples), in chunks."""
     n = min(problem.spec.eval_examples, problem.data.images.shape[0])
-    total = 0.0
-    for start in range(0, n, 5000):
-        idx = np.arange(start, min(n, start + 5000))
-        X, Y = mlp.minibatch(problem.data, idx, theta.dtype)
-        total += float(mlp.loss(theta, X, Y, problem.layout)) * len(idx)
-    return total / n
+    return training.mean_loss(problem.net, theta, problem.data, n, chunk=5000)
 
 
 def run_schedule(problem, alpha0, beta, horizon, seed):
@@ -78,8 +75,8 @@ def run_schedule(problem, alpha0, beta, horizon, seed):
     spec = problem.spec
     rng = np.random.default_rng(seed)
     with np.errstate(over="ignore", invalid="ignore"):
-        theta, _, losses = mlp.train(
-            problem.theta0, problem.v0, problem.data, problem.layout, alpha0, beta, horizon, rng,
+        theta, _, losses = training.train(
+            problem.net, problem.theta0, problem.v0, problem.data, alpha0, beta, horizon, rng,
             spec.mu, spec.k, spec.batch_size,
         )
     return theta, losses
@@ -102,8 +99,8 @@ def training_curve(spec, alpha0, beta, steps, seed, n_points=60):
     theta, v, t, curve = problem.theta0, problem.v0, 0, []
     for mark in marks:
         with np.errstate(over="ignore", invalid="ignore"):
-            theta, v, _ = mlp.train(
-                theta, v, problem.data, problem.layout, alpha0, beta, int(mark - t), rng,
+            theta, v, _ = training.train(
+                problem.net, theta, v, problem.data, alpha0, beta, int(mark - t), rng,
                 spec.mu, spec.k, spec.batch_size, t0=t,
             )
             value = float(eval_loss(problem, theta))
@@ -120,14 +117,14 @@ def meta_gradient(problem, log_hypers, horizon, seed):
     spec, data = problem.spec, problem.data
     rng = np.random.default_rng(seed)
     n = data.images.shape[0]
-    steps = [mlp.batch_indices(rng, n, spec.batch_size) for _ in range(horizon)]
+    steps = [training.batch_indices(rng, n, spec.batch_size) for _ in range(horizon)]
     dtype = problem.theta0.dtype
-    meta_batch = mlp.minibatch(data, mlp.batch_indices(rng, n, spec.meta_batch), dtype)
-    batches = (mlp.minibatch(data, idx, dtype) for idx in steps)
+    meta_batch = training.minibatch(data, training.batch_indices(rng, n, spec.meta_batch), dtype)
+    batches = (training.minibatch(data, idx, dtype) for idx in steps)
     with np.errstate(over="ignore", invalid="ignore"):
         return hypergrad_run(
-            np.asarray(log_hypers, dtype=float), problem.theta0, problem.v0, batches, meta_batch,
-            problem.layout, spec.mu, spec.k,
+            problem.net, np.asarray(log_hypers, dtype=float), problem.theta0, problem.v0, batches, meta_batch,
+            spec.mu, spec.k,
         )
 
 

@@ -8,6 +8,8 @@ import pytest
 from shb.numeric import cifar
 from shb.ground.errors import InputError
 
+from data_writers import write_batch  # a sibling module: tests/ is on sys.path under pytest
+
 N = 3
 
 
@@ -19,7 +21,7 @@ def write_tiny_cifar(directory, seed=0):
     for name in cifar.SPLITS["train"] + cifar.SPLITS["test"]:
         data = rng.integers(0, 256, (N, 3072)).astype(np.uint8)
         labels = rng.integers(0, 10, N)
-        cifar.write_batch(os.path.join(directory, name), data, labels)
+        write_batch(os.path.join(directory, name), data, labels)
         written[name] = (data, labels)
     return written
 

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shb.numeric.idx import (
-    DEFAULT_DATA_DIR, load_idx, load_split, resolve_data_dir, write_idx, write_synthetic_split,
-)
+from shb.numeric.idx import DEFAULT_DATA_DIR, load_idx, load_split, resolve_data_dir
 from shb.cli import main as shb_main
 from shb.ground.errors import InputError
+
+from data_writers import write_idx, write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
 
 
 @settings(deadline=None)

@@ -9,7 +9,7 @@ import pytest
 from autograd import grad, make_jvp
 from hypothesis import assume, given, strategies as st
 
-from shb.numeric import backprop, mlp
+from shb.numeric import backprop, mlp, training
 
 SIZES = (20, 10, 3)
 
@@ -172,9 +172,9 @@ def test_float32_agrees_with_float64_to_float32_precision():
     rng = np.random.default_rng(3)
     layout, n = mlp.make_layout(sizes)
     theta = mlp.init_params(sizes, rng) + 0.05 * rng.standard_normal(n)
-    data = mlp.Dataset(rng.integers(0, 256, (300, 50), dtype=np.uint8), rng.integers(0, 5, 300), 5)
-    X, Y = mlp.minibatch(data, np.arange(40))
-    X32, Y32 = mlp.minibatch(data, np.arange(40), np.float32)
+    data = training.Dataset(rng.integers(0, 256, (300, 50), dtype=np.uint8), rng.integers(0, 5, 300), 5)
+    X, Y = training.minibatch(data, np.arange(40))
+    X32, Y32 = training.minibatch(data, np.arange(40), np.float32)
     assert X32.dtype == Y32.dtype == np.float32
     np.testing.assert_array_equal(X32, X.astype(np.float32))
     theta32, tangents = theta.astype(np.float32), rng.standard_normal((2, n))
@@ -188,30 +188,13 @@ def test_float32_agrees_with_float64_to_float32_precision():
     assert hvps32.dtype == np.float32
     assert_close(hvps32, hvps, rtol=1e-5)
     # training: 30 steps stay float32 (the step size given as a numpy float64 included) and close to float64
-    v = np.zeros(n)
-    after, _, losses = mlp.train(theta, v, data, layout, np.float64(0.1), 1.0, 30, np.random.default_rng(4))
-    after32, v32, losses32 = mlp.train(theta32, v.astype(np.float32), data, layout, np.float64(0.1), 1.0, 30,
-                                       np.random.default_rng(4))
+    v, net = np.zeros(n), mlp.make_net(sizes[:1], sizes[-1], sizes[1:-1])
+    after, _, losses = training.train(net, theta, v, data, np.float64(0.1), 1.0, 30, np.random.default_rng(4))
+    after32, v32, losses32 = training.train(net, theta32, v.astype(np.float32), data, np.float64(0.1), 1.0, 30,
+                                            np.random.default_rng(4))
     assert after32.dtype == v32.dtype == np.float32
     assert_close(after32, after, rtol=1e-4)
     np.testing.assert_allclose(losses32, losses, rtol=1e-4)
-
-
-def test_in_place_sgd_rounds_like_the_functional_step_and_train_leaves_its_inputs():
-    rng = np.random.default_rng(5)
-    theta, v, g = rng.standard_normal((3, 50))
-    expected = mlp.sgd_momentum_step(theta, v, g, 0.037, 0.91)
-    theta2, v2, g2 = theta.copy(), v.copy(), g.copy()
-    mlp.sgd_momentum_update(theta2, v2, g2, 0.037, 0.91)
-    np.testing.assert_array_equal(theta2, expected[0])
-    np.testing.assert_array_equal(v2, expected[1])
-    data = mlp.Dataset(rng.integers(0, 256, (40, 20), dtype=np.uint8), rng.integers(0, 3, 40), 3)
-    layout, n = mlp.make_layout(SIZES)
-    theta0, v0 = mlp.init_params(SIZES, rng), np.full(n, 0.01)
-    copies = theta0.copy(), v0.copy()
-    mlp.train(theta0, v0, data, layout, 0.1, 1.0, 3, rng, batch_size=5)
-    np.testing.assert_array_equal(theta0, copies[0])
-    np.testing.assert_array_equal(v0, copies[1])
 
 
 def test_malloc_thresholds_are_set_unless_the_environment_sets_them(monkeypatch):
@@ -228,42 +211,3 @@ def test_init_weights_normal_scale_and_zero_biases():
     (W1, b1), (W2, b2), (W3, b3) = mlp.unflatten(theta, layout)
     assert W1.std() == pytest.approx(0.1, rel=0.02) and abs(W1.mean()) < 0.002
     assert not (b1.any() or b2.any() or b3.any())
-
-
-def test_inverse_time_decay():
-    assert mlp.inverse_time_decay(0.3, 2.0, 0) == 0.3
-    assert mlp.inverse_time_decay(0.3, 2.0, 5000) == pytest.approx(0.3 / 4)
-    assert mlp.inverse_time_decay(0.3, 0.5, 15000, k=5000) == pytest.approx(0.3 / 2)
-
-
-def test_sgd_momentum_two_steps_by_hand():
-    theta, v = np.array([1.0, -2.0]), np.zeros(2)
-    g1, g2 = np.array([0.5, 1.0]), np.array([-1.0, 2.0])
-    theta, v = mlp.sgd_momentum_step(theta, v, g1, 0.1, 0.9)
-    np.testing.assert_allclose(theta, [0.95, -2.1])
-    theta, v = mlp.sgd_momentum_step(theta, v, g2, 0.2, 0.9)
-    # v2 = 0.9 * (-0.05, -0.1) - 0.2 * (-1, 2) = (0.155, -0.49)
-    np.testing.assert_allclose(v, [0.155, -0.49])
-    np.testing.assert_allclose(theta, [1.105, -2.59])
-
-
-def test_minibatch_scales_inputs_and_one_hot_labels():
-    data = mlp.Dataset(np.array([[0, 255], [51, 102]], dtype=np.uint8), np.array([2, 0]), 3)
-    X, Y = mlp.minibatch(data, np.array([1, 0, 1]))
-    np.testing.assert_allclose(X, [[0.2, 0.4], [0, 1], [0.2, 0.4]])
-    np.testing.assert_array_equal(Y, [[1, 0, 0], [0, 0, 1], [1, 0, 0]])
-
-
-def test_training_reduces_loss_and_is_seeded():
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 3, 400)
-    images = np.clip(rng.uniform(30, 220, (3, 20))[labels] + rng.normal(0, 30, (400, 20)), 0, 255).astype(np.uint8)
-    data = mlp.Dataset(images, labels, 3)
-    layout, _ = mlp.make_layout(SIZES)
-    theta, v = mlp.warm_start(data, layout, SIZES, np.random.default_rng(1), batch_size=20)
-    before = mlp.dataset_loss(theta, data, layout)
-    after, _, losses = mlp.train(theta, v, data, layout, 0.05, 1.0, 200, np.random.default_rng(2), batch_size=20)
-    assert mlp.dataset_loss(after, data, layout) < 0.5 * before
-    again, _, _ = mlp.train(theta, v, data, layout, 0.05, 1.0, 200, np.random.default_rng(2), batch_size=20)
-    np.testing.assert_array_equal(after, again)
-    assert losses.shape == (200,)

@@ -8,10 +8,10 @@ import pytest
 from shb.experiments import offline
 from shb.experiments.offline import checks, units
 from shb.experiments.offline.config import PROGRESS_FILE, TINY, normalized, problem_spec
-from shb.numeric.idx import write_synthetic_split
 from shb.cli import main as shb_main
 from shb.ground.errors import InputError, ProgressError
 
+from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
 
 
 @pytest.fixture(scope="module")

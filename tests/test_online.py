@@ -9,23 +9,26 @@ from shb.experiments import online
 from shb.experiments.online import checks, units
 from shb.experiments.online.config import AUDIT_TOLERANCE, TINY, run_specs
 from shb.experiments.runner import load_progress
-from shb.numeric import idx, online_smd
+from shb.numeric import cnn, mlp, online_smd
+from shb.numeric.hypergrad import finite_difference_hypergrad, relative_errors
 from shb import cli
 from shb.ground.errors import ProgressError
 
+
+from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
 
 
 @pytest.fixture
 def data_dir(tmp_path):
     d = str(tmp_path / "data")
-    idx.write_synthetic_split(d, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
-    idx.write_synthetic_split(d, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
+    write_synthetic_split(d, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
+    write_synthetic_split(d, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
     return d
 
 
 def tiny_mlp(seed=0, n=20):
     rng = np.random.default_rng(seed)
-    net = online_smd.mlp_net((7, 5, 3))
+    net = mlp.make_net((7,), 3, hidden_sizes=(5,))
     theta = net.init(rng) + 0.05 * rng.standard_normal(net.n_params)
     v = 0.1 * rng.standard_normal(net.n_params)
     batch = lambda: (rng.uniform(0, 1, (n, 7)), np.eye(3)[rng.integers(0, 3, n)])  # noqa: E731
@@ -57,23 +60,23 @@ def test_lookahead_hypergradient_matches_finite_differences_and_reverse_mode(det
     _, forward = online_smd.lookahead_hypergrad(net, u, theta, v, batches, meta_batch)
     np.testing.assert_array_equal(theta, theta_copy)  # the lookahead never touches the real weights
     np.testing.assert_array_equal(v, v_copy)
-    fd = online_smd.finite_difference_hypergrad(net, u, theta, v, batches, meta_batch)
+    fd = finite_difference_hypergrad(online_smd.lookahead_loss, net, u, theta, v, batches, meta_batch)
     reverse = online_smd.reverse_lookahead_hypergrad(net, u, theta, v, batches, meta_batch)
     assert np.all(np.abs(forward) > 1e-8)
-    assert np.max(online_smd.relative_errors(forward, fd)) < 1e-6
-    assert np.max(online_smd.relative_errors(forward, reverse)) < 1e-10
+    assert np.max(relative_errors(forward, fd)) < 1e-6
+    assert np.max(relative_errors(forward, reverse)) < 1e-10
 
 
 def test_lookahead_hypergradient_on_the_cnn():
     rng = np.random.default_rng(5)
-    net = online_smd.cnn_net((8, 8, 1), 3, filters=(2, 2, 2), hidden=4)
+    net = cnn.make_net((8, 8, 1), 3, filters=(2, 2, 2), hidden=4)
     theta = net.init(rng) + 0.05 * rng.standard_normal(net.n_params)
     v = np.zeros(net.n_params)
     batches = [(rng.uniform(0, 1, (4, 64)), np.eye(3)[rng.integers(0, 3, 4)]) for _ in range(4)]
     u = online_smd.hypers(0.1, 0.9)
     _, forward = online_smd.lookahead_hypergrad(net, u, theta, v, batches[:3], batches[3])
-    fd = online_smd.finite_difference_hypergrad(net, u, theta, v, batches[:3], batches[3])
-    assert np.max(online_smd.relative_errors(forward, fd)) < 1e-5
+    fd = finite_difference_hypergrad(online_smd.lookahead_loss, net, u, theta, v, batches[:3], batches[3])
+    assert np.max(relative_errors(forward, fd)) < 1e-5
 
 
 def test_lookahead_draws():

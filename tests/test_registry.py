@@ -12,7 +12,8 @@ from shb.experiments.registry import EXPERIMENTS, Experiment
 from shb.experiments.reproduce import plan
 from shb.experiments.result import Result
 from shb.ground.errors import InputError
-from shb.numeric.idx import write_synthetic_split
+
+from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
 
 
 @pytest.fixture(scope="module")

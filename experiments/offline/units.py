@@ -14,8 +14,10 @@ from shb.experiments.offline.config import PROGRESS_FILE
 from shb.experiments.runner import Unit, load_progress
 from shb.ground.errors import ProgressError, ShbError
 from shb.ground.io import atomic_write_json, read_json
-from shb.numeric import mlp, smd
-from shb.numeric.hypergrad import finite_difference_hypergrad, hypergrad_run, relative_errors, reverse_hypergrad
+from shb.numeric import smd, training
+from shb.numeric.hypergrad import (
+    finite_difference_hypergrad, hypergrad_run, meta_objective, relative_errors, reverse_hypergrad,
+)
 
 
 class Work:
@@ -155,14 +157,15 @@ def hypergrad_check(spec, config, log_hypers):
     problem = smd.build_problem(spec._replace(dtype="float64"))
     rng = np.random.default_rng(smd.derive_seed(config["seed"], 6))
     n = problem.data.images.shape[0]
-    batches = [mlp.minibatch(problem.data, mlp.batch_indices(rng, n, spec.batch_size))
+    batches = [training.minibatch(problem.data, training.batch_indices(rng, n, spec.batch_size))
                for _ in range(config["check_horizon"])]
-    meta_batch = mlp.minibatch(problem.data, mlp.batch_indices(rng, n, spec.batch_size))
-    args = (problem.theta0, problem.v0, batches, meta_batch, problem.layout)
+    meta_batch = training.minibatch(problem.data, training.batch_indices(rng, n, spec.batch_size))
+    args = (problem.theta0, problem.v0, batches, meta_batch)
     log_hypers = np.asarray(log_hypers, dtype=float)
-    meta_loss, forward = hypergrad_run(log_hypers, *args, spec.mu, spec.k)
-    fd = finite_difference_hypergrad(log_hypers, *args, eps=config["check_eps"], mu=spec.mu, k=spec.k)
-    reverse = reverse_hypergrad(log_hypers, *args, spec.mu, spec.k)
+    meta_loss, forward = hypergrad_run(problem.net, log_hypers, *args, spec.mu, spec.k)
+    fd = finite_difference_hypergrad(meta_objective, problem.net, log_hypers, *args, eps=config["check_eps"],
+                                     mu=spec.mu, k=spec.k)
+    reverse = reverse_hypergrad(problem.net, log_hypers, *args, spec.mu, spec.k)
     return {
         "max_rel_error": float(np.max(relative_errors(forward, fd))),
         "max_rel_error_reverse": float(np.max(relative_errors(forward, reverse))),

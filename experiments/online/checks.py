@@ -6,7 +6,7 @@ import numpy as np
 
 from shb.experiments.online.config import AUDIT_TOLERANCE, HYPERGRAD_TOLERANCE, LR_RATIO
 from shb.experiments.verified import check
-from shb.numeric import mlp, online_smd
+from shb.numeric import hypergrad, online_smd, training
 
 
 def hypergrad_check(problem, state, eps):
@@ -15,14 +15,14 @@ def hypergrad_check(problem, state, eps):
     batches, meta_batch = online_smd.batches_of(problem.train, list(s["step_idx"]), s["meta_idx"])
     args = (problem.net, np.asarray(s["u"], dtype=float), s["theta"], s["v"], batches, meta_batch)
     forward = online_smd.lookahead_hypergrad(*args)[1]
-    fd = online_smd.finite_difference_hypergrad(*args, eps=eps)
+    fd = hypergrad.finite_difference_hypergrad(online_smd.lookahead_loss, *args, eps=eps)
     reverse = np.asarray(online_smd.reverse_lookahead_hypergrad(*args))
     used = np.asarray(s["hypergrad_used"])
     return {
         "t": int(s["t"]), "u": np.asarray(s["u"]).tolist(), "used": used.tolist(), "recomputed": forward.tolist(),
         "finite_difference": fd.tolist(), "reverse": reverse.tolist(), "eps": eps,
-        "max_rel_error": float(np.max(online_smd.relative_errors(used, fd))),
-        "max_rel_error_reverse": float(np.max(online_smd.relative_errors(used, reverse))),
+        "max_rel_error": float(np.max(hypergrad.relative_errors(used, fd))),
+        "max_rel_error_reverse": float(np.max(hypergrad.relative_errors(used, reverse))),
     }
 
 
@@ -31,9 +31,9 @@ def audit_check(problem, state, log):
     a = state["audit"]
     i = log["step"].index(int(a["t"]))
     lr, mu = log["lr"][i], log["mu"][i]
-    X, Y = mlp.minibatch(problem.train, a["idx"])
-    _, g = problem.net.loss_and_grad(a["theta_before"], X, Y, problem.net.layout)
-    theta, _ = mlp.sgd_momentum_step(a["theta_before"], a["v_before"], g, lr, mu)
+    X, Y = training.minibatch(problem.train, a["idx"])
+    _, g = problem.net.loss_and_grad(a["theta_before"], X, Y)
+    theta, _ = training.sgd_momentum_step(a["theta_before"], a["v_before"], g, lr, mu)
     return float(np.max(np.abs(theta - a["theta_after"]))), lr, mu
 
 

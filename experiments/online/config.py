@@ -96,7 +96,12 @@ CNN_TINY = dict(TINY, steps=12, adapt_steps=6, burst_every=3, audit_step=5, chec
                 batch_size=4, meta_batch=4, init_lrs=[0.1])
 CONFIGS = {"tiny": {"mlp": TINY, "cnn": CNN_TINY}, "quick": {"mlp": QUICK, "cnn": CNN_QUICK},
            "paper": {"mlp": PAPER, "cnn": CNN_PAPER}}
-NETS = ("mlp", "cnn")
+# Each network's size keywords (shb.numeric.networks) from the configuration.
+NET_SIZES = {
+    "mlp": lambda config: {"hidden_sizes": tuple(config["hidden_sizes"])},
+    "cnn": lambda config: {"filters": tuple(config["cnn_filters"]), "hidden": config["cnn_hidden"]},
+}
+NETS = tuple(NET_SIZES)
 DATASETS = ("fashion-mnist", "mnist", "cifar10")
 TITLE = "Online meta-optimization (Figures 7 and 8)"
 HYPERGRAD_TOLERANCE = 1e-4

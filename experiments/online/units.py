@@ -11,10 +11,10 @@ import time
 
 import numpy as np
 
-from shb.experiments.online.config import DATASETS
+from shb.experiments.online.config import DATASETS, NET_SIZES
 from shb.experiments.runner import Unit, load_progress
 from shb.ground.errors import InputError
-from shb.numeric import cifar, idx, mlp, online_smd
+from shb.numeric import cifar, idx, networks, online_smd, training
 
 
 class Work:
@@ -72,7 +72,7 @@ def cached_problem(config_json, net_name, dataset, data_dir):
 
 
 def load_data(dataset, data_dir):
-    """(train, test) as mlp.Dataset and the input shape (H, W, C)."""
+    """(train, test) as training.Dataset and the input shape of one example: (H, W, C) for square images."""
     if dataset not in DATASETS:
         raise InputError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
     if dataset == "cifar10":
@@ -84,22 +84,20 @@ def load_data(dataset, data_dir):
         where = idx.resolve_data_dir(data_dir)
         train, test = idx.load_split(where, "train"), idx.load_split(where, "test")
         side = math.isqrt(train[0].shape[1])
-        shape = (side, side, 1) if side * side == train[0].shape[1] else None  # IDX rows are flattened
+        shape = (side, side, 1) if side * side == train[0].shape[1] else train[0].shape[1:]  # IDX rows are flat
     if train[0].shape[1] != test[0].shape[1]:
         raise InputError(f"train and test images differ in size: {train[0].shape[1]} vs {test[0].shape[1]}")
     n_classes = int(max(train[1].max(), test[1].max())) + 1
-    as_set = lambda split: mlp.Dataset(split[0], split[1].astype(np.int64), n_classes)  # noqa: E731
+    as_set = lambda split: training.Dataset(split[0], split[1].astype(np.int64), n_classes)  # noqa: E731
     return as_set(train), as_set(test), shape
 
 
 def build_problem(config, net_name, dataset, data_dir):
     train, test, shape = load_data(dataset, data_dir)
-    if net_name == "cnn":
-        if shape is None:
-            raise InputError(f"--net cnn needs square images; {dataset} has {train.images.shape[1]} pixels per image")
-        net = online_smd.cnn_net(shape, train.n_classes, tuple(config["cnn_filters"]), config["cnn_hidden"])
-    else:
-        net = online_smd.mlp_net((train.images.shape[1], *config["hidden_sizes"], train.n_classes))
+    try:
+        net = networks.make(net_name, shape, train.n_classes, **NET_SIZES[net_name](config))
+    except ValueError as err:  # e.g. a CNN given flat, non-square inputs
+        raise InputError(f"--net {net_name} cannot take {dataset}'s inputs of shape {shape}: {err}") from None
     return online_smd.Problem(net, train, test, config["eval_train"], config["eval_test"])
 
 

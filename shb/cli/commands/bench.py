@@ -89,29 +89,30 @@ def mlp_timings(dtype, steps, repeats):
     """Medians (ms) of the plain step, the hypergradient step and their matrix products alone, in `dtype`."""
     import numpy as np
 
-    from shb.numeric import mlp
+    from shb.numeric import mlp, training
     from shb.numeric.hypergrad import hyper_step
 
     rng = np.random.default_rng(0)
     sizes = mlp.PAPER_SIZES
-    layout, n_params = mlp.make_layout(sizes)
-    data = mlp.Dataset(rng.integers(0, 256, (10000, sizes[0]), dtype=np.uint8),
-                       rng.integers(0, sizes[-1], 10000), sizes[-1])
+    net = mlp.make_net(sizes[:1], sizes[-1], sizes[1:-1])
+    layout, n_params = net.layout, net.n_params
+    data = training.Dataset(rng.integers(0, 256, (10000, sizes[0]), dtype=np.uint8),
+                            rng.integers(0, sizes[-1], 10000), sizes[-1])
     theta = mlp.init_params(sizes, rng, dtype=dtype)
     state = {"theta": theta, "v": np.zeros_like(theta)}
     tangents = {"dtheta": (1e-3 * rng.standard_normal((2, n_params))).astype(dtype),
                 "dv": np.zeros((2, n_params), dtype)}
 
-    def plain_step():                                   # the loop body of mlp.train
-        X, Y = mlp.minibatch(data, mlp.batch_indices(rng, 10000), dtype)
-        _, g = mlp.loss_and_grad(state["theta"], X, Y, layout)
-        mlp.sgd_momentum_update(state["theta"], state["v"], g, 1e-3)
+    def plain_step():                                   # the loop body of training.train
+        X, Y = training.minibatch(data, training.batch_indices(rng, 10000), dtype)
+        _, g = net.loss_and_grad(state["theta"], X, Y)
+        training.sgd_momentum_update(state["theta"], state["v"], g, 1e-3)
 
     def hyper():                                        # the loop body of hypergrad.hypergrad_run
-        X, Y = mlp.minibatch(data, mlp.batch_indices(rng, 10000), dtype)
-        hyper_step(state["theta"], state["v"], tangents["dtheta"], tangents["dv"], X, Y, 1e-3, 1.0, 10, layout)
+        X, Y = training.minibatch(data, training.batch_indices(rng, 10000), dtype)
+        hyper_step(net, state["theta"], state["v"], tangents["dtheta"], tangents["dv"], X, Y, 1e-3, 1.0, 10)
 
-    X, _ = mlp.minibatch(data, np.arange(mlp.BATCH_SIZE), dtype)
+    X, _ = training.minibatch(data, np.arange(training.BATCH_SIZE), dtype)
     weights = [W for W, _ in mlp.views(state["theta"], layout)]
     tangent_weights = [U for U, _ in mlp.views(tangents["dtheta"], layout)]
     return medians_ms({"plain": plain_step, "floor": lambda: mlp_products(X, weights), "hyper": hyper,
@@ -119,7 +120,7 @@ def mlp_timings(dtype, steps, repeats):
 
 
 def bench_mlp(args):
-    from shb.numeric import mlp
+    from shb.numeric import mlp, training
     from shb.ground.errors import InputError
 
     if args.repeats < 1 or args.steps < 1:
@@ -136,7 +137,7 @@ def bench_mlp(args):
             f"hyper_over_plain{suffix}": ms["hyper"] / ms["plain"],
             f"hyper_floor_over_floor{suffix}": ms["hyper_floor"] / ms["floor"],
         })
-    result.update({"batch_size": mlp.BATCH_SIZE, "layer_sizes": list(mlp.PAPER_SIZES), "repeats": args.repeats,
+    result.update({"batch_size": training.BATCH_SIZE, "layer_sizes": list(mlp.PAPER_SIZES), "repeats": args.repeats,
                    "steps": args.steps, "blas_threads": 1})
     if args.json:
         print(json.dumps(result, indent=1))

@@ -1,0 +1,28 @@
+"""The registry of networks: name -> constructor of its `Net` (numeric/net.py).
+
+Every constructor is called as constructor(input_shape, n_classes, **sizes), with the input shape
+(H, W, C) or (d,) of one example, the number of classes, and the network's own size keywords
+(the MLP: hidden_sizes; the CNN: filters, hidden), each with the paper's value as its default.
+Adding a network is one module that defines its constructor and one line in NETWORKS.
+"""
+import inspect
+
+from shb.ground.errors import InputError
+from shb.numeric import cnn, mlp
+
+NETWORKS = {
+    "mlp": mlp.make_net,
+    "cnn": cnn.make_net,
+}
+
+
+def make(name, input_shape, n_classes, **sizes):
+    """The Net `name` for inputs of `input_shape` and `n_classes` classes, with the network's size keywords."""
+    if name not in NETWORKS:
+        raise InputError(f"unknown network {name!r}; choose one of: {', '.join(NETWORKS)}")
+    constructor = NETWORKS[name]
+    try:
+        inspect.signature(constructor).bind(input_shape, n_classes, **sizes)
+    except TypeError as err:
+        raise InputError(f"network {name!r} does not take these sizes: {err}") from None
+    return constructor(input_shape, n_classes, **sizes)
