@@ -124,9 +124,11 @@ def run_schedule(args):
     T = _int(args.steps, "--steps", 1)
     name = args.schedule_name
     if name == "greedy":
-        out = nqm_schedules.greedy(problem, T)
+        with _quiet_numpy():
+            out = nqm_schedules.greedy(problem, T)
     elif name == "greedy-sgd":
-        out = nqm_schedules.greedy_sgd(problem, T)
+        with _quiet_numpy():
+            out = nqm_schedules.greedy_sgd(problem, T)
     else:
         kwargs = {"steps": _int(args.adam_steps, "--adam-steps", 0)}
         if args.adam_lr is not None:
