@@ -16,7 +16,7 @@ optimizes log effective learning rate and log(1 - mu)):
 
     alpha_t = exp(a_t),  mu_t = 1 - exp(b_t)         (so alpha > 0 and mu < 1; mu may be negative).
 
-Adam as in the paper: learning rate 0.003, 500 steps (defaults of `fixed` and `optimized`). Because
+Adam as in the paper: learning rate ADAM_LR = 0.003, ADAM_STEPS = 500 (defaults of `fixed`, `optimized`). Because
 0.003 x 500 moves a log-parameter by at most ~1.5, the start matters: `fixed` starts from the best
 point of a 40 x 24 (alpha, mu) grid; `optimized` from the better (lower L(T), safeguard satisfied) of
 the greedy schedule and the best exponentially decaying schedule alpha0 f^(t/(T-1)) on a 14 x 7 x 9
@@ -41,6 +41,7 @@ from shb.numeric.optim import adam
 # det H >= 0 always (each coordinate's Hessian is PSD by Cauchy-Schwarz, A(theta) A(v) >= E[theta v]^2),
 # so only rounding can make it slightly negative.
 DET_RTOL = 1e-12
+ADAM_STEPS, ADAM_LR = 500, 0.003  # Adam as in the paper (Section 2.3); the registry's defaults too
 
 
 def _result(problem, alpha, mu, **extra):
@@ -157,7 +158,7 @@ def fixed_grid(problem, T, alphas=FIXED_GRID_ALPHA, mus=FIXED_GRID_MU):
     return float(A.flat[k]), float(M.flat[k])
 
 
-def fixed(problem, T, steps=500, lr=0.003, init=None, momentum=True):
+def fixed(problem, T, steps=ADAM_STEPS, lr=ADAM_LR, init=None, momentum=True):
     """One (alpha, mu) for all T steps minimizing L(T): a grid start, then Adam on (log alpha, log(1 - mu)).
 
     `init` = (alpha, mu) skips the grid. `momentum=False` fits alpha alone with mu = 0.
@@ -322,7 +323,7 @@ def _start(problem, T, init, momentum, safeguard):
     return STARTS[init](problem, T, momentum, safeguard)
 
 
-def optimized(problem, T, steps=500, lr=0.003, init="auto", momentum=True, safeguard=True,
+def optimized(problem, T, steps=ADAM_STEPS, lr=ADAM_LR, init="auto", momentum=True, safeguard=True,
               penalty_weight=1e4):
     """One (alpha_t, mu_t) per step, t < T, locally minimizing L(T) (Section 2.3, "optimized schedule").
 
