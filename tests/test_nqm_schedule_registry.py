@@ -180,3 +180,18 @@ def test_a_schedule_rejects_an_option_it_does_not_declare():
     with pytest.raises(InputError, match="--adam-lr must be a finite number > 0, got -0.1"):
         SCHEDULES["fixed"](PROBLEM, 3, {"adam_lr": -0.1})
     assert registry.SCHEDULES is SCHEDULES
+
+
+def test_figure_3_takes_its_schedules_from_the_registry(monkeypatch):
+    from shb.experiments import fig3_schedules
+
+    cfg = {"T": 4, "adam_steps": {"paper": 3}, "adam_lr": 0.01}
+    runs, seconds = fig3_schedules.schedules(PROBLEM, "paper", cfg)
+    assert list(runs) == list(seconds) == ["greedy", "fixed", "optimized"]
+    for name in runs:
+        assert same(runs[name], DIRECT[name](4, {"steps": 3, "lr": 0.01})), name
+    # An entry replaced in the registry is what the figure draws.
+    marker = {"alpha": np.ones(4), "mu": np.zeros(4), "loss": np.zeros(5)}
+    fixed = SCHEDULES["fixed"]
+    monkeypatch.setitem(SCHEDULES, "fixed", Schedule("fixed", fixed.help, lambda *args: marker, fixed.options))
+    assert fig3_schedules.schedules(PROBLEM, "paper", cfg)[0]["fixed"] is marker
