@@ -14,7 +14,7 @@ import numpy as np
 from shb.experiments.common import generated_code_check, paper_row
 from shb.experiments.result import Result
 from shb.experiments.verified import check, save_verified_figure
-from shb.numeric import nqm_checks, nqm_dynamics, nqm_problem, nqm_schedules
+from shb.numeric import nqm_checks, nqm_dynamics, nqm_problem, nqm_schedule_registry
 
 # ---- configuration ----------------------------------------------------------------------------
 # Adam steps per preset. The NQM is cheap with the generated adjoint, so quick keeps the paper's
@@ -33,14 +33,14 @@ NAMES = {"paper": "fig3a", "paper-deterministic": "fig3b"}
 
 
 def schedules(problem, preset, cfg):
-    """The three schedules of Figure 3, each {"alpha", "mu", "loss"} (numeric/nqm_schedules.py)."""
-    fit = dict(steps=cfg["adam_steps"][preset], lr=cfg["adam_lr"])
+    """The three schedules of Figure 3, each {"alpha", "mu", "loss"}, from the schedule registry
+    (numeric/nqm_schedule_registry.py); the fitted ones with the preset's Adam steps and learning rate."""
+    fit = {"adam_steps": cfg["adam_steps"][preset], "adam_lr": cfg["adam_lr"]}
     out, seconds = {}, {}
-    for name, make in (("greedy", lambda: nqm_schedules.greedy(problem, cfg["T"])),
-                       ("fixed", lambda: nqm_schedules.fixed(problem, cfg["T"], **fit)),
-                       ("optimized", lambda: nqm_schedules.optimized(problem, cfg["T"], **fit))):
+    for name in ("greedy", "fixed", "optimized"):
+        schedule = nqm_schedule_registry.SCHEDULES[name]
         t0 = time.monotonic()
-        out[name] = make()
+        out[name] = schedule(problem, cfg["T"], schedule.pick(fit))
         seconds[name] = time.monotonic() - t0
     return out, seconds
 

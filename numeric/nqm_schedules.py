@@ -16,7 +16,7 @@ optimizes log effective learning rate and log(1 - mu)):
 
     alpha_t = exp(a_t),  mu_t = 1 - exp(b_t)         (so alpha > 0 and mu < 1; mu may be negative).
 
-Adam as in the paper: learning rate 0.003, 500 steps (defaults of `fixed` and `optimized`). Because
+Adam as in the paper: learning rate ADAM_LR = 0.003, ADAM_STEPS = 500 (defaults of `fixed`, `optimized`). Because
 0.003 x 500 moves a log-parameter by at most ~1.5, the start matters: `fixed` starts from the best
 point of a 40 x 24 (alpha, mu) grid; `optimized` from the better (lower L(T), safeguard satisfied) of
 the greedy schedule and the best exponentially decaying schedule alpha0 f^(t/(T-1)) on a 14 x 7 x 9
@@ -31,6 +31,7 @@ import numpy as np
 from autograd import value_and_grad
 import autograd.numpy as anp
 
+from shb.ground.errors import InputError
 from shb.numeric.nqm_dynamics import final_loss, initial_stats, max_component_ratio, rollout
 from shb.numeric.nqm_generated import (greedy_sgd_solution, greedy_solution, greedy_sums, loss_component,
                                    nqm_step, one_step_loss, raw_moments)
@@ -40,6 +41,7 @@ from shb.numeric.optim import adam
 # det H >= 0 always (each coordinate's Hessian is PSD by Cauchy-Schwarz, A(theta) A(v) >= E[theta v]^2),
 # so only rounding can make it slightly negative.
 DET_RTOL = 1e-12
+ADAM_STEPS, ADAM_LR = 500, 0.003  # Adam as in the paper (Section 2.3); the registry's defaults too
 
 
 def _result(problem, alpha, mu, **extra):
@@ -156,7 +158,7 @@ def fixed_grid(problem, T, alphas=FIXED_GRID_ALPHA, mus=FIXED_GRID_MU):
     return float(A.flat[k]), float(M.flat[k])
 
 
-def fixed(problem, T, steps=500, lr=0.003, init=None, momentum=True):
+def fixed(problem, T, steps=ADAM_STEPS, lr=ADAM_LR, init=None, momentum=True):
     """One (alpha, mu) for all T steps minimizing L(T): a grid start, then Adam on (log alpha, log(1 - mu)).
 
     `init` = (alpha, mu) skips the grid. `momentum=False` fits alpha alone with mu = 0.
@@ -277,31 +279,51 @@ def decay_grid(problem, T, safeguard=True, alpha0s=DECAY_GRID_ALPHA0, mus=DECAY_
     return best[0].copy(), best[1].copy()
 
 
+def start_decay_grid(problem, T, momentum, safeguard):
+    """The best exponentially decaying schedule of `decay_grid` (mu = 0 without momentum)."""
+    return decay_grid(problem, T, safeguard=safeguard, mus=DECAY_GRID_MU if momentum else np.array([0.0]))
+
+
+def start_fixed_grid(problem, T, momentum, safeguard):
+    """The best constant (alpha, mu) of `fixed_grid`, for all T steps."""
+    a, m = fixed_grid(problem, T, mus=FIXED_GRID_MU if momentum else np.array([0.0]))
+    return np.full(T, a), np.full(T, m)
+
+
+def start_greedy(problem, T, momentum, safeguard):
+    """The greedy schedule (Theorem 2), alpha floored at 1e-12 and mu capped at 0.999 (log parameters)."""
+    g = greedy(problem, T, momentum=momentum)
+    return np.maximum(g["alpha"], 1e-12), np.minimum(g["mu"], 0.999)
+
+
+def start_auto(problem, T, momentum, safeguard):
+    """Whichever of the decay-grid and greedy starts has the lower L(T), among those that are finite and
+    (with `safeguard`) keep every loss component at or below its initial value (the first on a tie)."""
+    candidates = [STARTS[name](problem, T, momentum, safeguard) for name in ("decay-grid", "greedy")]
+    scores = []
+    for alpha, mu in candidates:
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss = float(final_loss(problem, alpha, mu))
+        ok = np.isfinite(loss) and (not safeguard or max_component_ratio(problem, alpha, mu) <= 1.0)
+        scores.append(loss if ok else np.inf)
+    return candidates[int(np.argmin(scores))]
+
+
+# The named starts of `optimized`: name -> function (problem, T, momentum, safeguard) -> (alpha0 [T], mu0 [T]).
+STARTS = {"auto": start_auto, "decay-grid": start_decay_grid, "fixed-grid": start_fixed_grid, "greedy": start_greedy}
+
+
 def _start(problem, T, init, momentum, safeguard):
-    """The starting schedule (alpha0, mu0) of `optimized` (see its docstring)."""
+    """The starting schedule (alpha0, mu0) of `optimized`: a named start of STARTS, or a pair (alpha, mu)."""
     if not isinstance(init, str):
         return tuple(np.broadcast_to(np.asarray(x, dtype=float), (T,)).copy() for x in init)
-    if init == "decay-grid":
-        return decay_grid(problem, T, safeguard=safeguard, mus=DECAY_GRID_MU if momentum else np.array([0.0]))
-    if init == "fixed-grid":
-        a, m = fixed_grid(problem, T, mus=FIXED_GRID_MU if momentum else np.array([0.0]))
-        return np.full(T, a), np.full(T, m)
-    if init == "greedy":
-        g = greedy(problem, T, momentum=momentum)
-        return np.maximum(g["alpha"], 1e-12), np.minimum(g["mu"], 0.999)
-    if init == "auto":
-        candidates = [_start(problem, T, name, momentum, safeguard) for name in ("decay-grid", "greedy")]
-        scores = []
-        for alpha, mu in candidates:
-            with np.errstate(over="ignore", invalid="ignore"):
-                loss = float(final_loss(problem, alpha, mu))
-            ok = np.isfinite(loss) and (not safeguard or max_component_ratio(problem, alpha, mu) <= 1.0)
-            scores.append(loss if ok else np.inf)
-        return candidates[int(np.argmin(scores))]
-    raise ValueError(f"init must be 'auto', 'decay-grid', 'fixed-grid', 'greedy' or (alpha, mu), got {init!r}")
+    if init not in STARTS:
+        names = ", ".join(repr(name) for name in STARTS)
+        raise InputError(f"init must be {names} or (alpha, mu), got {init!r}")
+    return STARTS[init](problem, T, momentum, safeguard)
 
 
-def optimized(problem, T, steps=500, lr=0.003, init="auto", momentum=True, safeguard=True,
+def optimized(problem, T, steps=ADAM_STEPS, lr=ADAM_LR, init="auto", momentum=True, safeguard=True,
               penalty_weight=1e4):
     """One (alpha_t, mu_t) per step, t < T, locally minimizing L(T) (Section 2.3, "optimized schedule").
 
@@ -309,10 +331,10 @@ def optimized(problem, T, steps=500, lr=0.003, init="auto", momentum=True, safeg
     by `steps` Adam steps of learning rate `lr` (the paper: 500 steps at 0.003) on the gradient from
     Autograd through the T-step rollout of Theorem 1; the best iterate is kept.
 
-    init: "auto" (default: whichever of "decay-grid" and "greedy" has the lower L(T) among those that
-    satisfy the safeguard), "decay-grid" (the best exponentially decaying schedule of `decay_grid`),
-    "fixed-grid" (the best constant (alpha, mu) of `fixed_grid`), "greedy" (the greedy schedule, alpha
-    floored at 1e-12 and mu capped at 0.999 for the parameterization), or a pair (alpha, mu).
+    init, a name in STARTS: "auto" (default: whichever of "decay-grid" and "greedy" has the lower L(T)
+    among those that satisfy the safeguard), "decay-grid" (the best exponentially decaying schedule of
+    `decay_grid`), "fixed-grid" (the best constant (alpha, mu) of `fixed_grid`), "greedy" (the greedy
+    schedule, alpha floored at 1e-12 and mu capped at 0.999 for the parameterization); or a pair (alpha, mu).
 
     safeguard (the paper's bound, Section 2.3): no coordinate's loss component may exceed its initial
     value, L_i(t) <= L_i(0) for all t, i. During the fit: the penalty

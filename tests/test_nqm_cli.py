@@ -64,6 +64,15 @@ def test_schedule_commands_json(files, capsys, monkeypatch):
     assert "optimized schedule" in result.stdout and "final loss" in result.stdout
 
 
+def test_overflow_gives_nan_in_the_output_not_warnings_on_stderr(files):
+    """Every schedule command runs under _quiet_numpy: a problem whose squares overflow gives nan, silently."""
+    (files / "huge.json").write_text(json.dumps(dict(PROBLEM, mean0=[3e200, -2.0, 1.0])))
+    for name in ("greedy", "greedy-sgd"):
+        result = run(["nqm", name, "--problem", "huge.json", "--steps", "3"], files)
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+        assert "final loss nan" in result.stdout
+
+
 def test_montecarlo_json(files, capsys, monkeypatch):
     result = run(["nqm", "montecarlo", "--problem", "P.json", "--schedule", "S.json", "--runs", "4000",
                   "--seed", "3", "--json"], files, capsys, monkeypatch)

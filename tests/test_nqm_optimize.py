@@ -12,6 +12,7 @@ import pytest
 from autograd import grad
 from hypothesis import given, strategies as st
 
+from shb.ground.errors import InputError
 from shb.numeric import nqm_dynamics, nqm_schedules
 from shb.numeric.nqm_dynamics import final_loss, loss_curve, rollout
 from shb.numeric.nqm_generated import sgd_min_A_after, sgd_optimal_alpha
@@ -185,3 +186,39 @@ def test_fixed_then_decay_schedule():
     for fraction in (1e-4, 1e-2, 0.3, 1.0):
         other = fixed_then_decay_schedule(problem, 1.0, 10, 6, mu=0.5, decay_to=fraction)
         assert other["loss"][-1] >= out["loss"][-1]
+
+
+def test_named_starts_of_optimized():
+    """STARTS is the table of `optimized`'s named starts; each gives a schedule of length T, alpha > 0, mu < 1;
+    an unknown name is one InputError (a ValueError) naming the choices."""
+    problem = noisy_ill_conditioned()
+    T = 9
+    assert list(nqm_schedules.STARTS) == ["auto", "decay-grid", "fixed-grid", "greedy"]
+    for name, start in nqm_schedules.STARTS.items():
+        alpha, mu = nqm_schedules._start(problem, T, name, True, True)
+        assert alpha.shape == mu.shape == (T,) and np.all(alpha > 0) and np.all(mu < 1), name
+        direct = start(problem, T, True, True)
+        assert np.array_equal(alpha, direct[0]) and np.array_equal(mu, direct[1]), name
+        assert np.all(nqm_schedules._start(problem, T, name, False, True)[1] == 0), name  # no momentum: mu = 0
+    with pytest.raises(InputError) as caught:
+        optimized(problem, T, steps=1, init="decay")
+    assert isinstance(caught.value, ValueError)
+    assert str(caught.value) == "init must be 'auto', 'decay-grid', 'fixed-grid', 'greedy' or (alpha, mu), got 'decay'"
+
+
+def test_auto_start_is_the_better_admissible_of_decay_grid_and_greedy(monkeypatch):
+    """"auto" takes the lower L(T) of the decay-grid and greedy starts, among those that (with the safeguard) keep
+    every loss component at or below its initial value, whichever of the two that is."""
+    # Coordinate 2 starts near its minimum under noise: any large step raises its loss above L_2(0).
+    problem = make_problem([1.0, 1.0], [0.0, 1.0], [10.0, 0.1], 0.0)
+    T = 9
+    unsafe, safe, better = ((np.full(T, alpha), np.zeros(T)) for alpha in (1.0, 1e-4, 1e-3))
+    assert nqm_schedules.constraint_violation(problem, *unsafe) > 0
+    assert nqm_schedules.constraint_violation(problem, *safe) == nqm_schedules.constraint_violation(problem, *better) == 0
+    assert final_loss(problem, *unsafe) < final_loss(problem, *better) < final_loss(problem, *safe)
+    for decay, greedy_start, safeguard, expected in ((unsafe, safe, True, safe), (safe, unsafe, True, safe),
+                                                     (unsafe, safe, False, unsafe), (safe, unsafe, False, unsafe),
+                                                     (safe, better, True, better), (better, safe, True, better)):
+        monkeypatch.setitem(nqm_schedules.STARTS, "decay-grid", lambda *args, s=decay: s)
+        monkeypatch.setitem(nqm_schedules.STARTS, "greedy", lambda *args, s=greedy_start: s)
+        assert nqm_schedules._start(problem, T, "auto", True, safeguard) is expected

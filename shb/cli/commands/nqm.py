@@ -2,6 +2,7 @@
 
     shb nqm dynamics   --problem P.json --schedule S.json [--json]
     shb nqm greedy|greedy-sgd|fixed|optimized (--problem P.json | --preset NAME) --steps T [--json]
+                (one subcommand per schedule of numeric/nqm_schedule_registry.py, with its declared options)
     shb nqm montecarlo --problem P.json --schedule S.json --runs N --seed K [--json]
 
 P.json = {"h": [...], "sigma2": [...], "mean0": [...], "var0": [...]}; S.json = {"alpha": [...], "mu": [...]}.
@@ -9,9 +10,11 @@ Bad input is one line on stderr and exit status 2.
 """
 import sys
 
-from shb.ground.errors import InputError
+from shb.numeric import nqm_schedule_registry
+from shb.numeric.nqm_schedule_registry import HORIZON, Option
 
-SCHEDULES = ("greedy", "greedy-sgd", "fixed", "optimized")
+RUNS = Option("runs", "int", minimum=2)
+SEED = Option("seed", "int", minimum=0)
 
 
 def register(subparsers):
@@ -24,15 +27,17 @@ def register(subparsers):
     _json_arg(p)
     p.set_defaults(func=run_dynamics)
 
-    for name in SCHEDULES:
-        p = sub.add_parser(name, help=f"the {name} schedule over a horizon of --steps T")
+    for schedule in nqm_schedule_registry.SCHEDULES.values():
+        p = sub.add_parser(schedule.name, help=schedule.help)
         _problem_args(p, preset=True)
-        p.add_argument("--steps", required=True, metavar="T", help="the horizon T (a positive integer)")
-        if name in ("fixed", "optimized"):
-            p.add_argument("--adam-steps", default="500", metavar="N", help="Adam steps (default 500, as the paper)")
-            p.add_argument("--adam-lr", default=None, metavar="LR", help="Adam learning rate (default: the module's)")
+        p.add_argument(HORIZON.flag, required=True, metavar=HORIZON.metavar, help=HORIZON.help)
+        for option in schedule.options:  # not given: None, and the registry fills in the declared default
+            if option.kind == "flag":
+                p.add_argument(option.flag, action="store_true", default=None, dest=_dest(option), help=option.help)
+            else:
+                p.add_argument(option.flag, metavar=option.metavar, dest=_dest(option), help=option.help)
         _json_arg(p)
-        p.set_defaults(func=run_schedule, schedule_name=name)
+        p.set_defaults(func=run_schedule, schedule=schedule)
 
     p = sub.add_parser("montecarlo", help="sample moments of theta at step T over N simulated runs")
     _problem_args(p, preset=False)
@@ -56,24 +61,9 @@ def _json_arg(parser):
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def _int(value, flag, minimum):
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{flag} must be an integer, got {value!r}") from None
-    if number < minimum:
-        raise InputError(f"{flag} must be >= {minimum}, got {number}")
-    return number
-
-
-def _float(value, flag):
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{flag} must be a number, got {value!r}") from None
-    if not number > 0 or number == float("inf"):
-        raise InputError(f"{flag} must be a finite number > 0, got {value!r}")
-    return number
+def _dest(option):
+    """The argparse attribute of a schedule's option (prefixed: no clash with --problem, --steps, --json)."""
+    return "option_" + option.name
 
 
 def _load_problem(args):
@@ -118,24 +108,14 @@ def run_dynamics(args):
 
 
 def run_schedule(args):
-    from shb.numeric import nqm_schedules
-
+    schedule = args.schedule
     problem = _load_problem(args)
-    T = _int(args.steps, "--steps", 1)
-    name = args.schedule_name
-    if name == "greedy":
-        out = nqm_schedules.greedy(problem, T)
-    elif name == "greedy-sgd":
-        out = nqm_schedules.greedy_sgd(problem, T)
-    else:
-        kwargs = {"steps": _int(args.adam_steps, "--adam-steps", 0)}
-        if args.adam_lr is not None:
-            kwargs["lr"] = _float(args.adam_lr, "--adam-lr")
-        fit = nqm_schedules.fixed if name == "fixed" else nqm_schedules.optimized
-        with _quiet_numpy():
-            out = fit(problem, T, **kwargs)
+    T = HORIZON.parse(args.steps)
+    options = {option.name: getattr(args, _dest(option)) for option in schedule.options}
+    with _quiet_numpy():
+        out = schedule(problem, T, options)
     obj = {"alpha": out["alpha"], "mu": out["mu"], "loss": out["loss"]}
-    summary = (f"{name} schedule, d={problem.h.size}, T={T}: final loss {out['loss'][-1]:.6g} "
+    summary = (f"{schedule.name} schedule, d={problem.h.size}, T={T}: final loss {out['loss'][-1]:.6g} "
                f"(initial {out['loss'][0]:.6g}); alpha {out['alpha'][0]:.4g} -> {out['alpha'][-1]:.4g}, "
                f"mu {out['mu'][0]:.4g} -> {out['mu'][-1]:.4g}")
     return _emit(args, obj, summary)
@@ -146,8 +126,8 @@ def run_montecarlo(args):
 
     problem = _load_problem(args)
     alpha, mu = _load_schedule(args.schedule)
-    runs = _int(args.runs, "--runs", 2)
-    seed = _int(args.seed, "--seed", 0)
+    runs = RUNS.parse(args.runs)
+    seed = SEED.parse(args.seed)
     with _quiet_numpy():
         out = simulate(problem, alpha, mu, runs, seed)
     obj = {"mean_theta": out["mean_theta"][0], "var_theta": out["var_theta"][0]}
