@@ -1,6 +1,7 @@
 """`shb offline`: the offline meta-optimization experiment (Section 3.2, Figures 5 and 6)."""
 import os
 
+from shb.cli.options import add_run_options
 from shb.experiments.registry import EXPERIMENTS
 
 
@@ -14,11 +15,8 @@ def register(subparsers):
     )
     parser.add_argument("--scale", default="quick", help="quick (horizons 100, 1k; minutes) or paper "
                         "(horizons 100, 1k, 5k, 20k; 2,500 surface samples; a cluster); tiny: seconds, for tests")
-    parser.add_argument("--out", default="results", help="output directory (default: results)")
-    parser.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST/MNIST IDX files "
-                        "(default: $SHB_DATA, else /usr/share/datasets/fashion-mnist)")
-    parser.add_argument("--scheduler", default=None, help="address of a Dask scheduler (default: a local "
-                        "cluster of worker processes)")
+    add_run_options(parser, "directory with the Fashion-MNIST/MNIST IDX files "
+                    "(default: $SHB_DATA, else /usr/share/datasets/fashion-mnist)")
     parser.add_argument("--float32", action="store_true", help="train in float32: steps about 2x faster, "
                         "results no longer equal to float64 ones up to rounding (SMD's path is sensitive to it); "
                         "the hypergradient check stays float64. Default: float64")
