@@ -117,7 +117,7 @@ def generate_module():
 
 def _names(rule, prime=""):
     """LaTeX names of the rule's symbols, in the paper's notation (state names marked with `prime`)."""
-    tex = {model.theta: r"\theta", model.v: "v", sp.Symbol("theta_avg", real=True): r"\bar\theta"}
+    tex = {model.theta: r"\theta", model.v: "v", sp.Symbol("theta_avg", real=True): r"\theta_{\mathrm{avg}}"}
     names = {model.sigma2: r"\sigma^2", sp.Symbol("gamma", nonnegative=True): r"\gamma"}
     st = [tex.get(s, s.name) + prime for s in rule.state]
     for s, x in zip(rule.state, st):

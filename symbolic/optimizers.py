@@ -19,7 +19,7 @@ proofs/rules_*.py check each against its textbook definition and heavy ball agai
 import sympy as sp
 
 from shb.symbolic import model
-from shb.symbolic.rules import Rule, expect
+from shb.symbolic.rules import Rule
 
 p = sp.Symbol("p", positive=True)                    # diagonal preconditioner entry
 B = sp.Symbol("B", positive=True, integer=True)      # minibatch size
@@ -93,8 +93,3 @@ AVERAGED = Rule(
 
 RULES = (HEAVY_BALL, NESTEROV, PRECONDITIONED, MINIBATCH, AVERAGED)
 
-
-def check_expectation_table():
-    """The one-draw moments used above agree with the rules' expectation operator (a self-check)."""
-    c = sp.sqrt(model.sigma2) * model.xi
-    return expect(c**2, HEAVY_BALL, {(0, 0): sp.Integer(1)}) == model.sigma2
