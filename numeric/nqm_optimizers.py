@@ -3,17 +3,22 @@
     OPTIMIZERS = {"heavy-ball", "nesterov", "preconditioned", "minibatch", "ema", "polyak"}; DEFAULT = "heavy-ball"
     opt = get(name)                                   # InputError naming the known ones otherwise
     opt.rollout(problem, alpha, mu, **options)        # means/covariances per step and "loss" (T+1,)
+    opt.statistics()                                  # the names of those means and covariances
     opt.final_loss(problem, alpha, mu, penalty_weight=0.0, **options)   # L(T); Autograd-differentiable
     opt.loss_curve(problem, alpha, mu, **options)     # L(t), t = 0..T
     opt.max_component_ratio(problem, alpha, mu, **options)   # the safeguard's max_t,i L_i(t) / L_i(0)
     opt.simulate(problem, alpha, mu, runs, seed, steps=None, **options)  # Monte Carlo of its own update
-    opt.greedy(problem, T, mu=None, **options)        # {"alpha", "mu", "loss"}; mu only where it is given
+    opt.greedy(problem, T, mu=None, **options)        # {"alpha", "mu", "loss"}; mu given: greedy alpha at it
+    opt.fixed(problem, T, steps=500, lr=0.003, **options)        # one (alpha, mu), Adam on L(T)
+    opt.optimized(problem, T, steps=500, lr=0.003, **options)    # (alpha_t, mu_t) under the safeguard
 
 Options (our defaults where the paper is silent): preconditioned p (per coordinate, > 0; default 1/h, the
 inverse curvature); minibatch B (a positive integer; default 10); ema gamma (the weight of the newest
 iterate, 0 < gamma <= 1; default 0.1). polyak averages with gamma_t = 1/(t+2), the running mean of
-theta(0..t+1). nesterov's greedy step is the greedy alpha at a given mu (default 0.9, the "reasonable value"
-of Section 1): its one-step loss is not a quadratic in (alpha, mu) jointly (symbolic/rule_greedy.py).
+theta(0..t+1). greedy(mu=None) is the joint greedy (alpha, mu) where derived; greedy(mu=m) the greedy alpha
+at the momentum m (m = 0: greedy SGD). nesterov's greedy step is only the latter (default m = 0.9, the
+"reasonable value" of Section 1): its one-step loss is not a quadratic in (alpha, mu) jointly
+(symbolic/rule_greedy.py).
 
 heavy-ball calls the existing numeric.nqm_dynamics / nqm_montecarlo / nqm_schedules functions, so its
 outputs are theirs bit for bit; the others run the generated code of symbolic/optimizers.py's rules.
@@ -24,7 +29,7 @@ import numpy as np
 
 from shb.ground.errors import InputError
 from shb.numeric import nqm_dynamics, nqm_montecarlo, nqm_rule_adjoint, nqm_rule_dynamics, nqm_rule_greedy
-from shb.numeric import nqm_rule_montecarlo, nqm_schedules
+from shb.numeric import nqm_rule_montecarlo, nqm_rule_schedules, nqm_schedules
 
 DEFAULT = "heavy-ball"
 NESTEROV_GREEDY_MU = 0.9
@@ -108,6 +113,16 @@ class Optimizer:
             mu = self.greedy_mu
         return nqm_rule_greedy.greedy(self.rule, problem, T, self.extras(problem, T, **options), mu)
 
+    def statistics(self):
+        """The names of the means and covariances `rollout` returns (besides "loss"), in generated order."""
+        return nqm_rule_dynamics.spec(self.rule)["central"]
+
+    def fixed(self, problem, T, steps=500, lr=0.003, **options):
+        return nqm_rule_schedules.fixed(self, problem, T, steps, lr, **options)
+
+    def optimized(self, problem, T, steps=500, lr=0.003, **options):
+        return nqm_rule_schedules.optimized(self, problem, T, steps, lr, **options)
+
 
 class HeavyBall(Optimizer):
     """Heavy ball through the existing modules (their outputs exactly), no options."""
@@ -130,9 +145,22 @@ class HeavyBall(Optimizer):
 
     def greedy(self, problem, T, mu=None, **options):
         self.extras(problem, T, **options)
-        if mu is not None:
-            raise InputError("the greedy step of heavy-ball chooses the momentum; it takes no mu")
-        return nqm_schedules.greedy(problem, T)
+        if mu is None:
+            return nqm_schedules.greedy(problem, T)
+        if np.all(np.asarray(mu) == 0):
+            return nqm_schedules.greedy_sgd(problem, T)
+        return super().greedy(problem, T, mu)
+
+    def statistics(self):
+        return nqm_dynamics.STATS
+
+    def fixed(self, problem, T, steps=500, lr=0.003, **options):
+        self.extras(problem, T, **options)
+        return nqm_schedules.fixed(problem, T, steps, lr)
+
+    def optimized(self, problem, T, steps=500, lr=0.003, **options):
+        self.extras(problem, T, **options)
+        return nqm_schedules.optimized(problem, T, steps, lr)
 
 
 OPTIMIZERS = {opt.name: opt for opt in (

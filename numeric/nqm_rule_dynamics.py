@@ -17,7 +17,7 @@ import numpy as np
 from shb.ground.errors import InputError
 from shb.numeric import nqm_generated_rules as gen
 from shb.numeric.nqm_adjoint import _per_step
-from shb.numeric.nqm_dynamics import check_schedule
+from shb.numeric.nqm_dynamics import check_schedule, worst_component_ratio
 from shb.numeric.nqm_generated import raw_loss_component
 
 
@@ -107,17 +107,9 @@ def rollout(rule, problem, alpha, mu, extras):
     return out
 
 
-def component_curve(rule, problem, alpha, mu, extras):
-    """Per-coordinate excess loss for t = 0..T through the raw moments, shape (T+1, d) or (B, T+1, d)."""
+def max_component_ratio(rule, problem, alpha, mu, extras):
+    """max over t and coordinates with L_i(0) > 0 of L_i(t) / L_i(0) (the safeguard, Section 2.3), per schedule;
+    one step at a time (numeric.nqm_dynamics.worst_component_ratio)."""
     alpha, mu = check_schedule(alpha, mu)
     states = moments(rule, alpha, mu, problem.h, problem.sigma2, problem.mean0, problem.var0, extras)
-    return np.stack([loss_of(rule, problem.h, s) for s in states], axis=-2)
-
-
-def max_component_ratio(rule, problem, alpha, mu, extras):
-    """max over t and coordinates with L_i(0) > 0 of L_i(t) / L_i(0) (the safeguard, Section 2.3), per schedule."""
-    curve = component_curve(rule, problem, alpha, mu, extras)
-    start = curve[..., :1, :]
-    live = start > 0
-    ratio = np.where(live, curve / np.where(live, start, 1.0), 0.0)
-    return np.fmax(np.max(ratio, axis=(-2, -1)), 1.0)
+    return worst_component_ratio((loss_of(rule, problem.h, s) for s in states), alpha.shape[:-1])

@@ -8,7 +8,9 @@ At each step the generated `<rule>_greedy_sums` gives the coordinate sums of the
   identifiable), mu* = 0 and alpha* = -g_a / H_aa (nqm_generated.greedy_sgd_solution), as for heavy ball
   in numeric/nqm_schedules.py;
 - "alpha-given-mu" rules (Nesterov: the loss is quartic in (alpha, mu) jointly): mu_t is given and
-  alpha_t* = -g_a / H_aa from the two sums at that mu.
+  alpha_t* = -g_a / H_aa from the two sums at that mu;
+- any rule at a given mu (mu = 0: greedy SGD): for a joint rule alpha_t* = -(g_a + H_am mu_t) / H_aa, the
+  minimum in alpha of its quadratic at that mu.
 
 Either way alpha* = 0 where H_aa = 0 (every A(x) = sigma2 = 0: the optimum is reached).
 """
@@ -22,14 +24,21 @@ DET_RTOL = 1e-12  # as numeric.nqm_schedules.DET_RTOL: det H >= 0 (a PSD sum), s
 
 
 def greedy_step(sums, mu=None):
-    """(alpha*, mu*) from one step's sums: joint (mu=None, five sums) or alpha at the given mu (two sums)."""
-    if mu is None:
+    """(alpha*, mu*) from one step's sums: five sums (a joint rule) or two (alpha-given-mu rule).
+
+    Five sums and mu=None: the joint greedy step. Five sums and a given mu: alpha* at that mu, the
+    stationary point of L(0) + g.x + 1/2 x^T H x in alpha alone, -(g_a + H_am mu) / H_aa. Two sums: alpha*
+    = -g_a / H_aa at the mu they were evaluated at.
+    """
+    if len(sums) == 5:
         H_aa, H_am, H_mm, g_a, g_m = sums
-        det = H_aa * H_mm - H_am**2
-        if det > DET_RTOL * H_aa * H_mm:
-            alpha, mu_star = greedy_solution(H_aa, H_am, H_mm, g_a, g_m)
-            return float(alpha), float(mu_star)
-        mu = 0.0
+        if mu is None:
+            det = H_aa * H_mm - H_am**2
+            if det > DET_RTOL * H_aa * H_mm:
+                alpha, mu_star = greedy_solution(H_aa, H_am, H_mm, g_a, g_m)
+                return float(alpha), float(mu_star)
+            mu = 0.0
+        g_a = g_a + H_am * mu
     else:
         H_aa, g_a = sums
     if H_aa <= 0:
@@ -40,21 +49,20 @@ def greedy_step(sums, mu=None):
 def greedy(rule, problem, T, extras, mu=None):
     """The greedy schedule over T steps: {"alpha": [T], "mu": [T], "loss": [T+1]}.
 
-    mu: None for a joint rule (the greedy momentum is chosen); for an alpha-given-mu rule the momentum,
-    a number or an array of shape (T,).
+    mu: None for the joint greedy step (joint rules only); else the momentum, a number or an array of
+    shape (T,), and the greedy alpha at it (mu = 0: greedy SGD, Theorem 3's one-step form).
     """
     kind = spec(rule)["greedy"]
-    if (kind == "joint") != (mu is None):
-        need = "takes no mu (it chooses the momentum)" if kind == "joint" else "needs a given mu"
-        raise InputError(f"the greedy step of rule {rule} {need}")
+    if kind != "joint" and mu is None:
+        raise InputError(f"the greedy step of rule {rule} is the greedy alpha at a given mu: give mu")
     given = None if mu is None else np.broadcast_to(np.asarray(mu, dtype=float), (T,))
     stats = initial_central(rule, problem.mean0, problem.var0, problem.h.shape)
-    sums, step, to_raw = (generated(rule, kind) for kind in ("greedy_sums", "step", "raw_moments"))
+    sums, step, to_raw = (generated(rule, name) for name in ("greedy_sums", "step", "raw_moments"))
     alpha_t, mu_t = [], []
     for t, extra in enumerate(extras_at(rule, extras, T)):
-        raw = to_raw(*stats)
         m = None if given is None else given[t]
-        a, m = greedy_step(sums(*(() if m is None else (m,)), problem.h, problem.sigma2, *extra, *raw), m)
+        mu_arg = (m,) if kind != "joint" else ()
+        a, m = greedy_step(sums(*mu_arg, problem.h, problem.sigma2, *extra, *to_raw(*stats)), m)
         alpha_t.append(a)
         mu_t.append(m)
         stats = step(a, m, problem.h, problem.sigma2, *extra, *stats)

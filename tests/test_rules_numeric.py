@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from shb.ground.errors import InputError
-from shb.numeric import nqm_dynamics, nqm_montecarlo, nqm_optimizers, nqm_rule_dynamics, nqm_schedules
+from shb.numeric import nqm_dynamics, nqm_montecarlo, nqm_optimizers, nqm_rule_dynamics, nqm_rule_greedy, nqm_schedules
 from shb.numeric import nqm_generated_rules as gen
 from shb.numeric.nqm_generated import raw_loss_component
 from shb.numeric.nqm_problem import make_problem
@@ -117,8 +117,7 @@ def test_greedy_step_minimises_the_rules_one_step_loss(case, scale):
     sums = gen.__dict__[f"{rule}_greedy_sums"](*(() if joint else (given_mu,)), h, sigma2, *extra, *raw)
     if joint and sums[0] * sums[2] - sums[1] ** 2 <= 1e-6 * sums[0] * sums[2]:
         return  # nearly singular: the minimiser is not unique
-    from shb.numeric.nqm_rule_greedy import greedy_step
-    x_star = np.array(greedy_step(sums, given_mu))
+    x_star = np.array(nqm_rule_greedy.greedy_step(sums, given_mu))
 
     def total(x):
         return anp.sum(gen.__dict__[f"{rule}_one_step_loss"](x[0], x[1], h, sigma2, *extra, *raw))
@@ -157,6 +156,7 @@ def test_every_entry_runs_with_its_defaults(name):
     problem, opt = small_problem(), nqm_optimizers.get(name)
     alpha, mu = np.full(12, 0.3), np.full(12, 0.5)
     curve = opt.loss_curve(problem, alpha, mu)
+    assert set(opt.rollout(problem, alpha, mu)) == {*opt.statistics(), "loss"}
     assert curve.shape == (13,) and np.isclose(curve[-1], opt.final_loss(problem, alpha, mu))
     assert np.all(np.isfinite(autograd.grad(lambda a: opt.final_loss(problem, a, mu, 1e2))(alpha)))
     assert opt.max_component_ratio(problem, alpha, mu) >= 1.0
@@ -173,8 +173,7 @@ def test_registry_errors_are_one_line_input_errors():
                  lambda: nqm_optimizers.get("preconditioned").rollout(problem, alpha, mu, p=[1.0, -1.0, 1.0]),
                  lambda: nqm_optimizers.get("ema").rollout(problem, alpha, mu, gamma=0.0),
                  lambda: nqm_optimizers.get("nesterov").rollout(problem, alpha, mu, B=2),
-                 lambda: nqm_optimizers.get("heavy-ball").greedy(problem, 4, mu=0.5),
-                 lambda: nqm_optimizers.get("minibatch").greedy(problem, 4, mu=0.5)):
+                 lambda: nqm_rule_greedy.greedy("nesterov", problem, 4, {})):
         with pytest.raises(InputError) as err:
             call()
         assert "\n" not in str(err.value)
@@ -186,3 +185,23 @@ def test_minibatch_of_one_and_unit_preconditioner_are_heavy_ball():
     for name, options in (("minibatch", {"B": 1}), ("preconditioned", {"p": 1.0}), ("ema", {"gamma": 1.0})):
         np.testing.assert_allclose(nqm_optimizers.get(name).loss_curve(problem, alpha, mu, **options), reference,
                                    rtol=1e-13)
+
+
+def test_greedy_at_a_given_momentum():
+    # mu = 0 is greedy SGD for every rule (heavy-ball's entry: nqm_schedules.greedy_sgd exactly); at a given
+    # mu a joint rule's greedy alpha is the minimum in alpha of its one-step loss.
+    problem = small_problem()
+    sgd = nqm_schedules.greedy_sgd(problem, 10)
+    assert np.array_equal(nqm_optimizers.get().greedy(problem, 10, mu=0.0)["alpha"], sgd["alpha"])
+    for name in ("nesterov", "minibatch"):
+        ours = nqm_optimizers.get(name).greedy(problem, 10, mu=0.0, **({"B": 1} if name == "minibatch" else {}))
+        np.testing.assert_allclose(ours["alpha"], sgd["alpha"], rtol=1e-12)
+    generic = nqm_rule_greedy.greedy("heavy_ball", problem, 10, {}, mu=0.7)
+    raw = gen.heavy_ball_raw_moments(*nqm_rule_dynamics.initial_central("heavy_ball", problem.mean0, problem.var0,
+                                                                        problem.h.shape))
+
+    def total(a):
+        return anp.sum(gen.heavy_ball_one_step_loss(a, 0.7, problem.h, problem.sigma2, *raw))
+
+    assert abs(autograd.grad(total)(generic["alpha"][0])) <= 1e-10 * (1 + total(generic["alpha"][0]))
+    assert np.all(generic["mu"] == 0.7)
