@@ -8,11 +8,11 @@ broadcasts over leading batch axes; *_sums reduce the last (coordinate) axis. Us
 import autograd.numpy as np
 
 RULES = {
-    'heavy_ball': {'state': ('theta', 'v'), 'initial': (1, 0), 'extras': (), 'loss_index': 0, 'greedy': 'joint', 'draws': None, 'per_step': (), 'central': ('mean_theta', 'mean_v', 'var_theta', 'var_v', 'cov_theta_v'), 'raw': ('A_theta', 'A_v', 'E_theta_v')},
-    'nesterov': {'state': ('theta', 'v'), 'initial': (1, 0), 'extras': (), 'loss_index': 0, 'greedy': 'alpha-given-mu', 'draws': None, 'per_step': (), 'central': ('mean_theta', 'mean_v', 'var_theta', 'var_v', 'cov_theta_v'), 'raw': ('A_theta', 'A_v', 'E_theta_v')},
-    'preconditioned': {'state': ('theta', 'v'), 'initial': (1, 0), 'extras': ('p',), 'loss_index': 0, 'greedy': 'joint', 'draws': None, 'per_step': (), 'central': ('mean_theta', 'mean_v', 'var_theta', 'var_v', 'cov_theta_v'), 'raw': ('A_theta', 'A_v', 'E_theta_v')},
-    'minibatch': {'state': ('theta', 'v'), 'initial': (1, 0), 'extras': ('B',), 'loss_index': 0, 'greedy': 'joint', 'draws': 'B', 'per_step': (), 'central': ('mean_theta', 'mean_v', 'var_theta', 'var_v', 'cov_theta_v'), 'raw': ('A_theta', 'A_v', 'E_theta_v')},
-    'averaged': {'state': ('theta', 'v', 'theta_avg'), 'initial': (1, 0, 1), 'extras': ('gamma',), 'loss_index': 2, 'greedy': 'joint', 'draws': None, 'per_step': ('gamma',), 'central': ('mean_theta', 'mean_v', 'mean_theta_avg', 'var_theta', 'var_v', 'var_theta_avg', 'cov_theta_v', 'cov_theta_theta_avg', 'cov_v_theta_avg'), 'raw': ('A_theta', 'A_v', 'A_theta_avg', 'E_theta_v', 'E_theta_theta_avg', 'E_v_theta_avg')},
+    'heavy_ball': {'state': ('theta', 'v'), 'initial': (1, 0), 'extras': (), 'loss_index': 0, 'greedy': 'joint', 'draws': None, 'per_step': (), 'central': ('mean_theta', 'mean_v', 'var_theta', 'var_v', 'cov_theta_v'), 'raw': ('A_theta', 'A_v', 'E_theta_v'), 'pairs': ((0, 0), (1, 1), (0, 1))},
+    'nesterov': {'state': ('theta', 'v'), 'initial': (1, 0), 'extras': (), 'loss_index': 0, 'greedy': 'alpha-given-mu', 'draws': None, 'per_step': (), 'central': ('mean_theta', 'mean_v', 'var_theta', 'var_v', 'cov_theta_v'), 'raw': ('A_theta', 'A_v', 'E_theta_v'), 'pairs': ((0, 0), (1, 1), (0, 1))},
+    'preconditioned': {'state': ('theta', 'v'), 'initial': (1, 0), 'extras': ('p',), 'loss_index': 0, 'greedy': 'joint', 'draws': None, 'per_step': (), 'central': ('mean_theta', 'mean_v', 'var_theta', 'var_v', 'cov_theta_v'), 'raw': ('A_theta', 'A_v', 'E_theta_v'), 'pairs': ((0, 0), (1, 1), (0, 1))},
+    'minibatch': {'state': ('theta', 'v'), 'initial': (1, 0), 'extras': ('B',), 'loss_index': 0, 'greedy': 'joint', 'draws': 'B', 'per_step': (), 'central': ('mean_theta', 'mean_v', 'var_theta', 'var_v', 'cov_theta_v'), 'raw': ('A_theta', 'A_v', 'E_theta_v'), 'pairs': ((0, 0), (1, 1), (0, 1))},
+    'averaged': {'state': ('theta', 'v', 'theta_avg'), 'initial': (1, 0, 1), 'extras': ('gamma',), 'loss_index': 2, 'greedy': 'joint', 'draws': None, 'per_step': ('gamma',), 'central': ('mean_theta', 'mean_v', 'mean_theta_avg', 'var_theta', 'var_v', 'var_theta_avg', 'cov_theta_v', 'cov_theta_theta_avg', 'cov_v_theta_avg'), 'raw': ('A_theta', 'A_v', 'A_theta_avg', 'E_theta_v', 'E_theta_theta_avg', 'E_v_theta_avg'), 'pairs': ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))},
 }
 
 

@@ -36,8 +36,7 @@ def generated(rule, kind):
 
 def pairs(rule):
     """Index pairs (a, b) of the second moments, in the generated order (diagonals first, then a < b)."""
-    n = len(spec(rule)["state"])
-    return [(a, a) for a in range(n)] + [(a, b) for a in range(n) for b in range(a + 1, n)]
+    return spec(rule)["pairs"]
 
 
 def extras_at(rule, extras, T):

@@ -11,7 +11,7 @@ For each rule of symbolic/optimizers.py, from its update alone (symbolic/rule_mo
     <rule>_greedy_sums     the coordinate sums of its greedy step (five, or two at a given mu)
 
 and RULES, the metadata the numeric side reads (state names, initial multiples of theta_0, extras, the loss
-iterate, the greedy kind, the extra that counts noise draws). The solution from the sums is Theorem 2's,
+iterate, the greedy kind, the extra that counts noise draws, the order of the second moments). The solution from the sums is Theorem 2's,
 shared by every rule (nqm_generated.greedy_solution / greedy_sgd_solution). Same printer, common
 subexpressions and source hash as symbolic/codegen.py; heavy ball is generated here again through the
 generic engine (the committed numeric/nqm_generated.py stays as it was; proofs/rules_heavy_ball.py checks
@@ -90,6 +90,7 @@ def metadata():
             "per_step": tuple(s.name for s in rule.per_step),
             "central": tuple(s.name for s in rule_moments.central_symbols(rule)),
             "raw": tuple(s.name for s in raw_symbols(rule)),
+            "pairs": tuple(rule_moments.pairs(rule)),
         }
     return out
 
