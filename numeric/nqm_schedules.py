@@ -204,18 +204,24 @@ def constraint_violation(problem, alpha, mu):
 SAFEGUARD_MARGIN = 1e-12  # relative slack below L_i(0) that the learning-rate bound aims for (rounding)
 
 
-def learning_rate_bound(problem, stats, mu, start):
+def learning_rate_bound(problem, stats, mu, start, one_step=None):
     """The largest alpha such that, with momentum mu, no coordinate's loss after this step exceeds start_i.
 
     Coordinate i's one-step loss (Eq. 15, the generated one_step_loss) is a convex quadratic in alpha,
     l_i(alpha) = c2 alpha^2 + c1 alpha + c0 (coefficients read off three evaluations); the bound is the
     smallest upper root of l_i(alpha) = start_i (1 - margin) over coordinates with start_i > 0 and
     c2 > 0. Returns (upper, lower): the feasible set is [lower, upper] (empty if lower > upper;
-    upper = +inf if nothing binds).
+    upper = +inf if nothing binds). `one_step` (alpha -> l_i(alpha) per coordinate) replaces heavy ball's
+    one-step loss at `stats` for another update rule (numeric/nqm_rule_schedules.py); its loss must be a
+    quadratic in alpha at this mu as well.
     """
-    A = raw_moments(*stats)
+    if one_step is None:
+        A = raw_moments(*stats)
+
+        def one_step(a):
+            return one_step_loss(a, mu, problem.h, problem.sigma2, *A)
     s = 1.0 / problem.h.max()
-    l0, lp, lm = (one_step_loss(a, mu, problem.h, problem.sigma2, *A) for a in (0.0, s, -s))
+    l0, lp, lm = (one_step(a) for a in (0.0, s, -s))
     c2 = (lp + lm - 2 * l0) / (2 * s * s)
     c1 = (lp - lm) / (2 * s)
     c0 = l0 - start * (1 - SAFEGUARD_MARGIN)

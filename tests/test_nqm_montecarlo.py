@@ -30,11 +30,11 @@ N_RUNS = 100_000
 THRESHOLD = 5.5
 
 
-def z_scores(exact, mc, n):
-    """|z| of the sample means and variances of theta and v at every reported step; exact-zero variances
-    are checked to rounding here (and get z = 0)."""
+def z_scores(exact, mc, n, names=("theta", "v")):
+    """|z| of the sample means and variances of theta and v (or the state variables `names`) at every
+    reported step; exact-zero variances are checked to rounding here (and get z = 0)."""
     zs = []
-    for name in ("theta", "v"):
+    for name in names:
         E = exact["mean_" + name][mc["steps"]]
         V = exact["var_" + name][mc["steps"]]
         m, s2 = mc["mean_" + name], mc["var_" + name]
