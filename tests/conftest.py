@@ -44,3 +44,24 @@ def mutant(tmp_path):
         return module
 
     return make
+
+
+@pytest.fixture(scope="session")
+def generated_outputs():
+    """{relative path: text} of every generated file, generated once per session (a few seconds each time)."""
+    from shb.symbolic import codegen
+
+    return codegen.outputs()
+
+
+@pytest.fixture
+def tree_copy(tmp_path, generated_outputs):
+    """A copy of the installed toolkit's generated files (numeric/nqm_generated.py, docs/derivations.md) under
+    tmp_path, laid out as in a source tree, for `shb derive --check --root` and codegen.stale(root)."""
+    import os
+    import shutil
+
+    for rel in generated_outputs:
+        os.makedirs(tmp_path / os.path.dirname(rel), exist_ok=True)
+        shutil.copy(resources.path(rel), tmp_path / rel)
+    return tmp_path
