@@ -1,10 +1,10 @@
 """Hypothesis profiles: `ci` (default; deterministic, few examples) and `thorough` (many random examples).
 
-Select with the environment variable HYPOTHESIS_PROFILE=ci|thorough.
+Select with the environment variable HYPOTHESIS_PROFILE=ci|thorough (or mutate, for `make mutate`).
 """
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile(
     "ci", derandomize=True, max_examples=8, deadline=None, print_blob=True,
@@ -14,6 +14,8 @@ settings.register_profile(
     "thorough", max_examples=200, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# `make mutate` (tests/mutation/): the `ci` examples without shrinking, so a killed mutant costs one failing example.
+settings.register_profile("mutate", parent=settings.get_profile("ci"), phases=[Phase.explicit, Phase.reuse, Phase.generate])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
