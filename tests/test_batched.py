@@ -9,6 +9,7 @@ silently mixes schedules; the strategies draw B == T and B == 1 on purpose. Item
 relative: the batched and single computations do the same arithmetic per item.
 """
 import numpy as np
+import pytest
 from autograd import grad
 from hypothesis import given, strategies as st
 
@@ -22,6 +23,7 @@ RTOL = 1e-12
 def close(a, b):
     a, b = np.asarray(a), np.asarray(b)
     assert a.shape == b.shape, (a.shape, b.shape)
+    assert np.all(np.isfinite(b)), b  # a comparison of inf or nan would say nothing
     np.testing.assert_allclose(a, b, rtol=RTOL, atol=1e-300)
 
 
@@ -32,7 +34,10 @@ def problems(max_d=3):
         floats = lambda lo, hi: st.lists(st.floats(lo, hi), min_size=d, max_size=d)  # noqa: E731
         h = np.array(draw(floats(0.05, 1.5)))
         sigma2 = np.array(draw(st.lists(st.one_of(st.just(0.0), st.floats(0.01, 2.0)), min_size=d, max_size=d)))
-        mean0 = np.array(draw(floats(-5.0, 5.0)))
+        # mean0 = 0 or |mean0| >= 0.1: a subnormal mean0 makes L_i(t) / L_i(0) overflow in the penalty, and
+        # inf == inf, nan == nan would compare nothing.
+        mean0 = np.array(draw(st.lists(st.one_of(st.just(0.0), st.floats(0.1, 5.0), st.floats(-5.0, -0.1)),
+                                       min_size=d, max_size=d)))
         var0 = np.array(draw(st.lists(st.one_of(st.just(0.0), st.floats(0.01, 2.0)), min_size=d, max_size=d)))
         return make_problem(h, sigma2, mean0, var0)
     return draw_problem()
@@ -193,3 +198,16 @@ def test_fitted_decay_tail_equals_one_fraction_at_a_time(problem, k, m, alpha, m
     expected = best_one_at_a_time(problem, grid, safeguard=False)
     close(out["alpha"], expected[0])
     assert out["decay_to"] == fractions[[g[0].tobytes() for g in grid].index(expected[0].tobytes())]
+
+
+@pytest.mark.parametrize("best", [0, 127, 128, 129, 255, 256, 299])
+def test_decay_grid_finds_its_best_schedule_at_every_chunk_boundary(best):
+    # Catches: a schedule skipped or its loss paired with another at the edges of decay_grid's chunks of 128
+    # (a chunk stride of 129 with slices of 128 never evaluates schedule 128). 300 schedules alpha0_j (mu = 0,
+    # f = 1) on a one-coordinate deterministic problem, where one step of alpha = 1 / h reaches the optimum:
+    # the grid puts that alpha at index `best` and much smaller ones everywhere else.
+    problem = make_problem([2.0], [0.0], [1.0], [0.0])
+    alpha0s = np.geomspace(1e-4, 1e-3, 300)
+    alpha0s[best] = 0.5
+    alpha, mu = nqm_schedules.decay_grid(problem, 1, True, alpha0s, np.array([0.0]), np.array([1.0]))
+    assert alpha.tolist() == [0.5] and mu.tolist() == [0.0]

@@ -122,3 +122,23 @@ def test_auto_picks_the_documented_start(name, expected, monkeypatch):
         greedy = nqm_schedules.greedy(problem, T)
         assert np.array_equal(alpha, np.maximum(greedy["alpha"], 1e-12))
         assert np.array_equal(mu_t, np.minimum(greedy["mu"], 0.999))
+
+
+def test_fit_defaults_are_the_documented_ones():
+    # Catches: a changed default of the fits (Adam's learning rate or step count of `fixed` and `optimized`,
+    # the safeguard penalty's weight, the final fractions tried by fixed_then_decay_schedule), which the
+    # figures and the CLI rely on and the docstrings / README state.
+    import inspect
+    import pathlib
+
+    lr, steps = claim(r"Adam as in the paper: learning rate ([0-9.]+), (\d+) steps \(defaults of `fixed` and `optimized`\)")
+    for fit in (nqm_schedules.fixed, nqm_schedules.optimized):
+        defaults = inspect.signature(fit).parameters
+        assert (defaults["lr"].default, defaults["steps"].default) == (float(lr), int(steps))
+    readme = " ".join((pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    (weight,) = re.search(r"as the penalty ([0-9.e]+) \* sum relu", readme).groups()
+    assert inspect.signature(nqm_schedules.optimized).parameters["penalty_weight"].default == float(weight)
+    doc = " ".join(nqm_schedules.fixed_then_decay_schedule.__doc__.split())
+    lo, hi, n = re.search(r"\(default ([0-9.e-]+) \.\. ([0-9.]+), (\d+) values log-spaced", doc).groups()
+    assert len(nqm_schedules.DECAY_FINAL_FRACTIONS) == int(n)
+    assert log_spaced(nqm_schedules.DECAY_FINAL_FRACTIONS, float(lo), float(hi))
