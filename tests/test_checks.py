@@ -22,6 +22,8 @@ def test_bonferroni_threshold_matches_the_normal_quantile():
     # Catches: a one-sided threshold, or the family rate not divided by the number of comparisons.
     assert nqm_checks.bonferroni_threshold(1, 0.05) == pytest.approx(1.959964, abs=1e-5)
     assert nqm_checks.bonferroni_threshold(100, 0.05) == pytest.approx(3.480756, abs=1e-5)
+    # Catches: a bisection bracket that starts above small thresholds (|z| = 0.674 at a per-test rate of 0.5).
+    assert nqm_checks.bonferroni_threshold(1, 0.5) == pytest.approx(-NormalDist().inv_cdf(0.25), abs=1e-9)
 
 
 def test_greedy_minimiser_check_accepts_greedy_and_rejects_a_detuned_schedule(problem):

@@ -130,11 +130,11 @@ def test_montecarlo_check_fails_a_deterministic_run_off_by_rounding_drift(monkey
     schedule = nqm_schedules.greedy(problem, 100)
     steps = (1, 10, 100)
 
-    def drifted(factor):
+    def drifted(factor, shift=0.0):
         def simulate(problem_, alpha, mu, runs, seed, steps_):
             exact = nqm_dynamics.rollout(problem_, alpha, mu)
             zero = np.zeros((len(steps_), problem_.h.size))
-            return {"steps": np.array(steps_), "mean_theta": exact["mean_theta"][list(steps_)] * factor,
+            return {"steps": np.array(steps_), "mean_theta": exact["mean_theta"][list(steps_)] * factor + shift,
                     "var_theta": zero, "mean_v": exact["mean_v"][list(steps_)] * factor, "var_v": zero}
         return simulate
 
@@ -145,21 +145,40 @@ def test_montecarlo_check_fails_a_deterministic_run_off_by_rounding_drift(monkey
     monkeypatch.setattr(nqm_montecarlo, "simulate", drifted(1 + 1e-7))
     wrong = nqm_checks.montecarlo_agreement(problem, schedule, 1000, steps, 0)
     assert not wrong["passed"], wrong["detail"]
+    # Near 0 "to rounding" is absolute, 1e-9 (the relative gap's scale is max(|E|, 1)): a mean off by 1.5e-9
+    # fails there, though 1.5e-9 relative to a larger scale (say max(|E|, 2)) would pass.
+    monkeypatch.setattr(nqm_montecarlo, "simulate", drifted(1.0, shift=1.5e-9))
+    wrong = nqm_checks.montecarlo_agreement(problem, schedule, 1000, steps, 0)
+    assert not wrong["passed"], wrong["detail"]
 
 
 # --- greedy minimality ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("which, t, nudge", [("alpha", 100, 1.002), ("alpha", 249, 0.998), ("mu", 100, 2e-3)])
-def test_greedy_check_fails_a_step_nudged_off_its_minimum(which, t, nudge, paper, paper_greedy):
+@pytest.fixture(scope="module")
+def greedy_runs(paper, paper_greedy):
+    deterministic = nqm_problem.preset("paper-deterministic")
+    return {"paper": (paper, paper_greedy),
+            "paper-deterministic": (deterministic, nqm_schedules.greedy(deterministic, fig3_schedules.PAPER["T"]))}
+
+
+@pytest.mark.parametrize("preset, which, t, nudge", [
+    ("paper", "alpha", 100, 1.0007), ("paper", "alpha", 100, 0.9993), ("paper", "mu", 100, 7e-4),
+    ("paper", "mu", 100, -7e-4), ("paper", "alpha", 249, 0.998), ("paper-deterministic", "alpha", 100, 1.002)])
+def test_greedy_check_fails_a_step_nudged_off_its_minimum(preset, which, t, nudge, greedy_runs):
     # Mistake: one greedy step off its minimiser of the one-step loss (Eq. 15), e.g. a rounded or stale
-    # (alpha_t, mu_t), on Figure 3a's greedy schedule (paper preset, T = 250). The check perturbs alpha by
-    # x(1 +- 1e-3) and mu by +- 1e-3, so it resolves nudges larger than half of those: here 2e-3.
+    # (alpha_t, mu_t), on Figure 3's greedy schedules (T = 250). The check perturbs alpha by x(1 +- 1e-3) and mu
+    # by +- 1e-3 (and by 1e-1), so it resolves nudges larger than half of the smallest perturbation: here 7e-4,
+    # up and down (a check perturbing one way only would miss half of them). On the deterministic preset the
+    # loss at t = 100 is 2e-10, so improvements must be measured relative to it (an absolute 1e-10 misses them).
     # (At t = 0 mu is not identifiable, A(v) = 0, so a mu nudge there is rightly not a mistake.)
-    assert nqm_checks.greedy_is_one_step_minimiser(paper, paper_greedy)["passed"]
-    values = paper_greedy[which].copy()
+    problem, greedy = greedy_runs[preset]
+    right = nqm_checks.greedy_is_one_step_minimiser(problem, greedy)
+    assert right["passed"]
+    assert right["detail"].startswith("250 steps x 8 perturbations of alpha (x(1 +- 1e-3, 1e-1)) and mu (+- 1e-3, 1e-1)")
+    values = greedy[which].copy()
     values[t] = values[t] * nudge if which == "alpha" else values[t] + nudge
-    wrong = nqm_checks.greedy_is_one_step_minimiser(paper, dict(paper_greedy, **{which: values}))
+    wrong = nqm_checks.greedy_is_one_step_minimiser(problem, dict(greedy, **{which: values}))
     assert not wrong["passed"], wrong["detail"]
 
 
