@@ -117,3 +117,16 @@ def test_repeated_and_interleaved_calls_are_not_served_stale_results():
         both = autograd.grad(lambda x: final_loss(x[0], mu, *problem, weight) + 2 * final_loss(x[1], mu, *problem, weight))(
             np.stack([a1, a2]))
         np.testing.assert_allclose(both, np.stack([single[0], 2 * single[1]]), rtol=1e-12)
+
+
+def test_a_gradient_in_the_problem_together_with_the_schedule_is_refused():
+    # Catches: _vjp letting a gradient in h (argument 2, the first after the schedule), sigma2, mean0 or var0
+    # through the schedule's primitive: its adjoint computes dL/dalpha and dL/dmu only, so that would be an
+    # IndexError or a wrong number. (With the schedule not traced, final_loss takes the plain path, which
+    # Autograd tapes, so a gradient in the problem alone is fine.)
+    import pytest
+
+    args = [np.full(3, 0.5), np.full(3, 0.3), np.array([1.0, 0.5]), np.ones(2), np.full(2, 2.0), np.zeros(2)]
+    for argnum in (2, 3, 4, 5):
+        with pytest.raises(NotImplementedError, match=r"\(alpha, mu\) only"):
+            autograd.grad(final_loss, (0, argnum))(*args)

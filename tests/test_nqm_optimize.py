@@ -185,3 +185,34 @@ def test_fixed_then_decay_schedule():
     for fraction in (1e-4, 1e-2, 0.3, 1.0):
         other = fixed_then_decay_schedule(problem, 1.0, 10, 6, mu=0.5, decay_to=fraction)
         assert other["loss"][-1] >= out["loss"][-1]
+
+
+@pytest.mark.parametrize("c", [1e-3, 1e3])
+def test_greedy_and_the_safeguard_do_not_depend_on_the_problem_s_scale(c):
+    """The dynamics are linear: theta -> c theta with the noise scaled alike (mean0 -> c mean0, var0 and sigma2
+    -> c^2) multiplies every loss by c^2 and leaves every ratio L_i(t) / L_i(0), the greedy steps and the
+    safeguard's bounds as they are."""
+    # Catches: an absolute threshold where the code means a sign (e.g. L_i(0) > 1 instead of > 0 deciding which
+    # coordinates bind or are exempt, H_aa <= 1 instead of 0 in greedy_step), or a margin added instead of scaled.
+    h = chebyshev_extreme(20, 0.01, 1.0)
+    problem = make_problem(h, 1.0 / h, np.linspace(-10.0, 10.0, 20), 0.5)
+    scaled = problem._replace(mean0=c * problem.mean0, var0=c**2 * problem.var0, sigma2=c**2 * problem.sigma2)
+    T = 12
+    alpha, mu = np.full(T, 3.0), np.full(T, 0.6)  # far too aggressive: the bound binds
+    assert nqm_schedules.constraint_violation(scaled, alpha, mu) == pytest.approx(
+        nqm_schedules.constraint_violation(problem, alpha, mu), rel=1e-9)
+    np.testing.assert_allclose(nqm_schedules.project_safeguard(scaled, alpha, mu),
+                               nqm_schedules.project_safeguard(problem, alpha, mu), rtol=1e-7)
+    penalty = [final_loss(p, alpha, mu, 10.0) - final_loss(p, alpha, mu) for p in (problem, scaled)]
+    assert penalty[1] == pytest.approx(penalty[0], rel=1e-6)
+    for name in ("alpha", "mu"):
+        np.testing.assert_allclose(greedy(scaled, T)[name], greedy(problem, T)[name], rtol=1e-7, atol=1e-12)
+
+
+def test_greedy_at_the_optimum_takes_no_step():
+    # Catches: greedy_step's H_aa = 0 branch (theta at the optimum and no noise: nothing to gain) returning
+    # another step, or dividing by H_aa = 0.
+    problem = make_problem([1.0, 0.2], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0])
+    out = greedy(problem, 4)
+    assert out["alpha"].tolist() == [0.0] * 4 and out["mu"].tolist() == [0.0] * 4
+    assert out["loss"].tolist() == [0.0] * 5
