@@ -11,7 +11,7 @@ relative: the batched and single computations do the same arithmetic per item.
 import numpy as np
 import pytest
 from autograd import grad
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 from shb.experiments import fig2_short_horizon
 from shb.numeric import nqm_adjoint, nqm_dynamics, nqm_schedules
@@ -116,6 +116,8 @@ def test_gradients_of_a_batch_equal_one_schedule_at_a_time(case, penalty_weight)
 
 @given(st.lists(st.floats(0.01, 3.0), min_size=1, max_size=5), st.integers(0, 6), st.integers(0, 6),
        st.floats(1e-4, 1.0))
+@example([0.5, 2.0], 3, 1, 0.1)  # one decay step: it runs at decay_to * alpha
+@example([0.5], 2, 0, 0.1)  # no decay steps
 def test_fixed_then_decay_of_an_array_equals_one_alpha_at_a_time(alphas, k, m, decay_to):
     # Catches: the batch axis of fixed_then_decay broadcast wrongly (the tail or the fixed part of another
     # alpha, the decay applied along the batch axis).
@@ -189,6 +191,7 @@ def test_fixed_grid_equals_one_pair_at_a_time(problem, T):
 
 
 @given(problems(), st.integers(1, 4), st.integers(1, 4), st.floats(0.05, 1.5), st.floats(0.0, 0.9))
+@example(make_problem([1.0, 0.2], [1.0, 2.0], [3.0, -2.0], [0.0, 0.5]), 3, 1, 1.0, 0.5)  # a one-step tail is fitted too
 def test_fitted_decay_tail_equals_one_fraction_at_a_time(problem, k, m, alpha, mu):
     # Catches: fixed_then_decay_schedule's batched choice of the final fraction reading another fraction's loss.
     alpha = alpha / problem.h.max()
