@@ -142,6 +142,7 @@ def test_montecarlo_check_fails_a_deterministic_run_off_by_rounding_drift(monkey
     right = nqm_checks.montecarlo_agreement(problem, schedule, 1000, steps, 0)
     assert right["passed"] and "3000 deterministic entries" in right["detail"], right["detail"]
     assert "0 z-scores" in right["detail"] and "max |z| = 0.00" in right["detail"]  # no z-score, none reported
+    assert f"<= {nqm_checks.bonferroni_threshold(1):.2f} (Bonferroni" in right["detail"]  # the threshold of one test
     monkeypatch.setattr(nqm_montecarlo, "simulate", drifted(1 + 1e-7))
     wrong = nqm_checks.montecarlo_agreement(problem, schedule, 1000, steps, 0)
     assert not wrong["passed"], wrong["detail"]
