@@ -143,6 +143,10 @@ def test_montecarlo_check_fails_a_deterministic_run_off_by_rounding_drift(monkey
     assert right["passed"] and "3000 deterministic entries" in right["detail"], right["detail"]
     assert "0 z-scores" in right["detail"] and "max |z| = 0.00" in right["detail"]  # no z-score, none reported
     assert f"<= {nqm_checks.bonferroni_threshold(1):.2f} (Bonferroni" in right["detail"]  # the threshold of one test
+    # Rounding is relative: a 5e-10 relative difference passes at any magnitude (entries up to |E| = 10 here).
+    monkeypatch.setattr(nqm_montecarlo, "simulate", drifted(1 + 5e-10))
+    rounded = nqm_checks.montecarlo_agreement(problem, schedule, 1000, steps, 0)
+    assert rounded["passed"], rounded["detail"]
     monkeypatch.setattr(nqm_montecarlo, "simulate", drifted(1 + 1e-7))
     wrong = nqm_checks.montecarlo_agreement(problem, schedule, 1000, steps, 0)
     assert not wrong["passed"], wrong["detail"]
