@@ -130,3 +130,18 @@ def test_a_gradient_in_the_problem_together_with_the_schedule_is_refused():
     for argnum in (2, 3, 4, 5):
         with pytest.raises(NotImplementedError, match=r"\(alpha, mu\) only"):
             autograd.grad(final_loss, (0, argnum))(*args)
+
+
+def test_schedule_gradient_defaults_to_the_unpenalized_loss():
+    # Catches: schedule_gradient's default penalty_weight not 0 (called on its own, without the weight, it must
+    # give the gradient of the plain loss, as final_loss does without it).
+    from shb.numeric.nqm_adjoint import schedule_gradient
+
+    alpha, mu = np.array([2.5, 2.5, 0.3]), np.array([0.6, 0.6, 0.2])  # components rise: a penalty would show
+    problem = (np.array([1.0, 0.5]), np.ones(2), np.array([2.0, 0.5]), np.zeros(2))
+    g_alpha, g_mu = schedule_gradient(1.0, alpha, mu, *problem)
+    ref_alpha, ref_mu = autograd.grad(lambda a, m: final_loss(a, m, *problem), (0, 1))(alpha, mu)
+    np.testing.assert_allclose(g_alpha, ref_alpha, rtol=1e-12)
+    np.testing.assert_allclose(g_mu, ref_mu, rtol=1e-12)
+    penalized = autograd.grad(lambda a: final_loss(a, mu, *problem, 1.0))(alpha)
+    assert not np.allclose(penalized, ref_alpha, rtol=1e-6)
