@@ -145,3 +145,16 @@ def test_schedule_gradient_defaults_to_the_unpenalized_loss():
     np.testing.assert_allclose(g_mu, ref_mu, rtol=1e-12)
     penalized = autograd.grad(lambda a: final_loss(a, mu, *problem, 1.0))(alpha)
     assert not np.allclose(penalized, ref_alpha, rtol=1e-6)
+
+
+def test_the_backward_pass_consumes_the_forward_cache():
+    # Catches: the backward pass keeping the forward pass it reused (keep=True), so that a repeated value and
+    # gradient of the same schedule is served from the cache: `shb bench nqm-grad` would then time a cache hit,
+    # not the forward and backward passes it reports (README, Performance).
+    from shb.numeric import nqm_adjoint
+
+    alpha, mu = np.array([0.5, 0.4, 0.3]), np.array([0.1, 0.5, 0.2])
+    problem = (np.array([1.0, 0.5]), np.ones(2), np.array([2.0, 0.5]), np.zeros(2))
+    for weight in (0.0, 1e3):
+        autograd.value_and_grad(lambda a: final_loss(a, mu, *problem, weight))(alpha)
+        assert nqm_adjoint._last == {}

@@ -82,8 +82,8 @@ def recheck_survivors(session):
             result = mutate_and_test(item.mutations, config.test_command, config.timeout)
             db.set_result(item.job_id, result)
             m = item.mutations[0]
-            print(f"[{n}/{len(survivors)}] {m.module_path}:{m.start_pos[0]} {m.operator_name}: {result.test_outcome}",
-                  flush=True)
+            print(f"[{n}/{len(survivors)}] {m.module_path}:{m.start_pos[0]} {m.operator_name}: "
+                  f"{getattr(result.test_outcome, 'value', result.test_outcome)}", flush=True)
 
 
 def tally(session):
@@ -101,8 +101,10 @@ def tally(session):
                 outcomes["not run"] += 1
                 other.append((item, result))
             else:
-                outcomes[str(result.test_outcome)] += 1
-                if result.test_outcome == TestOutcome.SURVIVED:
+                name = {TestOutcome.KILLED: "killed", TestOutcome.SURVIVED: "survived"}.get(result.test_outcome,
+                                                                                          "incompetent")
+                outcomes[name] += 1
+                if name == "survived":
                     survivors.append((item, result))
     return outcomes, survivors, other, pending
 
