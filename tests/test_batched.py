@@ -214,3 +214,15 @@ def test_decay_grid_finds_its_best_schedule_at_every_chunk_boundary(best):
     alpha0s[best] = 0.5
     alpha, mu = nqm_schedules.decay_grid(problem, 1, True, alpha0s, np.array([0.0]), np.array([1.0]))
     assert alpha.tolist() == [0.5] and mu.tolist() == [0.0]
+
+
+def test_a_schedule_of_another_shape_is_refused():
+    # Catches: check_schedule letting through alpha and mu of different shapes, or a schedule that is neither (T,)
+    # nor (B, T): rolled out anyway, it would fail later with an IndexError or broadcast into the wrong batch.
+    problem = make_problem([1.0, 0.5], [1.0, 1.0], [1.0, 2.0], [0.0, 0.0])
+    for alpha, mu in ((np.ones(3), np.ones(2)), (np.ones((2, 3)), np.ones((3, 2))), (np.ones((1, 2, 3)),) * 2,
+                      (np.float64(0.5),) * 2):
+        with pytest.raises(ValueError, match=r"must have one shape, \(T,\) or \(B, T\)"):
+            nqm_dynamics.rollout(problem, alpha, mu)
+        with pytest.raises(ValueError, match=r"must have one shape"):
+            nqm_dynamics.max_component_ratio(problem, alpha, mu)

@@ -176,3 +176,8 @@ def test_simulate_is_the_update_of_section_2_2_on_the_same_draws(runs, chunk):
         simulate(problem, alpha, mu, 1, seed=0)
     with pytest.raises(ValueError, match=r"steps must lie in 0\.\.3"):
         simulate(problem, alpha, mu, 2, seed=0, steps=[4])
+    with pytest.raises(ValueError, match=r"steps must lie in 0\.\.3"):
+        simulate(problem, alpha, mu, 2, seed=0, steps=[-1, 2])
+    for bad_alpha, bad_mu in ((alpha, mu[:2]), (np.stack([alpha, alpha]), np.stack([mu, mu]))):
+        with pytest.raises(ValueError, match=r"must both have shape \(T,\)"):
+            simulate(problem, bad_alpha, bad_mu, 2, seed=0)
