@@ -151,10 +151,15 @@ def test_the_backward_pass_consumes_the_forward_cache():
     # Catches: the backward pass keeping the forward pass it reused (keep=True), so that a repeated value and
     # gradient of the same schedule is served from the cache: `shb bench nqm-grad` would then time a cache hit,
     # not the forward and backward passes it reports (README, Performance).
+    import pytest
+
     from shb.numeric import nqm_adjoint
 
-    alpha, mu = np.array([0.5, 0.4, 0.3]), np.array([0.1, 0.5, 0.2])
+    alpha, mu = np.array([2.5, 2.5, 0.3]), np.array([0.6, 0.6, 0.2])
     problem = (np.array([1.0, 0.5]), np.ones(2), np.array([2.0, 0.5]), np.zeros(2))
     for weight in (0.0, 1e3):
-        autograd.value_and_grad(lambda a: final_loss(a, mu, *problem, weight))(alpha)
+        value, _ = autograd.value_and_grad(lambda a: final_loss(a, mu, *problem, weight))(alpha)
         assert nqm_adjoint._last == {}
+        # ... and the traced value is the plain one (with the penalty when weighted: components rise here).
+        assert value == pytest.approx(final_loss(alpha, mu, *problem, weight), rel=1e-12)
+    assert final_loss(alpha, mu, *problem, 1e3) > final_loss(alpha, mu, *problem)
