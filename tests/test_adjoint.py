@@ -163,3 +163,19 @@ def test_the_backward_pass_consumes_the_forward_cache():
         # ... and the traced value is the plain one (with the penalty when weighted: components rise here).
         assert value == pytest.approx(final_loss(alpha, mu, *problem, weight), rel=1e-12)
     assert final_loss(alpha, mu, *problem, 1e3) > final_loss(alpha, mu, *problem)
+
+
+def test_the_backward_pass_reuses_the_forward_pass(monkeypatch):
+    # Catches: the forward pass not kept for the backward pass (keep=False by default), which computes every
+    # rollout twice per value and gradient: the cost the generated adjoint and the cache exist to avoid.
+    from shb.numeric import nqm_adjoint
+
+    alpha, mu = np.array([2.5, 2.5, 0.3]), np.array([0.6, 0.6, 0.2])
+    problem = (np.array([1.0, 0.5]), np.ones(2), np.array([2.0, 0.5]), np.zeros(2))
+    calls = []
+    for name in ("rank_one", "_all_moments"):
+        real = getattr(nqm_adjoint, name)
+        monkeypatch.setattr(nqm_adjoint, name, lambda *a, real=real, name=name: calls.append(name) or real(*a))
+    autograd.value_and_grad(lambda a: final_loss(a, mu, *problem))(alpha)
+    autograd.value_and_grad(lambda a: final_loss(a, mu, *problem, 1e3))(alpha)
+    assert calls == ["rank_one", "_all_moments"]
