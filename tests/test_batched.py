@@ -73,6 +73,8 @@ def test_rollout_and_losses_of_a_batch_equal_one_schedule_at_a_time(case):
         close(final[b], nqm_dynamics.final_loss(problem, alpha[b], mu[b]))
         close(penalized[b], nqm_dynamics.final_loss(problem, alpha[b], mu[b], penalty_weight=10.0))
         close(curve[b], nqm_dynamics.loss_curve(problem, alpha[b], mu[b]))
+        close(curve[b], one["loss"])  # and the Autograd-traceable curve is the rollout's (every step, t = 0..T)
+        close(nqm_dynamics.component_curve(problem, alpha[b], mu[b]), nqm_dynamics.loss_components(problem, one))
         close(ratio[b], nqm_dynamics.max_component_ratio(problem, alpha[b], mu[b]))
 
 
