@@ -21,6 +21,9 @@ Adam as in the paper: learning rate ADAM_LR = 0.003, ADAM_STEPS = 500 (defaults 
 point of a 40 x 24 (alpha, mu) grid; `optimized` from the better (lower L(T), safeguard satisfied) of
 the greedy schedule and the best exponentially decaying schedule alpha0 f^(t/(T-1)) on a 14 x 7 x 9
 (alpha0, mu, f) grid (the decaying one on the noisy preset, greedy on the deterministic one).
+The grids: alpha log-spaced on [1e-3, 8], mu = 0 and 1 - mu log-spaced on [1e-3, 1); alpha0 log-spaced
+on [0.01, 4], mu in {0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95}, f log-spaced on [1e-4, 1]. On the `paper`
+preset at T = 250 the decaying start is (alpha0, mu, f) = (1.59, 0.8, 1e-3).
 
 Measured on the `paper` preset, T = 250 (d = 1000; 2 shared cores under load): greedy 63.93 (paper
 63.86), greedy-sgd 65.10, fixed 42.20 (42.19), optimized 3.95 (4.25; start 5.15), every one keeping

@@ -6,7 +6,6 @@
 - the generated greedy (alpha*, mu*) is a stationary point and a minimiser of the exact one-step loss.
 """
 import os
-import shutil
 import subprocess
 import sys
 
@@ -19,7 +18,6 @@ import sympy as sp
 from hypothesis import assume, given, strategies as st
 
 from shb.numeric import nqm_generated as gen
-from shb.ground import resources
 from shb.symbolic import codegen
 
 SHB = [sys.executable, "-m", "shb.cli"]
@@ -35,14 +33,6 @@ def test_committed_generated_files_are_current():
     assert codegen.stale() == []
     result = subprocess.run(SHB + ["derive", "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-@pytest.fixture
-def tree_copy(tmp_path):
-    for rel in codegen.outputs():
-        os.makedirs(tmp_path / os.path.dirname(rel), exist_ok=True)
-        shutil.copy(resources.path(rel), tmp_path / rel)
-    return tmp_path
 
 
 @pytest.mark.parametrize("rel", sorted(codegen.outputs()))
