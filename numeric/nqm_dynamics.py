@@ -65,6 +65,11 @@ def rollout(problem, alpha, mu):
     return out
 
 
+def rollout_bytes(d, T, batch=1):
+    """Memory `rollout` needs: five statistics and the loss terms, (T+1) x d float64 each, with temporaries."""
+    return 8 * 8 * (T + 1) * d * batch
+
+
 def loss_components(problem, stats):
     """Per-coordinate excess loss 1/2 h_i (E[theta_i]^2 + V[theta_i]) for every step of a rollout."""
     return loss_component(problem.h, stats["mean_theta"], stats["var_theta"])

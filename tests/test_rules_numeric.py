@@ -107,7 +107,6 @@ def test_greedy_step_minimises_the_rules_one_step_loss(case, scale):
     T = len(next(iter(extras.values()))) if rule == "averaged" else 1
     extra = nqm_rule_dynamics.extras_at(rule, extras, T)[0]
     rng = np.random.default_rng(int(1e3 * h[0]))
-    n = len(gen.RULES[rule]["central"]) // 2
     stats = nqm_rule_dynamics.initial_central(rule, mean0 + 1.0, var0, h.shape)
     for _ in range(3):  # a few random steps: momentum and averages away from their initial values
         stats = gen.__dict__[f"{rule}_step"](rng.uniform(0.1, 1.0), rng.uniform(0, 0.9), h, sigma2, *extra, *stats)

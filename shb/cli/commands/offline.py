@@ -3,6 +3,7 @@ import os
 
 from shb.cli.options import add_run_options
 from shb.experiments.registry import EXPERIMENTS
+from shb.ground.io import writable_directory
 
 
 def register(subparsers):
@@ -24,8 +25,8 @@ def register(subparsers):
 
 
 def main(args):
-    result = EXPERIMENTS["offline"].run(os.path.abspath(args.out), args.scale, data_dir=args.data_dir,
-                                        scheduler=args.scheduler, dtype="float32" if args.float32 else "float64")
+    result = EXPERIMENTS["offline"].run(writable_directory(args.out), args.scale, data_dir=args.data_dir,
+                                        scheduler=args.scheduler, workers=args.workers, dtype="float32" if args.float32 else "float64")
     print(result.report)
     print(f"wrote {os.path.join(args.out, 'offline.json')} and figures: {', '.join(result.figures)}")
     return 0 if result.passed else 1

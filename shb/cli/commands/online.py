@@ -4,6 +4,7 @@ import os
 from shb.cli.options import add_run_options
 from shb.experiments.online.config import DATASETS, NETS
 from shb.experiments.registry import EXPERIMENTS, SCALES
+from shb.ground.io import writable_directory
 
 
 def register(subparsers):
@@ -28,8 +29,8 @@ def register(subparsers):
 
 
 def main(args):
-    result = EXPERIMENTS["online"].run(os.path.abspath(args.out), args.scale, net=args.net, dataset=args.dataset,
-                                       data_dir=args.data_dir, scheduler=args.scheduler)
+    result = EXPERIMENTS["online"].run(writable_directory(args.out), args.scale, net=args.net, dataset=args.dataset,
+                                       data_dir=args.data_dir, scheduler=args.scheduler, workers=args.workers)
     print(result.report)
     print(f"wrote {os.path.join(args.out, 'online.json')} and figures: {', '.join(result.figures)}")
     return 0 if result.passed else 1
