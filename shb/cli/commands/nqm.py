@@ -245,7 +245,8 @@ def run_montecarlo(args):
         raise NotFiniteError(f"the Monte-Carlo moments at step {T} are not finite: the schedule diverges on this "
                              "problem")
     obj = {k: out[k][0] for k in keys}
-    summary = (f"Monte-Carlo{'' if opt is None else ' of ' + opt.name}, {runs} runs, seed {seed}, d={problem.h.size}, step T={alpha.size}: "
+    summary = (f"Monte-Carlo{'' if opt is None else ' of ' + opt.name}, {runs} runs, seed {seed}, d={problem.h.size}, "
+               f"step T={alpha.size}: "
                f"mean of E[theta] over coordinates {obj['mean_theta'].mean():.6g}, "
                f"mean of V[theta] {obj['var_theta'].mean():.6g}")
     return _emit(args, obj, summary)
