@@ -31,8 +31,8 @@ def register(subparsers):
     p = sub.add_parser("dynamics", help="exact mean/variance dynamics (Theorem 1) of a schedule")
     _problem_args(p, preset=False)
     p.add_argument("--schedule", required=True, metavar="S.json", help='{"alpha": [...], "mu": [...]}')
-    _optimizer_args(p)
     _json_arg(p)
+    _optimizer_args(p)
     p.set_defaults(func=run_dynamics)
 
     for schedule in nqm_schedule_registry.SCHEDULES.values():
@@ -44,8 +44,8 @@ def register(subparsers):
                 p.add_argument(option.flag, action="store_true", default=None, dest=_dest(option), help=option.help)
             else:
                 p.add_argument(option.flag, metavar=option.metavar, dest=_dest(option), help=option.help)
-        _optimizer_args(p)
         _json_arg(p)
+        _optimizer_args(p)
         p.set_defaults(func=run_schedule, schedule=schedule)
 
     p = sub.add_parser("montecarlo", help="sample moments of theta at step T over N simulated runs")
@@ -53,8 +53,8 @@ def register(subparsers):
     p.add_argument("--schedule", required=True, metavar="S.json", help='{"alpha": [...], "mu": [...]}')
     p.add_argument("--runs", required=True, metavar="N", help="number of independent runs (>= 2)")
     p.add_argument("--seed", default="0", metavar="K", help="seed of numpy's Generator (default 0)")
-    _optimizer_args(p)
     _json_arg(p)
+    _optimizer_args(p)
     p.set_defaults(func=run_montecarlo)
 
 
