@@ -58,6 +58,7 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment("fig2", "Figure 2", "shb.experiments.fig2_short_horizon", "nqm"),
     Experiment("fig3a", "Figure 3a", "shb.experiments.fig3_schedules", "nqm", {"preset": "paper"}),
     Experiment("fig3b", "Figure 3b", "shb.experiments.fig3_schedules", "nqm", {"preset": "paper-deterministic"}),
+    Experiment("optimizers", "Optimizers beyond heavy ball", "shb.experiments.fig_optimizers", "nqm"),
     Experiment("offline", "Offline meta-optimization", "shb.experiments.offline", "mlp"),
     Experiment("online", "Online meta-optimization", "shb.experiments.online", "mlp"),
 ]}

@@ -11,6 +11,8 @@
     opt.greedy(problem, T, mu=None, **options)        # {"alpha", "mu", "loss"}; mu given: greedy alpha at it
     opt.fixed(problem, T, steps=500, lr=0.003, **options)        # one (alpha, mu), Adam on L(T)
     opt.optimized(problem, T, steps=500, lr=0.003, **options)    # (alpha_t, mu_t) under the safeguard
+    parse_options(opt, {"B": "100"})                  # command-line values checked against OPTIONS and opt
+    schedule(opt, "fixed", problem, T, {"adam_steps": 500, "adam_lr": 0.003}, **options)  # `shb nqm fixed`
 
 Options (our defaults where the paper is silent): preconditioned p (per coordinate, > 0; default 1/h, the
 inverse curvature); minibatch B (a positive integer; default 10); ema gamma (the weight of the newest
@@ -30,6 +32,7 @@ import numpy as np
 from shb.ground.errors import InputError
 from shb.numeric import nqm_dynamics, nqm_montecarlo, nqm_rule_adjoint, nqm_rule_dynamics, nqm_rule_greedy
 from shb.numeric import nqm_rule_montecarlo, nqm_rule_schedules, nqm_schedules
+from shb.numeric.nqm_schedule_registry import Option
 
 DEFAULT = "heavy-ball"
 NESTEROV_GREEDY_MU = 0.9
@@ -60,7 +63,7 @@ def _batch(problem, T, B=DEFAULT_BATCH):
 
 def _ema(problem, T, gamma=DEFAULT_EMA_GAMMA):
     if not 0 < float(gamma) <= 1:
-        raise InputError(f"option gamma (the averaging weight) must lie in (0, 1], got {gamma!r}")
+        raise InputError(f"option gamma (--gamma, the averaging weight) must lie in (0, 1], got {gamma!r}")
     return {"gamma": np.full(T, float(gamma))}
 
 
@@ -176,6 +179,50 @@ OPTIMIZERS = {opt.name: opt for opt in (
     Optimizer("polyak", "averaged", "heavy ball, loss at the running mean of the iterates (Polyak-Ruppert)",
               _polyak),
 )}
+
+
+# The options' command-line forms (`shb nqm ... --optimizer NAME --batch-size B`), parsed as the schedules' are.
+OPTIONS = {option.name: option for option in (
+    Option("p", "float", flag="--precondition", metavar="P",
+           help="preconditioned: the preconditioner p > 0 of every coordinate (default 1/h, per coordinate)"),
+    Option("B", "int", minimum=1, flag="--batch-size", metavar="B",
+           help=f"minibatch: the batch size B, a positive integer (default {DEFAULT_BATCH})"),
+    Option("gamma", "float", flag="--gamma", metavar="G",
+           help=f"ema: the weight of the newest iterate, 0 < G <= 1 (default {DEFAULT_EMA_GAMMA})"),
+)}
+
+
+def parse_options(opt, given):
+    """{name: checked value} of the options in `given` ({name: text or None}; None: not given, the default).
+
+    InputError naming the flag for a bad value, or for an option the optimizer `opt` does not take."""
+    out = {}
+    for name, value in given.items():
+        if value is None:
+            continue
+        option = OPTIONS[name]
+        if name not in opt.options:
+            owners = [o.name for o in OPTIMIZERS.values() if name in o.options]
+            raise InputError(f"{option.flag} is an option of --optimizer {' or '.join(owners)}, not {opt.name}")
+        out[name] = option.parse(value)
+    return out
+
+
+def schedule(opt, name, problem, T, settings, **options):
+    """The schedule `name` of the schedule registry (greedy, greedy-sgd, fixed, optimized) for the optimizer
+    `opt`; settings: the schedule's checked options (Adam's steps and learning rate). InputError where the
+    schedule is not derived for the rule (the joint greedy step of an alpha-given-mu rule) or not offered."""
+    if name == "greedy":
+        if nqm_rule_dynamics.spec(opt.rule)["greedy"] != "joint":
+            raise InputError(f"the greedy (alpha, mu) step is not derived for --optimizer {opt.name}: its one-step "
+                             "loss is not a quadratic in (alpha, mu) jointly (greedy-sgd gives its greedy alpha at "
+                             "mu = 0)")
+        return opt.greedy(problem, T, **options)
+    if name == "greedy-sgd":
+        return opt.greedy(problem, T, mu=0.0, **options)
+    if name in ("fixed", "optimized"):
+        return getattr(opt, name)(problem, T, steps=settings["adam_steps"], lr=settings["adam_lr"], **options)
+    raise InputError(f"the {name} schedule is computed for --optimizer {DEFAULT} only, not {opt.name}")
 
 
 def get(name=DEFAULT):

@@ -11,7 +11,9 @@ The same fits as numeric/nqm_schedules.py's `fixed` and `optimized`, with the ru
   component at or below its initial value (nqm_schedules.learning_rate_bound with the rule's generated
   one-step loss).
 
-Functions take an `Optimizer` of numeric/nqm_optimizers.py and its options as keywords.
+Functions take an `Optimizer` of numeric/nqm_optimizers.py and its options as keywords; `grid` replaces the
+starting grid (the fixed fit's (alphas, mus), the decaying start's (alpha0s, mus, finals); nqm_schedules' by
+default) where a caller trades the start's quality for time (the `optimizers` figure's quick scale).
 """
 import numpy as np
 
@@ -29,9 +31,13 @@ def _finite(losses):
     return np.where(np.isfinite(losses), losses, np.inf)
 
 
-def fixed(opt, problem, T, steps=500, lr=0.003, **options):
+FIXED_GRID = (FIXED_GRID_ALPHA, FIXED_GRID_MU)
+DECAY_GRID = (DECAY_GRID_ALPHA0, DECAY_GRID_MU, DECAY_GRID_FINAL)
+
+
+def fixed(opt, problem, T, steps=500, lr=0.003, grid=FIXED_GRID, **options):
     """One (alpha, mu) for all T steps minimizing the rule's L(T): grid start, then Adam. Extras: "history"."""
-    A, M = (x.reshape(-1, 1) for x in np.meshgrid(FIXED_GRID_ALPHA, FIXED_GRID_MU, indexing="ij"))
+    A, M = (x.reshape(-1, 1) for x in np.meshgrid(*grid, indexing="ij"))
     ones = np.ones(T)
     with np.errstate(over="ignore", invalid="ignore"):
         k = int(np.argmin(_finite(opt.final_loss(problem, A * ones, M * ones, **options))))
@@ -46,9 +52,9 @@ def fixed(opt, problem, T, steps=500, lr=0.003, **options):
     return _result(opt, problem, alpha * ones, mu * ones, options, history=np.array(history))
 
 
-def decay_start(opt, problem, T, **options):
-    """The best admissible alpha_t = alpha0 f^(t/(T-1)), mu_t = mu on nqm_schedules' (alpha0, mu, f) grid."""
-    A, M, F = (x.reshape(-1, 1) for x in np.meshgrid(DECAY_GRID_ALPHA0, DECAY_GRID_MU, DECAY_GRID_FINAL, indexing="ij"))
+def decay_start(opt, problem, T, grid=DECAY_GRID, **options):
+    """The best admissible alpha_t = alpha0 f^(t/(T-1)), mu_t = mu on the (alpha0, mu, f) grid (nqm_schedules')."""
+    A, M, F = (x.reshape(-1, 1) for x in np.meshgrid(*grid, indexing="ij"))
     alphas, mus = A * F ** (np.arange(T) / max(T - 1, 1)), M * np.ones(T)
     losses = np.full(len(alphas), np.inf)
     for lo in range(0, len(alphas), 128):  # 128 schedules at a time bounds the memory
@@ -59,7 +65,7 @@ def decay_start(opt, problem, T, **options):
         losses[part] = np.where(ok, loss, np.inf)
     k = int(np.argmin(losses))
     if not np.isfinite(losses[k]):  # nothing admissible: start from tiny steps
-        return np.full(T, DECAY_GRID_ALPHA0[0] * 1e-3), np.zeros(T)
+        return np.full(T, np.min(grid[0]) * 1e-3), np.zeros(T)
     return alphas[k].copy(), mus[k].copy()
 
 
@@ -82,11 +88,11 @@ def project_safeguard(opt, problem, alpha, mu, **options):
     return alpha
 
 
-def optimized(opt, problem, T, steps=500, lr=0.003, penalty_weight=1e4, **options):
+def optimized(opt, problem, T, steps=500, lr=0.003, penalty_weight=1e4, grid=DECAY_GRID, **options):
     """One (alpha_t, mu_t) per step locally minimizing the rule's L(T) under the safeguard (see the module
     docstring). Extras: "history", "init" (the start's L(T)), "violation" (max_{t,i} L_i(t)/L_i(0) - 1)."""
     greedy = opt.greedy(problem, T, **options)
-    candidates = [decay_start(opt, problem, T, **options),
+    candidates = [decay_start(opt, problem, T, grid, **options),
                   (np.maximum(greedy["alpha"], 1e-12), np.minimum(greedy["mu"], 0.999))]
     scores = []
     for alpha, mu in candidates:

@@ -194,3 +194,11 @@ def test_figure_3_takes_its_schedules_from_the_registry(monkeypatch):
     fixed = SCHEDULES["fixed"]
     monkeypatch.setitem(SCHEDULES, "fixed", Schedule("fixed", fixed.help, lambda *args: marker, fixed.options))
     assert fig3_schedules.schedules(PROBLEM, "paper", cfg)[0]["fixed"] is marker
+
+
+def test_a_registered_schedule_without_a_rule_form_refuses_other_optimizers(toy, capsys):
+    # Catches a schedule registered for heavy ball only being run as heavy ball under --optimizer nesterov (the
+    # flag silently ignored): the front end must say in one line that it is computed for heavy-ball only.
+    status, out, err = shb(["nqm", "toy", "--problem", "P.json", "--steps", "3", "--optimizer", "nesterov"], capsys)
+    assert status == 2 and out == "" and len(err.splitlines()) == 1
+    assert "toy" in err and "heavy-ball only" in err and "nesterov" in err
