@@ -6,12 +6,18 @@ An experiment describes its work as an object with
     record(key, result)  store a finished unit's result and save the progress atomically
     total, done          how many units there are in all, and how many have finished (for the progress bar)
 
-A unit is (key, fn, args, urgent): fn(*args) is a pure function of its arguments (its seeds among them), so where
+and optionally
+
+    cost_left()          the work left, in the units of Unit.cost (else: total - done units), for the time left
+    record_time(key, cpu, wall)  the CPU (thread) and wall seconds the unit took where it ran
+
+A unit is (key, fn, args, urgent, cost): fn(*args) is a pure function of its arguments (its seeds among them), so where
 and in which order units run does not change a number, and an interrupted run resumes from its saved progress with
 the same results as an uninterrupted one. `run_units` runs ready units until none is left: on a Dask cluster
 (`client`: a local cluster of worker processes, or the scheduler at --scheduler ADDRESS) or, without a client,
 here one at a time. Urgent units (on a sequential chain, the critical path) are always in flight; the others fill
-the worker threads that are free, so chain steps never queue behind them.
+the worker threads that are free, so chain steps never queue behind them. The progress bar (shb.ground.progress.Bar)
+shows the units done and the time left: the work left times the seconds per unit of cost done in this session.
 
 `load_progress` is the one contract for saved progress: the state saved with this configuration, a fresh one
 when none is saved, a ProgressError when the file was made with another configuration or cannot be read.
@@ -24,40 +30,57 @@ import time
 from collections import namedtuple
 
 from shb.ground.errors import InputError, ProgressError
-from shb.ground.progress import progress
+from shb.ground.progress import Bar
 
-Unit = namedtuple("Unit", ["key", "fn", "args", "urgent"], defaults=[False])
+Unit = namedtuple("Unit", ["key", "fn", "args", "urgent", "cost"], defaults=[False, 1.0])
 
 
 def run_units(work, client=None, stop_after=None, desc="units"):
     """Run `work`'s ready units until none is left (True) or `stop_after` units finished in this call (False)."""
-    finished, in_flight = 0, {}
-    bar = iter(progress(range(work.done, work.total), total=work.total, desc=desc, initial=work.done))
+    finished, in_flight, costs = 0, {}, {}
+    bar = Bar(desc)
     with _sigterm_interrupts():
         while True:
             units = [u for u in work.ready() if u.key not in in_flight]
+            costs.update((u.key, u.cost) for u in units)
             if client is None:
                 if not units:
-                    return True
+                    return _finish(bar)
                 unit = units[0]
-                done = [(unit.key, unit.fn(*unit.args))]
+                done = [(unit.key, timed(unit.fn, *unit.args))]
             else:
                 capacity = sum(client.nthreads().values())
                 for unit in units:
                     if unit.urgent or len(in_flight) < capacity:
-                        in_flight[unit.key] = client.submit(unit.fn, *unit.args, pure=False,
+                        in_flight[unit.key] = client.submit(timed, unit.fn, *unit.args, pure=False,
                                                             priority=10 if unit.urgent else 0)
                 if not in_flight:
-                    return True
+                    return _finish(bar)
                 done = _wait_first(in_flight)
-            for key, result in done:
+            for key, (result, cpu, wall) in done:
                 work.record(key, result)
-                next(bar, None)
+                if hasattr(work, "record_time"):
+                    work.record_time(key, cpu, wall)
+                bar.advance(costs.pop(key, 1.0))
+                bar.draw(work.done, work.total, work.cost_left() if hasattr(work, "cost_left") else None)
                 finished += 1
                 if stop_after is not None and finished >= stop_after:
                     for future in in_flight.values():
                         future.cancel()
+                    bar.close()
                     return False
+
+
+def _finish(bar):
+    bar.close()
+    return True
+
+
+def timed(fn, *args):
+    """(fn(*args), CPU seconds of this thread, wall seconds): how a unit runs, here or on a worker."""
+    cpu, wall = time.thread_time(), time.perf_counter()
+    result = fn(*args)
+    return result, time.thread_time() - cpu, time.perf_counter() - wall
 
 
 def _wait_first(in_flight):
