@@ -12,8 +12,9 @@ def register(subparsers):
         "horizons, map the meta-objective surface, and write DIR/offline.json, fig5 and fig6. "
         "Resumable: re-run the same command to continue an interrupted run.",
     )
-    parser.add_argument("--scale", default="quick", help="quick (horizons 100, 1k; minutes) or paper "
-                        "(horizons 100, 1k, 5k, 20k; 2,500 surface samples; a cluster); tiny: seconds, for tests")
+    parser.add_argument("--scale", default="quick", help="quick (horizons 100, 1k; curves to 20k steps; minutes), "
+                        "medium (horizons 100, 1k, 5k, 20k; 200 surface samples; under an hour on 2 cores) or paper "
+                        "(2,500 surface samples, 5k meta-steps per chain; CPU-weeks: a cluster); tiny: seconds, for tests")
     parser.add_argument("--out", default="results", help="output directory (default: results)")
     parser.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST/MNIST IDX files "
                         "(default: $SHB_DATA, else /usr/share/datasets/fashion-mnist)")
