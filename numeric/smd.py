@@ -17,7 +17,7 @@ run's weights after T steps are theta_T for each T of the list, since the schedu
 alpha_t does not depend on the horizon. Training curves (Figure 6, `training_curve`) are
 the same kind of run measured at many steps, with the test error beside the training loss.
 Both stop a run whose weights have become non-finite (IEEE arithmetic keeps them so): its
-later values are inf (loss) or None (test error).
+later values are None (saved as null; `diverged_as_inf` reads a loss back as +inf).
 
 Every function here is a pure function of its arguments and an integer seed,
 so runs can be dispatched anywhere (Dask) and resumed bit for bit. Training computes in
@@ -30,6 +30,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from shb.ground.errors import InputError
 from shb.numeric import networks, training
 from shb.numeric.hypergrad import hypergrad_run
 from shb.numeric.idx import load_split
@@ -59,6 +60,9 @@ def build_problem(spec):
     """
     images, labels = load_split(spec.data_dir, "train")
     if spec.n_train:
+        if spec.n_train > images.shape[0]:
+            raise InputError(f"n_train = {spec.n_train} asks for more training examples than the {images.shape[0]} "
+                             f"in {spec.data_dir}")
         images, labels = images[: spec.n_train], labels[: spec.n_train]
     n_classes = int(labels.max()) + 1
     data = training.Dataset(images, labels.astype(np.int64), n_classes)
@@ -105,13 +109,19 @@ def run_to_marks(problem, alpha0, beta, marks, seed, measure, chunk=1000):
     return values
 
 
-def finite_or_inf(value):
-    """A loss as stored: inf when the run diverged (None) or the loss overflowed."""
-    return float(value) if value is not None and np.isfinite(value) else float("inf")
+def saved_loss(value):
+    """A loss as saved: None when the run diverged (None) or the loss overflowed (strict JSON has no Infinity;
+    `diverged_as_inf` reads it back as +inf)."""
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def diverged_as_inf(loss):
+    """A loss as saved (None for a diverged run) as a number: +inf for None."""
+    return float("inf") if loss is None else loss
 
 
 def surface_losses(spec, alpha0, beta, horizons, seed):
-    """One run's sample of the surface at every horizon: [J_T estimate for T in horizons] (inf if diverged).
+    """One run's sample of the surface at every horizon: [J_T estimate for T in horizons] (None if diverged).
 
     The estimate is the evaluation-subset loss after T steps; all horizons share the run's minibatch
     sequence (and every sample with the same seed shares it too: common random numbers).
@@ -122,7 +132,7 @@ def surface_losses(spec, alpha0, beta, horizons, seed):
         with np.errstate(over="ignore", invalid="ignore"):
             return eval_loss(problem, theta)
 
-    return [finite_or_inf(x) for x in run_to_marks(problem, alpha0, beta, sorted(horizons), seed, measure)]
+    return [saved_loss(x) for x in run_to_marks(problem, alpha0, beta, sorted(horizons), seed, measure)]
 
 
 def curve_marks(steps, n_points):
@@ -146,7 +156,7 @@ def training_curve(spec, alpha0, beta, steps, seed, test_examples, n_points=60):
 
     marks = curve_marks(steps, n_points)
     values = run_to_marks(problem, alpha0, beta, marks, seed, measure)
-    return [[t, finite_or_inf(v[0] if v else None), v[1] if v else None] for t, v in zip(marks, values)]
+    return [[t, saved_loss(v[0] if v else None), v[1] if v else None] for t, v in zip(marks, values)]
 
 
 def meta_gradient(problem, log_hypers, horizon, seed):
@@ -216,14 +226,15 @@ def smd_meta_step(spec, chain, horizon, seed, meta_lr, max_norm=1.0):
         "log_hypers": log_hypers.tolist(),
         "adam": {"step": int(state.step), "m": state.m.tolist(), "v": state.v.tolist()},
         "trajectory": chain["trajectory"] + [np.exp(log_hypers).tolist()],
-        "meta_losses": chain["meta_losses"] + [meta_loss if np.isfinite(meta_loss) else float("inf")],
+        "meta_losses": chain["meta_losses"] + [meta_loss if np.isfinite(meta_loss) else None],
         "hypergrads": chain["hypergrads"] + [[float(x) if np.isfinite(x) else None for x in hypergrad]],
     }
 
 
 def mean_surface_loss(spec, alpha0, beta, horizon, seeds):
-    """J_T(alpha0, beta) averaged over runs with the given seeds (common random numbers)."""
-    return float(np.mean([surface_losses(spec, alpha0, beta, [horizon], s)[0] for s in seeds]))
+    """J_T(alpha0, beta) averaged over runs with the given seeds (common random numbers); None if one diverged."""
+    values = [surface_losses(spec, alpha0, beta, [horizon], s)[0] for s in seeds]
+    return None if None in values else float(np.mean(values))
 
 
 def log_uniform_samples(seed, n, alpha0_range, beta_range):

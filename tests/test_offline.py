@@ -184,8 +184,9 @@ def test_a_surface_sample_is_one_run_measured_at_every_horizon(data_dir):
         smd.run_to_marks(problem, 0.05, 2.0, [40], 7, lambda th: th.copy())[0].tolist()
 
 
-def test_a_diverged_run_stops_and_its_later_horizons_are_inf(data_dir, monkeypatch):
-    # Catches a diverged sample reported finite, and one trained to the end (minutes wasted at 20k steps).
+def test_a_diverged_run_stops_and_its_later_horizons_are_null(data_dir, monkeypatch):
+    # Catches a diverged sample reported finite (or as Infinity, which strict JSON refuses), and one trained to the
+    # end (minutes wasted at 20k steps).
     spec = problem_spec(normalized(TINY), data_dir)
     problem = smd.build_problem(spec)
     trained = []
@@ -193,7 +194,7 @@ def test_a_diverged_run_stops_and_its_later_horizons_are_inf(data_dir, monkeypat
     monkeypatch.setattr(training, "train", lambda *a, **k: trained.append(a[6]) or real_train(*a, **k))
     values = smd.run_to_marks(problem, 1e300, 0.0, [50, 3000], 1, lambda theta: 1.0, chunk=100)
     assert values == [None, None] and trained == [50]
-    assert smd.surface_losses(spec, 1e300, 0.0, [50, 3000], seed=1) == [float("inf")] * 2
+    assert smd.surface_losses(spec, 1e300, 0.0, [50, 3000], seed=1) == [None, None]
 
 
 def test_training_curve_reports_train_loss_and_test_error_of_the_run(data_dir):
@@ -216,6 +217,8 @@ def test_training_curve_reports_train_loss_and_test_error_of_the_run(data_dir):
     ([5, 4, 3], 2, 10, False),             # fewer than 2W meta-steps: no verdict yet
     ([5, 4, 3, 3.5, 3, 2], 3, 10, False),  # windows (5, 4, 3) -> (3.5, 3, 2): improving
     ([5, 4, float("inf"), 3], 2, 10, True),  # a diverged run in the last window is no improvement
+    ([5, 4, None, 3], 2, 10, True),        # ... as saved (null)
+    ([None, 6, 5, 4], 2, 10, False),       # a diverged run in the earlier window: the last is an improvement
     ([5, 4, 3], None, 3, True),            # no window: all meta_steps
     ([5, 4, 3, 4, 5], None, 10, False),
 ])

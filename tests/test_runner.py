@@ -1,30 +1,33 @@
-"""The shared runner (experiments/runner.py) and its progress bar with the time left (shb.ground.progress.Bar)."""
+"""The shared runner (experiments/runner.py) and the time left of its progress (shb.ground.progress.Progress)."""
 import io
 
 import pytest
 
 from shb.experiments.runner import Unit, run_units
-from shb.ground.progress import Bar, clock, time_left
+from shb.ground.progress import Progress, time_left
 
 
 def test_time_left_is_the_work_left_at_the_pace_so_far():
     # 10 units of cost done in 60 s, 30 left: 180 s. Catches a pace taken from unit counts instead of costs.
     assert time_left(60.0, 10.0, 30.0) == 180.0
     assert time_left(60.0, 0.0, 30.0) is None
-    assert [clock(s) for s in (42, 725, 3725)] == ["42s", "12m05s", "1h02m"]
 
 
-def test_a_bar_on_a_log_file_writes_a_line_with_the_time_left():
-    stream = io.StringIO()  # not a terminal: a line every `every` seconds (here every call)
-    bar = Bar("work", every=0.0, stream=stream)
-    bar.start -= 100.0      # as if 100 s had passed
-    bar.advance(25.0)
-    bar.draw(3, 10, work_left=75.0)
-    line = stream.getvalue()
-    assert line.endswith("\n") and "3/10 units" in line and "about 5m00s left" in line
-    quiet = io.StringIO()
-    Bar("work", every=3600.0, stream=quiet).draw(3, 10)
-    assert quiet.getvalue() == ""  # not yet time for a line
+def test_the_time_left_weighs_units_by_their_cost():
+    # One cheap unit done in 100 s of 10 units; the 9 left weigh 75 cost units against the 25 done: 5 minutes
+    # (counting units alone would say 15). A changed total (a chain stopped early) is shown.
+    now = [0.0]
+    stream = io.StringIO()  # not a terminal: a line at the start and every `every` seconds
+    bar = Progress(10, "work", stream=stream, every=0.0, clock=lambda: now[0])
+    now[0] = 100.0
+    bar.advance(cost=25.0, cost_left=75.0, total=12)
+    line = stream.getvalue().splitlines()[-1]
+    assert "1/12 units" in line and "about 5m00s left" in line
+    plain = io.StringIO()
+    bar = Progress(10, "work", stream=plain, every=0.0, clock=lambda: now[0])
+    now[0] = 200.0
+    bar.advance()
+    assert "about 15m00s left" in plain.getvalue().splitlines()[-1]
 
 
 class FakeWork:

@@ -49,6 +49,7 @@ from shb.experiments.offline.units import Work
 from shb.experiments.result import Result, incomplete
 from shb.experiments.runner import dask_client, run_units
 from shb.experiments.verified import save_verified_figure
+from shb.ground.blas import single_blas_thread
 from shb.ground.io import atomic_write_json
 from shb.numeric.idx import dataset_name, load_split, resolve_data_dir
 
@@ -57,8 +58,8 @@ __all__ = ["CONFIGS", "run"]
 log_stderr = functools.partial(print, file=sys.stderr, flush=True)
 
 
-def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, dtype="float64", stop_after=None,
-        log=log_stderr):
+def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, workers=None, dtype="float64",
+        stop_after=None, log=log_stderr):
     """Run (or resume) the offline experiment; write offline.json and Figures 5 and 6 into out_dir.
 
     Training (surface, SMD, curves) computes in `dtype` (float64 or float32; the configuration's
@@ -73,14 +74,19 @@ def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, dtype="fl
     load_split(spec.data_dir, "test")
     dataset = dataset_name(labels, spec.data_dir)
     work = Work(out_dir, config, spec)
-    workers = (os.cpu_count() or 1) if config["dask"] else 0
+    if workers is None:  # the configuration's choice: a local cluster of one process per core, or this process
+        workers = (os.cpu_count() or 1) if config["dask"] else 0
     with dask_client(scheduler, workers, required=scale == "paper") as client:
         if work.ready():
-            rates = client.submit(cost.measure_rates, spec, pure=False).result() if client else cost.measure_rates(spec)
+            if client:
+                rates = client.submit(cost.measure_rates, spec, pure=False).result()
+            else:
+                with single_blas_thread():  # as run_units runs units in this process
+                    rates = cost.measure_rates(spec)
             n_workers = sum(client.nthreads().values()) if client else 1
             for line in cost.projection(work.state, config, rates, n_workers):
-                log(f"[offline {scale}] {line}")
-        if not run_units(work, client, stop_after, desc=f"offline {scale}"):
+                log(f"offline: {line}")
+        if not run_units(work, client, stop_after, desc="offline"):
             return incomplete(TITLE)
         n_workers = sum(client.nthreads().values()) if client else 1
     state = work.state

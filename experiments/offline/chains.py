@@ -14,7 +14,8 @@ m >= 2W and
     mean(J samples of meta-steps m-W+1 .. m) >= mean(J samples of meta-steps m-2W+1 .. m-W),
 
 i.e. its meta-objective has stopped improving at the resolution of W samples (each J sample is the meta-loss of
-one meta-step's training run; a diverged run counts as inf). Without a window a chain takes all meta_steps[T].
+one meta-step's training run; a diverged run, saved as null, counts as inf). Without a window a chain takes all
+meta_steps[T].
 
 Choice. A chain's result is the iterate average over the last half of its trajectory (`smd.averaged_hypers`);
 a horizon's schedule is the result of its chain whose end point evaluated best (J_T on the same seeds for all).
@@ -36,7 +37,7 @@ def surface_starts(state, config, horizon):
     surface_start_samples samples, and the geometric centre of their best 10%."""
     n = config["surface_start_samples"]
     points = np.array(state["surface"]["points"][:n], dtype=float)
-    losses = [state["surface"]["losses"][str(horizon)][str(i)] for i in range(n)]
+    losses = [smd.diverged_as_inf(state["surface"]["losses"][str(horizon)][str(i)]) for i in range(n)]
     region = best_region(losses)
     centre = np.exp(np.log(points[region]).mean(axis=0))
     return [points[region[0]].tolist(), centre.tolist()]
@@ -64,7 +65,7 @@ def n_chains(config, horizon):
 
 def chain_finished(chain, config, horizon):
     """The stopping rule (module docstring)."""
-    losses = np.asarray(chain["meta_losses"], dtype=float)
+    losses = np.array([smd.diverged_as_inf(x) for x in chain["meta_losses"]], dtype=float)
     m = len(losses)
     if m >= config["meta_steps"][str(horizon)]:
         return True
@@ -85,5 +86,5 @@ def chains_finished(state, config, horizon):
 def chosen_schedule(state, horizon):
     """SMD's (alpha0, beta) for this horizon: the averaged end point of the chain that evaluated best."""
     evals = state["smd_eval"][str(horizon)]
-    best = min(range(len(state["smd"][str(horizon)])), key=lambda j: evals[str(j)][1])
+    best = min(range(len(state["smd"][str(horizon)])), key=lambda j: smd.diverged_as_inf(evals[str(j)][1]))
     return smd.averaged_hypers(state["smd"][str(horizon)][best]["trajectory"]), best

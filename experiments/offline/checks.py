@@ -13,6 +13,7 @@ import numpy as np
 from shb.experiments.offline.chains import best_region, chosen_schedule
 from shb.experiments.offline.config import BIAS_RATIO, HYPERGRAD_TOLERANCE
 from shb.experiments.verified import check
+from shb.numeric import smd
 
 
 def surface_arrays(state, horizon):
@@ -20,7 +21,7 @@ def surface_arrays(state, horizon):
     losses = state["surface"]["losses"][str(horizon)]
     idx = sorted(int(i) for i in losses)
     points = np.array(state["surface"]["points"], dtype=float).reshape(-1, 2)[idx]
-    return points, np.array([losses[str(i)] for i in idx], dtype=float)
+    return points, np.array([smd.diverged_as_inf(losses[str(i)]) for i in idx], dtype=float)
 
 
 def surface_best_beta(state, horizon):
@@ -50,8 +51,8 @@ def summarize(state, config):
             "final_train_loss_steps": config["curve_steps"],
             "meta_objective_start_end": state["smd_eval"][str(h)][str(best)],
             "end_on_surface_sequence": on_surface,
-            "surface_fraction_better": float(np.mean(losses < on_surface)),
-            "surface_min": float(np.min(losses)),
+            "surface_fraction_better": float(np.mean(losses < smd.diverged_as_inf(on_surface))),
+            "surface_min": smd.saved_loss(np.min(losses)),
             "chains": chain_list,
             "surface_best_beta": surface_best_beta(state, h),
         }
@@ -67,7 +68,8 @@ def figure5_checks(state, config, horizons):
         f"at SMD start alpha0={hc['at']['alpha0']:g}, beta={hc['at']['beta']:g}; reverse mode {hc['max_rel_error_reverse']:.1e})",
     )]
     for h in config["horizons"]:
-        for j, (start, end) in sorted(state["smd_eval"][str(h)].items()):
+        for j, pair in sorted(state["smd_eval"][str(h)].items()):
+            start, end = map(smd.diverged_as_inf, pair)
             checks.append(check(
                 f"smd_decreased_meta_objective_T{h}_init{j}", end < start,
                 f"J_{h} at SMD start {start:.4f} -> end {end:.4f} (mean of {config['eval_seeds']} runs, same seeds)",
@@ -103,10 +105,11 @@ def endpoint_checks(state, config, horizons):
     for h in config["horizons"]:
         _, losses = surface_arrays(state, h)
         r = horizons[str(h)]
+        end = smd.diverged_as_inf(r["end_on_surface_sequence"])
         threshold = float(np.quantile(losses, q))
         checks.append(check(
-            f"smd_end_in_best_{100 * q:g}pct_of_surface_T{h}", r["end_on_surface_sequence"] <= threshold,
-            f"J_{h} at SMD's end point {r['end_on_surface_sequence']:.4f} on the surface's sequence; "
+            f"smd_end_in_best_{100 * q:g}pct_of_surface_T{h}", end <= threshold,
+            f"J_{h} at SMD's end point {end:.4f} on the surface's sequence; "
             f"{100 * r['surface_fraction_better']:.1f}% of {len(losses)} samples are lower; the best "
             f"{100 * q:g}% are <= {threshold:.4f}",
         ))
@@ -115,7 +118,7 @@ def endpoint_checks(state, config, horizons):
 
 def figure6_checks(config, horizons):
     hs, steps = config["horizons"], config["curve_steps"]
-    final = {h: horizons[str(h)]["final_train_loss"] for h in hs}
+    final = {h: smd.diverged_as_inf(horizons[str(h)]["final_train_loss"]) for h in hs}
     longest, shortest = max(hs), min(hs)
     others = [h for h in hs if h not in (longest, shortest)]
     ordered = all(final[longest] < final[h] < final[shortest] for h in others) and final[longest] < final[shortest]

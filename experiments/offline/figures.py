@@ -47,15 +47,15 @@ def figure6(state, config, horizons, dataset):
     fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 4))
     data = {}
     for h in config["horizons"]:
-        curve = state["curves"][str(h)]
+        curve = state["curves"][str(h)]  # a diverged point (None) is nan: not drawn
         steps = [p[0] for p in curve]
-        loss = [p[1] for p in curve]
+        loss = [np.nan if p[1] is None else p[1] for p in curve]
         error = [np.nan if p[2] is None else p[2] for p in curve]
         sched = horizons[str(h)]
         label = f"horizon {h}: $\\alpha_0$={sched['alpha0']:.3g}, $\\beta$={sched['beta']:.3g}"
         ax_loss.plot(steps, loss, label=label)
         ax_err.plot(steps, error, label=label)
-        data[str(h)] = {"steps": steps, "train_loss": loss, "test_error": [p[2] for p in curve],
+        data[str(h)] = {"steps": steps, "train_loss": [p[1] for p in curve], "test_error": [p[2] for p in curve],
                         "alpha0": sched["alpha0"], "beta": sched["beta"]}
     ax_loss.set(xscale="log", yscale="log", xlabel="training step after warm start",
                 ylabel=f"train loss (first {config['eval_examples']} examples)")

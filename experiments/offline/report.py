@@ -8,14 +8,20 @@ ours is set beside them with the data set it was measured on and a verdict.
 """
 from shb.experiments.common import paper_row
 from shb.experiments.offline.config import PAPER_BETA_RATIO, PAPER_LOSS_RATIO, PROGRESS_FILE
-from shb.ground.progress import clock
+from shb.ground.progress import duration
+from shb.numeric.smd import diverged_as_inf
+
+
+def final_loss(horizon):
+    """The train loss of a horizon's schedule at the last step (+inf if its training diverged)."""
+    return diverged_as_inf(horizon["final_train_loss"])
 
 
 def ratios(config, horizons):
     """(beta ratio, train-loss ratio at curve_steps), shortest horizon's over longest horizon's."""
     shortest, longest = str(min(config["horizons"])), str(max(config["horizons"]))
     return (horizons[shortest]["beta"] / horizons[longest]["beta"],
-            horizons[shortest]["final_train_loss"] / horizons[longest]["final_train_loss"])
+            final_loss(horizons[shortest]) / final_loss(horizons[longest]))
 
 
 def verdict(value, paper, comparable):
@@ -78,11 +84,11 @@ def report(scale, config, horizons, checks, dataset, data_dir, timing=""):
     ]
     for h in hs:
         r = horizons[str(h)]
-        s, e = r["meta_objective_start_end"]
+        s, e = map(diverged_as_inf, r["meta_objective_start_end"])
         err = "n/a" if r["final_test_error"] is None else f"{r['final_test_error']:.4f}"
         lines.append(f"| {h} | {r['alpha0']:.4g} | {r['beta']:.4g} | {r['meta_steps']} | {s:.4f} -> {e:.4f} | "
-                     f"{r['end_on_surface_sequence']:.4f} ({100 * r['surface_fraction_better']:.0f}%) | "
-                     f"{r['final_train_loss']:.4g} | {err} |")
+                     f"{diverged_as_inf(r['end_on_surface_sequence']):.4f} ({100 * r['surface_fraction_better']:.0f}%) | "
+                     f"{final_loss(r):.4g} | {err} |")
     lines += ["", f"All numbers on {dataset}. Checks:", ""]
     lines += [f"- [{'x' if c['passed'] else ' '}] {c['name']}: {c['detail']}" for c in checks]
     lines += [
@@ -107,15 +113,15 @@ def reachability(config, horizons, dataset):
     """What a ratio of train losses can be on this data set: the lowest loss any sampled schedule reaches."""
     hs, steps = config["horizons"], config["curve_steps"]
     short, long = horizons[str(min(hs))], horizons[str(max(hs))]
-    text = (f"Verdict on {dataset}: the shortest horizon's schedule ends at train loss {short['final_train_loss']:.4g} "
-            f"and the longest's at {long['final_train_loss']:.4g} after {steps} steps (test error "
+    text = (f"Verdict on {dataset}: the shortest horizon's schedule ends at train loss {final_loss(short):.4g} "
+            f"and the longest's at {final_loss(long):.4g} after {steps} steps (test error "
             f"{short['final_test_error']} vs {long['final_test_error']}). ")
     if max(hs) == steps:
-        best = long["surface_min"]
+        best = diverged_as_inf(long["surface_min"])
         text += (f"The lowest train loss any of the {config['surface_samples']} surface samples reaches at {steps} "
                  f"steps is {best:.4g}; a ratio over {PAPER_LOSS_RATIO:g} would need the longest horizon's schedule "
-                 f"below {short['final_train_loss'] / PAPER_LOSS_RATIO:.3g}, so with the shortest horizon's schedule "
-                 f"as it is no sampled schedule gives more than {short['final_train_loss'] / best:.3g}. The paper's "
+                 f"below {final_loss(short) / PAPER_LOSS_RATIO:.3g}, so with the shortest horizon's schedule "
+                 f"as it is no sampled schedule gives more than {final_loss(short) / best:.3g}. The paper's "
                  "ratio rests on a training loss near zero at 20k steps (MNIST); here the best reached is the "
                  "figure above.")
     else:
@@ -127,5 +133,5 @@ def reachability(config, horizons, dataset):
 def timing_line(timings, seconds, workers):
     """The run's measured time: this session, all sessions, and the units' CPU seconds."""
     cpu, wall = timings.totals()
-    return (f"Measured: this session {clock(seconds)} wall; all sessions {clock(wall)} wall on {workers} worker(s); "
-            f"the units' CPU time {clock(cpu)} in all ({clock(cpu / max(workers, 1))} per worker).")
+    return (f"Measured: this session {duration(seconds)} wall; all sessions {duration(wall)} wall on {workers} worker(s); "
+            f"the units' CPU time {duration(cpu)} in all ({duration(cpu / max(workers, 1))} per worker).")

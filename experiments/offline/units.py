@@ -40,6 +40,10 @@ class Work:
         self.timings = cost.TimingLog(os.path.join(out_dir, TIMINGS_FILE))
 
     @property
+    def location(self):
+        return self.path
+
+    @property
     def total(self):
         return units_done(self.state) + sum(count for _, count in cost.remaining_units(self.state, self.config))
 
