@@ -12,7 +12,7 @@ import pytest
 
 from shb.experiments import offline
 from shb.experiments.offline import chains, checks, cost, units
-from shb.experiments.offline.config import MEDIUM, PROGRESS_FILE, QUICK, TINY, normalized, problem_spec
+from shb.experiments.offline.config import MEDIUM, PAPER, PROGRESS_FILE, QUICK, TINY, normalized, problem_spec
 from shb.cli import main as shb_main
 from shb.ground.errors import InputError, ProgressError
 from shb.numeric import smd, training
@@ -31,7 +31,10 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, data_dir):
     out = str(tmp_path_factory.mktemp("full"))
-    return out, offline.run(out, data_dir=data_dir, config=TINY, log=lambda line: None)
+    lines = []
+    result = offline.run(out, data_dir=data_dir, config=TINY, log=lines.append)
+    result.log = lines
+    return out, result
 
 
 def load(out, name):
@@ -79,6 +82,9 @@ def test_outputs_and_checks(uninterrupted, data_dir):
     hc = next(c for c in summary["checks"] if c["name"] == "hypergrad_forward_vs_finite_differences")
     assert hc["passed"] and summary["hypergrad_check"]["max_rel_error"] < 1e-4
     assert "| claim | paper" in result.report and "shb offline --scale" in result.report
+    # The start of a run says what a unit costs and the work left (measured here): catches a projection left out.
+    assert [line.split(":")[0] for line in result.log] == ["offline"] * 3
+    assert "cost per unit: surface sample" in result.log[1] and "CPU-hours" in result.log[2]
     assert summary["dataset"] == f"IDX data in {data_dir}"  # neither MNIST's nor Fashion-MNIST's class counts
     timings = load(out, "offline_timings.json")
     assert sum(e["n"] for e in timings["units"].values()) == units.units_done(progress)
@@ -247,7 +253,7 @@ def test_surface_starts_come_from_the_first_samples_only():
     assert chains.surface_starts(state, config, 15) == starts and not chains.start_chains(state, config)
 
 
-def state_with(betas, surface_betas, finals=None, end_on_surface=0.0):
+def state_with(betas, surface_betas, finals=None, end_on_surface=0.0, hypergrad_error=1e-9):
     """A finished state whose SMD ends at `betas` and whose surface minima sit at surface_betas, per horizon."""
     hs = [5, 15, 30][: len(betas)]
     config = normalized(dict(TINY, horizons=hs, surface_samples=4, surface_starts=[],
@@ -264,7 +270,7 @@ def state_with(betas, surface_betas, finals=None, end_on_surface=0.0):
             state["smd_surface"][str(h)][str(j)] = end_on_surface
         state["surface"]["losses"][str(h)] = {str(i): abs(np.log(p[1] / b_surf)) for i, p in enumerate(points)}
         state["curves"][str(h)] = [[1, 1.0, 0.5], [30, final, 0.2]]
-    state["hypergrad_check"] = {"max_rel_error": 1e-9, "max_rel_error_reverse": 0.0, "horizon": 4,
+    state["hypergrad_check"] = {"max_rel_error": hypergrad_error, "max_rel_error_reverse": 0.0, "horizon": 4,
                                 "at": {"alpha0": 0.01, "beta": 1.0}}
     return state, config
 
@@ -307,6 +313,14 @@ def test_smd_end_point_must_rank_in_the_best_fraction_of_the_surface(end, ok):
     # best sample would fail 3.4, one comparing with the worst would pass 3.5).
     result = passed(*state_with((40.0, 10.0), (100.0, 1.0), end_on_surface=end))
     assert result["smd_end_in_best_50pct_of_surface_T15"] is ok
+
+
+@pytest.mark.parametrize("error, ok", [(9e-5, True), (2e-4, False)])
+def test_hypergradient_check_fails_above_its_tolerance(error, ok):
+    # A forward-mode hypergradient 2e-4 away from finite differences fails (tolerance 1e-4): catches a check that
+    # reads another field or compares the wrong way.
+    assert passed(*state_with((40.0, 10.0), (100.0, 1.0), hypergrad_error=error))[
+        "hypergrad_forward_vs_finite_differences"] is ok
 
 
 def test_float32_training_keeps_a_float64_hypergradient_check(tmp_path, data_dir, uninterrupted):
@@ -368,7 +382,7 @@ def test_each_meta_step_gets_fresh_minibatches_and_surface_shares_one_sequence()
     assert all(u.args[3] == config["horizons"] for u in surface)
 
 
-@pytest.mark.parametrize("config", [QUICK, MEDIUM])
+@pytest.mark.parametrize("config", [QUICK, MEDIUM, PAPER])
 def test_projection_counts_every_unit_at_its_step_cost(config):
     # The projected CPU time of a fresh run is the sum over units of (plain steps x rate + hyper steps x rate): a
     # unit kind left out of remaining_units, or a surface sample counted once per horizon, changes it.
