@@ -12,16 +12,17 @@ and optionally
     cost_left()          the work left, in the units of Unit.cost (else: total - done units), for the time left
     record_time(key, cpu, wall)  the CPU (thread) and wall seconds the unit took where it ran
 
-A unit is (key, fn, args, urgent, cost): fn(*args) is a pure function of its arguments (its seeds among them), so where
-and in which order units run does not change a number, and an interrupted run resumes from its saved progress with
-the same results as an uninterrupted one. `run_units` runs ready units until none is left: on a Dask cluster
-(`client`: a local cluster of worker processes, or the scheduler at --scheduler ADDRESS) or, without a client,
-here one at a time with one BLAS thread, as a worker runs. Urgent units (on a sequential chain, the critical path)
-are always in flight; the others fill the worker threads that are free, so chain steps never queue behind them.
+A unit is (key, fn, args, urgent, cost): fn(*args) is a pure function of its arguments (its seeds among them), so
+where and in which order units run does not change a number, and an interrupted run resumes from its saved progress
+with the same results as an uninterrupted one; cost is its share of the work, for the time left. `run_units` runs
+ready units until none is left: on a Dask cluster (`client`: a local cluster of worker processes, or the scheduler
+at --scheduler ADDRESS) or, without a client, here one at a time with one BLAS thread, as a worker runs. Urgent
+units (on a sequential chain, the critical path) are always in flight; the others fill the worker threads that
+are free, so chain steps never queue behind them.
 Progress shows with the time left (shb.ground.progress): the work left at the pace of the work done in this
-session, units weighed by their cost where the work gives cost_left(). Ctrl-C or SIGTERM (which the front end turns into a
-KeyboardInterrupt) cancels what is in flight and raises Interrupted, naming where the progress is saved: every
-finished unit is in it.
+session, units weighed by their cost where the work gives cost_left(). Ctrl-C or SIGTERM (which the front end
+turns into a KeyboardInterrupt) cancels what is in flight and raises Interrupted, naming where the progress is
+saved: every finished unit is in it.
 
 `load_progress` is the one contract for saved progress: the state saved with this configuration, a fresh one
 when none is saved, a ProgressError when the file was made with another configuration or cannot be read.
