@@ -127,11 +127,15 @@ def reachability(config, horizons, dataset):
     else:
         text += (f"Horizons up to {max(hs)} only: the paper's comparison (horizons 100 vs 20k) needs "
                  "`--scale medium` or `--scale paper`.")
+    if dataset != "MNIST":
+        text += (" The paper's data set is MNIST, not this one: run with `--data-dir DIR` holding MNIST's IDX files "
+                 "(no package reachable here ships them) for numbers on it.")
     return text
 
 
 def timing_line(timings, seconds, workers):
     """The run's measured time: this session, all sessions, and the units' CPU seconds."""
     cpu, wall = timings.totals()
-    return (f"Measured: this session {duration(seconds)} wall; all sessions {duration(wall)} wall on {workers} worker(s); "
-            f"the units' CPU time {duration(cpu)} in all ({duration(cpu / max(workers, 1))} per worker).")
+    return (f"Measured: {duration(seconds)} wall in this session (figures included); the units ran for "
+            f"{duration(wall)} wall over all sessions on {workers} worker(s), {duration(cpu)} of CPU in all "
+            f"({duration(cpu / max(workers, 1))} per worker).")
