@@ -4,12 +4,16 @@
 module in experiments/ plus one line below (docs/extending.md). An entry names the module that holds it; the
 module defines
 
-    CONFIGS = {scale: configuration}        "tiny" (seconds, for the tests), "quick", "paper"
+    CONFIGS = {scale: configuration}        "tiny" (seconds, for the tests), "quick", "paper"; optionally "medium"
     run(out_dir, config, scale, **options) -> experiments.result.Result
 
 and, where a configuration depends on an option (the online experiment's network), config_for(scale, **options).
 The options a module's run() accepts beyond the entry's own (data_dir, scheduler, ...) are passed through from
 the command line; others are dropped.
+
+Scales every entry has: tiny, quick, paper. A scale only some entries have (medium: the offline experiment's
+paper horizons within an hour) falls back for the others (FALLBACK: medium runs them at quick), so
+`shb reproduce --scale medium` runs each entry at the largest scale up to medium that it has.
 """
 import importlib
 import inspect
@@ -17,7 +21,8 @@ from dataclasses import dataclass, field
 
 from shb.ground.errors import InputError
 
-SCALES = ("tiny", "quick", "paper")
+SCALES = ("tiny", "quick", "medium", "paper")
+FALLBACK = {"medium": "quick"}  # an entry without this scale runs at that one
 
 
 @dataclass(frozen=True)
@@ -34,23 +39,36 @@ class Experiment:
     def code(self):
         return importlib.import_module(self.module)
 
+    def scale_for(self, scale):
+        """The scale this entry runs at when `scale` is asked for: its own, or FALLBACK's when it lacks it; an unknown
+        scale is an InputError naming the choices."""
+        configs = self.code().CONFIGS
+        if scale not in configs and FALLBACK.get(scale) in configs:
+            return FALLBACK[scale]
+        if scale not in configs:
+            raise InputError(f"unknown scale {scale!r} for {self.name}; choose one of: {', '.join(configs)}")
+        return scale
+
     def config(self, scale, **options):
-        """The configuration at `scale` (a copy); an unknown scale is an InputError naming the choices."""
+        """The configuration at `scale` (a copy; see scale_for)."""
         code = self.code()
-        if scale not in code.CONFIGS:
-            raise InputError(f"unknown scale {scale!r} for {self.name}; choose one of: {', '.join(code.CONFIGS)}")
+        scale = self.scale_for(scale)
         if hasattr(code, "config_for"):
             return code.config_for(scale, **{**self.options, **options})
         return dict(code.CONFIGS[scale])
 
     def run(self, out_dir, scale="quick", config=None, **options):
-        """Run at `scale` (or with an explicit `config`) into out_dir; options the module does not take are dropped."""
+        """Run at `scale` (or with an explicit `config`) into out_dir; options the module does not take are dropped.
+        The result records the scale it ran at (scale_for)."""
         code = self.code()
         accepted = inspect.signature(code.run).parameters
         options = {k: v for k, v in {**options, **self.options}.items() if k in accepted}
         if config is None:
+            scale = self.scale_for(scale)
             config = self.config(scale, **options)
-        return code.run(out_dir, config, scale=scale, **options)
+        result = code.run(out_dir, config, scale=scale, **options)
+        result.scale = scale
+        return result
 
 
 EXPERIMENTS = {e.name: e for e in [

@@ -14,6 +14,7 @@ class Result:
     report         the Markdown section for REPORT.md
     complete       False when a run stopped early (a `stop_after` limit) with its progress saved
     seconds        wall time, filled in by whoever timed it
+    scale          the scale it ran at (experiments/registry.py fills it in; another when the asked one falls back)
     """
 
     title: str
@@ -24,6 +25,7 @@ class Result:
     report: str = ""
     complete: bool = True
     seconds: float = None
+    scale: str = None
 
 
 def incomplete(title):

@@ -7,15 +7,22 @@ An experiment describes its work as an object with
     total, done          how many units there are in all, and how many have finished (for the progress bar)
     location             where the progress is saved (said when a run is interrupted)
 
-A unit is (key, fn, args, urgent): fn(*args) is a pure function of its arguments (its seeds among them), so where
-and in which order units run does not change a number, and an interrupted run resumes from its saved progress with
-the same results as an uninterrupted one. `run_units` runs ready units until none is left: on a Dask cluster
-(`client`: a local cluster of worker processes, or the scheduler at --scheduler ADDRESS) or, without a client,
-here one at a time with one BLAS thread, as a worker runs. Urgent units (on a sequential chain, the critical path)
-are always in flight; the others fill the worker threads that are free, so chain steps never queue behind them.
-Progress shows with the time left (shb.ground.progress). Ctrl-C or SIGTERM (which the front end turns into a
-KeyboardInterrupt) cancels what is in flight and raises Interrupted, naming where the progress is saved: every
-finished unit is in it.
+and optionally
+
+    cost_left()          the work left, in the units of Unit.cost (else: total - done units), for the time left
+    record_time(key, cpu, wall)  the CPU (thread) and wall seconds the unit took where it ran
+
+A unit is (key, fn, args, urgent, cost): fn(*args) is a pure function of its arguments (its seeds among them), so
+where and in which order units run does not change a number, and an interrupted run resumes from its saved progress
+with the same results as an uninterrupted one; cost is its share of the work, for the time left. `run_units` runs
+ready units until none is left: on a Dask cluster (`client`: a local cluster of worker processes, or the scheduler
+at --scheduler ADDRESS) or, without a client, here one at a time with one BLAS thread, as a worker runs. Urgent
+units (on a sequential chain, the critical path) are always in flight; the others fill the worker threads that
+are free, so chain steps never queue behind them.
+Progress shows with the time left (shb.ground.progress): the work left at the pace of the work done in this
+session, units weighed by their cost where the work gives cost_left(). Ctrl-C or SIGTERM (which the front end
+turns into a KeyboardInterrupt) cancels what is in flight and raises Interrupted, naming where the progress is
+saved: every finished unit is in it.
 
 `load_progress` is the one contract for saved progress: the state saved with this configuration, a fresh one
 when none is saved, a ProgressError when the file was made with another configuration or cannot be read.
@@ -31,7 +38,7 @@ from shb.ground.blas import single_blas_thread
 from shb.ground.errors import InputError, Interrupted, ProgressError
 from shb.ground.progress import Progress
 
-Unit = namedtuple("Unit", ["key", "fn", "args", "urgent"], defaults=[False])
+Unit = namedtuple("Unit", ["key", "fn", "args", "urgent", "cost"], defaults=[False, 1.0])
 
 
 def run_units(work, client=None, stop_after=None, desc="units"):
@@ -52,31 +59,44 @@ def run_units(work, client=None, stop_after=None, desc="units"):
 
 
 def _run(work, client, stop_after, in_flight, bar):
-    finished = 0
+    finished, costs = 0, {}
     while True:
         units = [u for u in work.ready() if u.key not in in_flight]
+        costs.update((u.key, u.cost) for u in units)
         if client is None:
             if not units:
                 return True
             unit = units[0]
-            done = [(unit.key, unit.fn(*unit.args))]
+            done = [(unit.key, timed(unit.fn, *unit.args))]
         else:
             capacity = sum(client.nthreads().values())
             for unit in units:
                 if unit.urgent or len(in_flight) < capacity:
-                    in_flight[unit.key] = client.submit(unit.fn, *unit.args, pure=False,
+                    in_flight[unit.key] = client.submit(timed, unit.fn, *unit.args, pure=False,
                                                         priority=10 if unit.urgent else 0)
             if not in_flight:
                 return True
             done = _wait_first(in_flight)
-        for key, result in done:
+        for key, (result, cpu, wall) in done:
             work.record(key, result)
-            bar.advance()
+            if hasattr(work, "record_time"):
+                work.record_time(key, cpu, wall)
+            if hasattr(work, "cost_left"):
+                bar.advance(cost=costs.pop(key, 1.0), cost_left=work.cost_left(), total=work.total)
+            else:
+                bar.advance()
             finished += 1
             if stop_after is not None and finished >= stop_after:
                 for future in in_flight.values():
                     future.cancel()
                 return False
+
+
+def timed(fn, *args):
+    """(fn(*args), CPU seconds of this thread, wall seconds): how a unit runs, here or on a worker."""
+    cpu, wall = time.thread_time(), time.perf_counter()
+    result = fn(*args)
+    return result, time.thread_time() - cpu, time.perf_counter() - wall
 
 
 def _wait_first(in_flight):

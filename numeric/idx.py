@@ -108,3 +108,20 @@ def load_split(data_dir=None, split="train"):
         raise InputError(f"IDX file {image_path} is empty: shape {images.shape}")
     return images.reshape(images.shape[0], -1), labels
 
+
+
+# Class counts of the 60,000 training labels identify the two IDX data sets: Fashion-MNIST is balanced, MNIST not
+# (LeCun et al.'s train-labels-idx1-ubyte: 5923 zeros, 6742 ones, ...).
+KNOWN_TRAIN_COUNTS = {
+    "Fashion-MNIST": (6000,) * 10,
+    "MNIST": (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+}
+
+
+def dataset_name(labels, data_dir):
+    """'MNIST' or 'Fashion-MNIST' when the training labels' class counts are theirs, else 'IDX data in DIR'."""
+    counts = tuple(int(c) for c in np.bincount(labels))
+    for name, known in KNOWN_TRAIN_COUNTS.items():
+        if counts == known:
+            return name
+    return f"IDX data in {data_dir}"

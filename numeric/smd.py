@@ -10,9 +10,14 @@ is over the minibatch sequence. SMD estimates dJ_T/dlambda from one training run
 with fresh minibatches (`meta_gradient`: exact forward mode, Eqs. 8-9, meta-loss on
 a fresh minibatch of `meta_batch` training examples after step T), then takes one
 Adam step in log space (MetaStep in Algorithm 1) and restores (theta_0, v_0).
-The surface is J_T estimated by the loss on a fixed evaluation subset of the
-training set after one training run per random sample (`surface_loss`); the
-caller chooses the seeds (experiments/offline.py uses one per horizon).
+
+The surface (Figure 5) is J_T estimated by the loss on a fixed evaluation subset of the
+training set. One training run gives it for every horizon at once (`surface_losses`): the
+run's weights after T steps are theta_T for each T of the list, since the schedule
+alpha_t does not depend on the horizon. Training curves (Figure 6, `training_curve`) are
+the same kind of run measured at many steps, with the test error beside the training loss.
+Both stop a run whose weights have become non-finite (IEEE arithmetic keeps them so): its
+later values are None (saved as null; `diverged_as_inf` reads a loss back as +inf).
 
 Every function here is a pure function of its arguments and an integer seed,
 so runs can be dispatched anywhere (Dask) and resumed bit for bit. Training computes in
@@ -74,44 +79,84 @@ def eval_loss(problem, theta):
     return training.mean_loss(problem.net, theta, problem.data, n, chunk=5000)
 
 
-def run_schedule(problem, alpha0, beta, horizon, seed):
-    """Train `horizon` steps from the warm start; return (theta_T, minibatch losses)."""
+@functools.lru_cache(maxsize=2)
+def test_set(data_dir):
+    """The test split as a training.Dataset (cached per process)."""
+    images, labels = load_split(data_dir, "test")
+    return training.Dataset(images, labels.astype(np.int64), int(labels.max()) + 1)
+
+
+def run_to_marks(problem, alpha0, beta, marks, seed, measure, chunk=1000):
+    """Train from the warm start on the minibatch sequence of `seed`; [measure(theta_t) for t in marks].
+
+    `marks` are increasing step counts; the run is one run whatever the marks (training in pieces with
+    t0 continues the same schedule and the same random stream, bit for bit). It stops once the weights
+    are non-finite (checked every `chunk` steps and at each mark): the marks from there on give None.
+    """
     spec = problem.spec
     rng = np.random.default_rng(seed)
-    with np.errstate(over="ignore", invalid="ignore"):
-        theta, _, losses = training.train(
-            problem.net, problem.theta0, problem.v0, problem.data, alpha0, beta, horizon, rng,
-            spec.mu, spec.k, spec.batch_size,
-        )
-    return theta, losses
-
-
-def surface_loss(spec, alpha0, beta, horizon, seed):
-    """One sample of the meta-objective surface: evaluation-subset loss after `horizon` steps (None if the run
-    diverged: strict JSON has no Infinity; `diverged_as_inf` reads it back as +inf)."""
-    problem = build_problem(spec)
-    theta, _ = run_schedule(problem, alpha0, beta, horizon, seed)
-    with np.errstate(over="ignore", invalid="ignore"):
-        value = float(eval_loss(problem, theta))
-    return value if np.isfinite(value) else None
-
-
-def training_curve(spec, alpha0, beta, steps, seed, n_points=60):
-    """Evaluation-subset loss at ~n_points log-spaced steps of one run of `steps` steps (Figure 6)."""
-    problem = build_problem(spec)
-    marks = np.unique(np.geomspace(1, steps, n_points).astype(int))
-    rng = np.random.default_rng(seed)
-    theta, v, t, curve = problem.theta0, problem.v0, 0, []
+    theta, v, t, values = problem.theta0, problem.v0, 0, []
+    finite = True
     for mark in marks:
+        while finite and t < mark:
+            steps = int(min(chunk, mark - t))
+            with np.errstate(over="ignore", invalid="ignore"):
+                theta, v, _ = training.train(problem.net, theta, v, problem.data, alpha0, beta, steps, rng,
+                                             spec.mu, spec.k, spec.batch_size, t0=t)
+            t += steps
+            finite = bool(np.all(np.isfinite(theta)))
+        values.append(measure(theta) if finite else None)
+    return values
+
+
+def saved_loss(value):
+    """A loss as saved: None when the run diverged (None) or the loss overflowed (strict JSON has no Infinity;
+    `diverged_as_inf` reads it back as +inf)."""
+    return float(value) if value is not None and np.isfinite(value) else None
+
+
+def diverged_as_inf(loss):
+    """A loss as saved (None for a diverged run) as a number: +inf for None."""
+    return float("inf") if loss is None else loss
+
+
+def surface_losses(spec, alpha0, beta, horizons, seed):
+    """One run's sample of the surface at every horizon: [J_T estimate for T in horizons] (None if diverged).
+
+    The estimate is the evaluation-subset loss after T steps; all horizons share the run's minibatch
+    sequence (and every sample with the same seed shares it too: common random numbers).
+    """
+    problem = build_problem(spec)
+
+    def measure(theta):
         with np.errstate(over="ignore", invalid="ignore"):
-            theta, v, _ = training.train(
-                problem.net, theta, v, problem.data, alpha0, beta, int(mark - t), rng,
-                spec.mu, spec.k, spec.batch_size, t0=t,
-            )
-            value = float(eval_loss(problem, theta))
-        t = int(mark)
-        curve.append([t, value if np.isfinite(value) else None])
-    return curve
+            return eval_loss(problem, theta)
+
+    return [saved_loss(x) for x in run_to_marks(problem, alpha0, beta, sorted(horizons), seed, measure)]
+
+
+def curve_marks(steps, n_points):
+    """About n_points log-spaced step counts from 1 to `steps` (always ending at `steps`)."""
+    return [int(m) for m in np.unique(np.geomspace(1, steps, n_points).astype(int))]
+
+
+def training_curve(spec, alpha0, beta, steps, seed, test_examples, n_points=60):
+    """[[t, train loss, test error]] at ~n_points log-spaced steps of one run of `steps` steps (Figure 6).
+
+    Train loss on the evaluation subset (the first eval_examples training examples); test error the
+    fraction of the first `test_examples` test examples misclassified (argmax of the logits).
+    """
+    problem = build_problem(spec)
+    test = test_set(spec.data_dir)
+    n_test = min(test_examples, test.images.shape[0])
+
+    def measure(theta):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return eval_loss(problem, theta), training.error_rate(problem.net, theta, test, n_test)
+
+    marks = curve_marks(steps, n_points)
+    values = run_to_marks(problem, alpha0, beta, marks, seed, measure)
+    return [[t, saved_loss(v[0] if v else None), v[1] if v else None] for t, v in zip(marks, values)]
 
 
 def meta_gradient(problem, log_hypers, horizon, seed):
@@ -188,13 +233,8 @@ def smd_meta_step(spec, chain, horizon, seed, meta_lr, max_norm=1.0):
 
 def mean_surface_loss(spec, alpha0, beta, horizon, seeds):
     """J_T(alpha0, beta) averaged over runs with the given seeds (common random numbers); None if one diverged."""
-    values = [surface_loss(spec, alpha0, beta, horizon, s) for s in seeds]
+    values = [surface_losses(spec, alpha0, beta, [horizon], s)[0] for s in seeds]
     return None if None in values else float(np.mean(values))
-
-
-def diverged_as_inf(loss):
-    """A loss as saved (None for a diverged run) as a number: +inf for None."""
-    return float("inf") if loss is None else loss
 
 
 def log_uniform_samples(seed, n, alpha0_range, beta_range):

@@ -71,6 +71,17 @@ def mean_loss(net, theta, data, n=None, chunk=5000):
     return total / n
 
 
+def error_rate(net, theta, data, n=None, chunk=5000):
+    """Fraction of the first n examples of `data` (all when None) whose argmax logit is not the label."""
+    n = data.images.shape[0] if n is None else n
+    wrong = 0
+    for start in range(0, n, chunk):
+        idx = np.arange(start, min(n, start + chunk))
+        X, _ = minibatch(data, idx, theta.dtype)
+        wrong += int(np.sum(np.argmax(net.logits(theta, X), axis=1) != data.labels[idx]))
+    return wrong / n
+
+
 def train(net, theta, v, data, alpha0, beta, steps, rng, mu=MU, k=K, batch_size=BATCH_SIZE, t0=0):
     """`steps` SGD-momentum steps of `net` with alpha_t = alpha0 (1 + t/K)^(-beta), t = t0, t0+1, ...
 

@@ -125,3 +125,15 @@ def test_cli_corrupt_file_is_exit_2(tmp_path, capsys):
     assert shb_main(["hypergrad-check", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err
+
+
+def test_dataset_name_from_the_training_labels_class_counts():
+    # Fashion-MNIST is balanced (6000 per class), MNIST has its own counts; anything else is named by its directory.
+    from shb.numeric.idx import KNOWN_TRAIN_COUNTS, dataset_name
+
+    for name, counts in KNOWN_TRAIN_COUNTS.items():
+        labels = np.repeat(np.arange(10), counts).astype(np.uint8)
+        assert dataset_name(labels, "D") == name
+    mnist = np.repeat(np.arange(10), KNOWN_TRAIN_COUNTS["MNIST"])
+    assert dataset_name(mnist[1:], "D") == "IDX data in D"  # one label short of MNIST
+    assert dataset_name(np.zeros(60000, np.uint8), "D") == "IDX data in D"

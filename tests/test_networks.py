@@ -144,5 +144,5 @@ def test_a_registered_network_serves_offline_smd(tanh_registered, tmp_path):
     assert problem.net.name == "tanh" and problem.theta0.shape == (problem.net.n_params,)
     meta_loss, hypergrads = smd.meta_gradient(problem, np.log([0.1, 1.0]), 5, seed=1)
     assert np.isfinite(meta_loss) and np.all(np.isfinite(hypergrads)) and np.any(hypergrads != 0)
-    loss = smd.surface_loss(spec, 0.1, 1.0, 5, seed=2)
+    (loss,) = smd.surface_losses(spec, 0.1, 1.0, [5], seed=2)
     assert np.isfinite(loss) and loss != smd.eval_loss(problem, problem.theta0)  # training moved theta

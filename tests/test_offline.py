@@ -1,15 +1,21 @@
-"""The offline experiment end to end on tiny synthetic IDX data: outputs, checks, resume, Dask."""
+"""The offline experiment end to end on tiny synthetic IDX data: outputs, checks, resume (also after SIGKILL), Dask,
+and its pieces: the shared surface run, the training curve, the chains' starts and stopping rule, the cost model."""
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
 from shb.experiments import offline
-from shb.experiments.offline import checks, units
-from shb.experiments.offline.config import PROGRESS_FILE, TINY, normalized, problem_spec
+from shb.experiments.offline import chains, checks, cost, units
+from shb.experiments.offline.config import MEDIUM, PAPER, PROGRESS_FILE, QUICK, TINY, normalized, problem_spec
 from shb.cli import main as shb_main
 from shb.ground.errors import InputError, ProgressError
+from shb.numeric import smd, training
 
 from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
 
@@ -18,13 +24,17 @@ from data_writers import write_synthetic_split  # a sibling module: tests/ is on
 def data_dir(tmp_path_factory):
     directory = str(tmp_path_factory.mktemp("data"))
     write_synthetic_split(directory, n=300, shape=(4, 5), n_classes=3)
+    write_synthetic_split(directory, "test", n=100, shape=(4, 5), n_classes=3, seed=1)
     return directory
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, data_dir):
     out = str(tmp_path_factory.mktemp("full"))
-    return out, offline.run(out, data_dir=data_dir, config=TINY)
+    lines = []
+    result = offline.run(out, data_dir=data_dir, config=TINY, log=lines.append)
+    result.log = lines
+    return out, result
 
 
 def load(out, name):
@@ -32,28 +42,53 @@ def load(out, name):
         return json.load(handle)
 
 
-def test_outputs_and_checks(uninterrupted):
+def quiet(**kwargs):
+    return offline.run(log=lambda line: None, **kwargs)
+
+
+def test_outputs_and_checks(uninterrupted, data_dir):
     out, result = uninterrupted
     summary = load(out, "offline.json")
     assert set(summary["horizons"]) == {"5", "15"}
-    for h, steps in TINY["meta_steps"].items():
+    progress = load(out, PROGRESS_FILE)
+    for h in ("5", "15"):
         entry = summary["horizons"][h]
-        assert len(entry["trajectory"]) == steps + 1
+        for chain in entry["chains"]:
+            steps = len(chain["meta_losses"])
+            assert len(chain["trajectory"]) == steps + 1 and steps <= TINY["meta_steps"][h]
+        steps = len(entry["trajectory"]) - 1
         tail = np.log(entry["trajectory"][(steps + 1) // 2:])  # iterate average over the last half
         np.testing.assert_allclose([entry["alpha0"], entry["beta"]], np.exp(tail.mean(axis=0)), rtol=1e-12)
         assert entry["last_iterate"] == entry["trajectory"][-1]
-        assert entry["trajectory"][0] in TINY["smd_inits"]
         assert len(entry["chains"]) == 2 and np.isfinite(entry["final_train_loss"])
+        assert 0 <= entry["final_test_error"] <= 1 and entry["final_train_loss_steps"] == TINY["curve_steps"]
+        assert entry["meta_steps"] == [len(c["meta_losses"]) for c in entry["chains"]]
+    assert [c["trajectory"][0] for c in summary["horizons"]["5"]["chains"]] == TINY["smd_inits"]
+    assert [c["trajectory"][0] for c in summary["horizons"]["15"]["chains"]] == chains.surface_starts(
+        progress, normalized(TINY), 15)
+    curve = progress["curves"]["15"]
+    assert curve[-1][0] == TINY["curve_steps"] and len(curve[0]) == 3
     assert result.figures == ["fig5", "fig6"]
     for name in result.figures:
         sidecar = load(out, name + ".json")
         assert sidecar["checks"] and os.path.getsize(os.path.join(out, name + ".png")) > 1000
+    assert set(load(out, "fig6.json")["data"]["15"]) >= {"steps", "train_loss", "test_error"}
     assert result.passed == all(c["passed"] for c in summary["checks"])
     names = [c["name"] for c in summary["checks"]]
-    assert "hypergrad_forward_vs_finite_differences" in names and "short_horizon_bias_beta_T5_vs_T15" in names
+    for name in ("hypergrad_forward_vs_finite_differences", "short_horizon_bias_beta_T5_vs_T15",
+                 "beta_falls_with_horizon", "smd_end_in_best_50pct_of_surface_T15",
+                 "longest_horizon_lowest_shortest_highest_at_30_steps"):
+        assert name in names
     hc = next(c for c in summary["checks"] if c["name"] == "hypergrad_forward_vs_finite_differences")
     assert hc["passed"] and summary["hypergrad_check"]["max_rel_error"] < 1e-4
     assert "| claim | paper" in result.report and "shb offline --scale" in result.report
+    # The start of a run says what a unit costs and the work left (measured here): catches a projection left out.
+    assert [line.split(":")[0] for line in result.log] == ["offline"] * 3
+    assert "cost per unit: surface sample" in result.log[1] and "CPU-hours" in result.log[2]
+    assert summary["dataset"] == f"IDX data in {data_dir}"  # neither MNIST's nor Fashion-MNIST's class counts
+    timings = load(out, "offline_timings.json")
+    assert sum(e["n"] for e in timings["units"].values()) == units.units_done(progress)
+    assert timings["units"]["surface"]["n"] == TINY["surface_samples"]  # by kind of unit, not one entry per sample
 
 
 def test_trajectory_follows_adam_on_the_recorded_hypergradients(uninterrupted):
@@ -62,7 +97,7 @@ def test_trajectory_follows_adam_on_the_recorded_hypergradients(uninterrupted):
 
     out, _ = uninterrupted
     chain = load(out, "offline.json")["horizons"]["5"]["chains"][1]
-    init, update = adam(TINY["meta_lr"])
+    init, update = adam(TINY["meta_lr"]["5"])
     x = np.log(chain["trajectory"][0])
     state = init(x)
     for g, point in zip(chain["hypergrads"], chain["trajectory"][1:]):
@@ -72,28 +107,62 @@ def test_trajectory_follows_adam_on_the_recorded_hypergradients(uninterrupted):
         np.testing.assert_allclose(np.exp(x), point, rtol=1e-12)
 
 
+def test_chains_stop_by_the_rule_and_the_totals_add_up(uninterrupted):
+    # Catches a chain that runs past its stopping rule or stops before it, and a progress total that miscounts.
+    out, _ = uninterrupted
+    progress, config = load(out, PROGRESS_FILE), normalized(TINY)
+    for h in config["horizons"]:
+        for chain in progress["smd"][str(h)]:
+            assert chains.chain_finished(chain, config, h)
+            shorter = dict(chain, meta_losses=chain["meta_losses"][:-1])
+            assert not chains.chain_finished(shorter, config, h)  # it stopped at the first meta-step the rule allows
+    assert cost.remaining_units(progress, config) == [] and cost.cost_left(progress, config) == 0
+    fresh = units.fresh_state(config)
+    n = 1 + TINY["surface_samples"] + sum(
+        chains.n_chains(config, h) * (TINY["meta_steps"][str(h)] + 2) + 1 for h in TINY["horizons"])
+    assert sum(count for _, count in cost.remaining_units(fresh, config)) == n
+
+
 def test_resume_after_interruption_gives_the_same_results(tmp_path, data_dir, uninterrupted):
     # Catches lost or repeated work units and seeds that depend on the session.
     out = str(tmp_path)
-    for limit in (4, 7, 3):
-        partial = offline.run(out, data_dir=data_dir, config=TINY, stop_after=limit)
+    for limit in (4, 9, 3):
+        partial = quiet(out_dir=out, data_dir=data_dir, config=TINY, stop_after=limit)
         assert not partial.complete and not os.path.exists(os.path.join(out, "offline.json"))
-    progress = load(out, PROGRESS_FILE)
-    done = sum(len(v) for v in progress["surface"]["losses"].values())
-    done += sum(len(c["meta_losses"]) for cs in progress["smd"].values() for c in cs)
-    done += sum(len(v) for v in progress["smd_eval"].values()) + len(progress["curves"])
-    done += progress["hypergrad_check"] is not None
-    assert done == 14
-    offline.run(out, data_dir=data_dir, config=TINY)
+    assert units.units_done(load(out, PROGRESS_FILE)) == 16
+    quiet(out_dir=out, data_dir=data_dir, config=TINY)
+    full_out, _ = uninterrupted
+    assert load(out, "offline.json")["horizons"] == load(full_out, "offline.json")["horizons"]
+    assert load(out, PROGRESS_FILE) == load(full_out, PROGRESS_FILE)
+
+
+def test_killed_at_any_moment_and_rerun_gives_the_same_results(tmp_path, data_dir, uninterrupted):
+    # The command killed with SIGKILL (no clean-up) after k units, for several k, then rerun to the end: catches
+    # progress written non-atomically (a torn file), and state kept only in memory between units.
+    out = str(tmp_path / "out")
+    command = [sys.executable, "-m", "shb.cli", "offline", "--scale", "tiny", "--data-dir", data_dir, "--out", out]
+    for k in (3, 11, 20):
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while process.poll() is None:
+            try:
+                if units.units_done(load(out, PROGRESS_FILE)) >= k:
+                    break
+            except (OSError, ValueError):  # not written yet
+                pass
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert units.units_done(load(out, PROGRESS_FILE)) >= 20
+    subprocess.run(command, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     full_out, _ = uninterrupted
     assert load(out, "offline.json")["horizons"] == load(full_out, "offline.json")["horizons"]
     assert load(out, PROGRESS_FILE) == load(full_out, PROGRESS_FILE)
 
 
 def test_progress_from_another_configuration_is_refused(tmp_path, data_dir):
-    offline.run(str(tmp_path), data_dir=data_dir, config=TINY, stop_after=1)
+    quiet(out_dir=str(tmp_path), data_dir=data_dir, config=TINY, stop_after=1)
     with pytest.raises(ProgressError, match="different configuration"):
-        offline.run(str(tmp_path), data_dir=data_dir, config=dict(TINY, seed=1), stop_after=1)
+        quiet(out_dir=str(tmp_path), data_dir=data_dir, config=dict(TINY, seed=1), stop_after=1)
 
 
 def test_dask_local_cluster_gives_the_in_process_results(tmp_path, data_dir, uninterrupted):
@@ -101,27 +170,115 @@ def test_dask_local_cluster_gives_the_in_process_results(tmp_path, data_dir, uni
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        offline.run(str(tmp_path), data_dir=data_dir, config=TINY, scheduler=cluster.scheduler_address)
+        quiet(out_dir=str(tmp_path), data_dir=data_dir, config=TINY, scheduler=cluster.scheduler_address)
     full_out, _ = uninterrupted
     assert load(str(tmp_path), "offline.json")["horizons"] == load(full_out, "offline.json")["horizons"]
 
 
-def state_with(beta_short, beta_long, surface_betas):
-    """A finished state whose SMD ends at the given betas and whose surface minima sit at surface_betas."""
-    config = normalized(dict(TINY, surface_samples=4))
+def test_a_surface_sample_is_one_run_measured_at_every_horizon(data_dir):
+    # J_T of the shared run equals a T-step run on the same seed, from training.train directly: catches marks off by
+    # one, a random stream restarted between horizons, and a schedule whose t restarts at 0 in each piece.
+    spec = problem_spec(normalized(TINY), data_dir)
+    problem = smd.build_problem(spec)
+    shared = smd.surface_losses(spec, 0.05, 2.0, [5, 15, 40], seed=7)
+    for h, value in zip((5, 15, 40), shared):
+        theta, _, _ = training.train(problem.net, problem.theta0, problem.v0, problem.data, 0.05, 2.0, h,
+                                     np.random.default_rng(7), spec.mu, spec.k, spec.batch_size)
+        assert value == smd.eval_loss(problem, theta)
+    assert len(set(shared)) == 3
+    assert smd.run_to_marks(problem, 0.05, 2.0, [15, 40], 7, lambda th: th.copy(), chunk=4)[1].tolist() == \
+        smd.run_to_marks(problem, 0.05, 2.0, [40], 7, lambda th: th.copy())[0].tolist()
+
+
+def test_a_diverged_run_stops_and_its_later_horizons_are_null(data_dir, monkeypatch):
+    # Catches a diverged sample reported finite (or as Infinity, which strict JSON refuses), and one trained to the
+    # end (minutes wasted at 20k steps).
+    spec = problem_spec(normalized(TINY), data_dir)
+    problem = smd.build_problem(spec)
+    trained = []
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda *a, **k: trained.append(a[6]) or real_train(*a, **k))
+    values = smd.run_to_marks(problem, 1e300, 0.0, [50, 3000], 1, lambda theta: 1.0, chunk=100)
+    assert values == [None, None] and trained == [50]
+    assert smd.surface_losses(spec, 1e300, 0.0, [50, 3000], seed=1) == [None, None]
+
+
+def test_training_curve_reports_train_loss_and_test_error_of_the_run(data_dir):
+    # The curve's last point against training.train and a per-example count of test errors.
+    spec = problem_spec(normalized(TINY), data_dir)
+    problem = smd.build_problem(spec)
+    curve = smd.training_curve(spec, 0.05, 1.0, 25, 3, test_examples=60, n_points=5)
+    assert [p[0] for p in curve] == smd.curve_marks(25, 5) and curve[-1][0] == 25
+    theta, _, _ = training.train(problem.net, problem.theta0, problem.v0, problem.data, 0.05, 1.0, 25,
+                                 np.random.default_rng(3), spec.mu, spec.k, spec.batch_size)
+    test = smd.test_set(data_dir)
+    wrong = [int(np.argmax(problem.net.logits(theta, training.minibatch(test, [i])[0])[0]) != test.labels[i])
+             for i in range(60)]
+    assert curve[-1][1] == smd.eval_loss(problem, theta) and curve[-1][2] == pytest.approx(np.mean(wrong), abs=1e-15)
+
+
+@pytest.mark.parametrize("losses, window, most, finished", [
+    ([5, 4, 3, 2], 2, 10, False),          # still improving
+    ([5, 4, 4, 5], 2, 10, True),           # last window no lower than the one before
+    ([5, 4, 3], 2, 10, False),             # fewer than 2W meta-steps: no verdict yet
+    ([5, 4, 3, 3.5, 3, 2], 3, 10, False),  # windows (5, 4, 3) -> (3.5, 3, 2): improving
+    ([5, 4, float("inf"), 3], 2, 10, True),  # a diverged run in the last window is no improvement
+    ([5, 4, None, 3], 2, 10, True),        # ... as saved (null)
+    ([None, 6, 5, 4], 2, 10, False),       # a diverged run in the earlier window: the last is an improvement
+    ([5, 4, 3], None, 3, True),            # no window: all meta_steps
+    ([5, 4, 3, 4, 5], None, 10, False),
+])
+def test_stopping_rule(losses, window, most, finished):
+    config = {"meta_steps": {"7": most}, "stop_window": {} if window is None else {"7": window}}
+    assert chains.chain_finished({"meta_losses": losses}, config, 7) is finished
+
+
+def test_surface_starts_come_from_the_first_samples_only():
+    # Best sample and geometric centre of the best 10% (at least 3) of the first surface_start_samples: catches starts
+    # that depend on samples finishing later (a resumed run would start elsewhere), a centre taken in linear space
+    # (beta 39.3 here, not 20) and the two starts swapped.
+    config = normalized(dict(TINY, surface_samples=6, surface_start_samples=4))
     state = units.fresh_state(config)
-    points = []
-    for h, (b_smd, b_surf) in zip(config["horizons"], zip((beta_short, beta_long), surface_betas)):
+    state["surface"]["points"] = [[0.1, 8.0], [0.01, 10.0], [0.001, 100.0], [1.0, 0.1], [0.5, 0.5], [0.2, 0.2]]
+    losses = {"0": 0.3, "1": 0.1, "2": 0.2, "5": 0.0}
+    state["surface"]["losses"] = {"5": dict(losses), "15": dict(losses)}
+    assert not chains.start_chains(state, config) and state["smd"]["15"] == []  # sample 3 is not done
+    for h in ("5", "15"):
+        state["surface"]["losses"][h]["3"] = 0.9
+    assert chains.start_chains(state, config)
+    starts = [c["trajectory"][0] for c in state["smd"]["15"]]
+    assert starts[0] == [0.01, 10.0]
+    np.testing.assert_allclose(starts[1], [0.01, 20.0], rtol=1e-12)
+    state["surface"]["losses"]["15"]["4"] = -1.0  # a later sample, better than all: the starts stay
+    assert chains.surface_starts(state, config, 15) == starts and not chains.start_chains(state, config)
+
+
+def state_with(betas, surface_betas, finals=None, end_on_surface=0.0, hypergrad_error=1e-9):
+    """A finished state whose SMD ends at `betas` and whose surface minima sit at surface_betas, per horizon."""
+    hs = [5, 15, 30][: len(betas)]
+    config = normalized(dict(TINY, horizons=hs, surface_samples=4, surface_starts=[],
+                             meta_steps={str(h): 1 for h in hs}, endpoint_quantile=0.5))
+    state = units.fresh_state(config)
+    points = [[0.05, b] for b in (0.01, 0.1, 1.0, 100.0)]
+    state["surface"]["points"] = points
+    finals = finals or [1.0 / (i + 1) for i in range(len(hs))]
+    for h, b_smd, b_surf, final in zip(hs, betas, surface_betas, finals):
         for j, chain in enumerate(state["smd"][str(h)]):
             chain["trajectory"].append([0.05, b_smd])
+            chain["meta_losses"].append(0.5)
             state["smd_eval"][str(h)][str(j)] = [1.0, 0.5 + j]
-        points = [[0.05, b] for b in (0.01, 0.1, 1.0, 100.0)]
+            state["smd_surface"][str(h)][str(j)] = end_on_surface
         state["surface"]["losses"][str(h)] = {str(i): abs(np.log(p[1] / b_surf)) for i, p in enumerate(points)}
-        state["curves"][str(h)] = [[1, 1.0], [15, 0.5]]
-    state["surface"]["points"] = points
-    state["hypergrad_check"] = {"max_rel_error": 1e-9, "max_rel_error_reverse": 0.0, "horizon": 4,
+        state["curves"][str(h)] = [[1, 1.0, 0.5], [30, final, 0.2]]
+    state["hypergrad_check"] = {"max_rel_error": hypergrad_error, "max_rel_error_reverse": 0.0, "horizon": 4,
                                 "at": {"alpha0": 0.01, "beta": 1.0}}
     return state, config
+
+
+def passed(state, config):
+    horizons = checks.summarize(state, config)
+    all_checks = checks.figure5_checks(state, config, horizons) + checks.figure6_checks(config, horizons)
+    return {c["name"]: c["passed"] for c in all_checks}
 
 
 @pytest.mark.parametrize("beta_short, beta_long, surface, bias_ok, agree_ok", [
@@ -130,20 +287,46 @@ def state_with(beta_short, beta_long, surface_betas):
     (40.0, 10.0, (1.0, 100.0), True, False),   # surface says the opposite
 ])
 def test_bias_and_agreement_checks(beta_short, beta_long, surface, bias_ok, agree_ok):
-    state, config = state_with(beta_short, beta_long, surface)
-    horizons = checks.summarize(state, config)
-    passed = {c["name"]: c["passed"] for c in checks.figure5_checks(state, config, horizons)}
-    assert passed["short_horizon_bias_beta_T5_vs_T15"] is bias_ok
-    assert passed["surface_agrees_with_smd_T5_vs_T15"] is agree_ok
-    assert passed["smd_decreased_meta_objective_T5_init0"] and not passed["smd_decreased_meta_objective_T5_init1"]
+    result = passed(*state_with((beta_short, beta_long), surface))
+    assert result["short_horizon_bias_beta_T5_vs_T15"] is bias_ok
+    assert result["surface_agrees_with_smd_T5_vs_T15"] is agree_ok
+    assert result["smd_decreased_meta_objective_T5_init0"] and not result["smd_decreased_meta_objective_T5_init1"]
+
+
+@pytest.mark.parametrize("betas, ok", [((40.0, 10.0, 1.0), True), ((40.0, 1.0, 10.0), False), ((40.0, 10.0, 10.0), False)])
+def test_beta_must_fall_at_every_horizon(betas, ok):
+    # Catches a check that compares only the two shortest horizons (the second case passes that one).
+    assert passed(*state_with(betas, (100.0, 1.0, 0.1)))["beta_falls_with_horizon"] is ok
+
+
+@pytest.mark.parametrize("finals, ok", [((0.5, 0.3, 0.1), True), ((0.5, 0.05, 0.1), False), ((0.2, 0.3, 0.1), False)])
+def test_longest_horizon_lowest_and_shortest_highest(finals, ok):
+    # A middle horizon beating the longest, or the shortest not being the worst, fails.
+    result = passed(*state_with((40.0, 10.0, 1.0), (100.0, 1.0, 0.1), finals=finals))
+    assert result["longest_horizon_lowest_shortest_highest_at_30_steps"] is ok
+
+
+@pytest.mark.parametrize("end, ok", [(0.0, True), (3.4, True), (3.5, False)])
+def test_smd_end_point_must_rank_in_the_best_fraction_of_the_surface(end, ok):
+    # Surface losses at the long horizon are |log(beta / 1)| for beta in (0.01, 0.1, 1, 100): 0, 2.3, 4.6, 4.6 sorted;
+    # the best half lie at or below their median 3.45. An end point above it fails (a check comparing with the
+    # best sample would fail 3.4, one comparing with the worst would pass 3.5).
+    result = passed(*state_with((40.0, 10.0), (100.0, 1.0), end_on_surface=end))
+    assert result["smd_end_in_best_50pct_of_surface_T15"] is ok
+
+
+@pytest.mark.parametrize("error, ok", [(9e-5, True), (2e-4, False)])
+def test_hypergradient_check_fails_above_its_tolerance(error, ok):
+    # A forward-mode hypergradient 2e-4 away from finite differences fails (tolerance 1e-4): catches a check that
+    # reads another field or compares the wrong way.
+    assert passed(*state_with((40.0, 10.0), (100.0, 1.0), hypergrad_error=error))[
+        "hypergrad_forward_vs_finite_differences"] is ok
 
 
 def test_float32_training_keeps_a_float64_hypergradient_check(tmp_path, data_dir, uninterrupted):
     # Catches a check that silently runs in the training dtype, and a float32 run that does not train in float32.
-    from shb.numeric import smd
-
     out = str(tmp_path)
-    offline.run(out, data_dir=data_dir, config=TINY, dtype="float32")
+    quiet(out_dir=out, data_dir=data_dir, config=TINY, dtype="float32")
     full_out, _ = uninterrupted
     summary32, summary = load(out, "offline.json"), load(full_out, "offline.json")
     assert summary32["config"]["dtype"] == "float32" and "dtype" not in summary["config"]
@@ -157,13 +340,21 @@ def test_float32_training_keeps_a_float64_hypergradient_check(tmp_path, data_dir
     problem32 = smd.build_problem(problem_spec(summary32["config"], data_dir))
     assert problem32.theta0.dtype == problem32.v0.dtype == np.float32
     with pytest.raises(InputError, match="unknown dtype"):
-        offline.run(out, data_dir=data_dir, config=TINY, dtype="float16")
+        quiet(out_dir=out, data_dir=data_dir, config=TINY, dtype="float16")
 
 
 def test_cli_bad_scale_is_exit_2_one_line(tmp_path, capsys):
     assert shb_main(["offline", "--scale", "huge", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "'huge'" in err and not os.listdir(tmp_path)
+    assert err.count("\n") == 1 and "'huge'" in err and "medium" in err and not os.listdir(tmp_path)
+
+
+def test_a_data_dir_without_a_test_split_is_one_line_before_any_work(tmp_path, capsys):
+    write_synthetic_split(str(tmp_path / "d"), n=50, shape=(4, 5), n_classes=3)
+    out = tmp_path / "out"
+    assert shb_main(["offline", "--scale", "tiny", "--data-dir", str(tmp_path / "d"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "t10k-images" in err and not out.exists()
 
 
 def test_clip_norm():
@@ -175,18 +366,40 @@ def test_clip_norm():
 
 def test_each_meta_step_gets_fresh_minibatches_and_surface_shares_one_sequence():
     # Algorithm 1: every meta-gradient comes from a new training run (a new seed per meta-step);
-    # the surface uses common random numbers (one seed per horizon).
-    config = normalized(TINY)
+    # the surface uses common random numbers (one seed for every sample and horizon).
+    config = normalized(dict(TINY, stop_window={}))
     state = units.fresh_state(config)
     spec = problem_spec(config, "unused")
     seeds = set()
-    for m in range(2):  # TINY runs 2 meta-steps at T=15
+    for m in range(2):  # two meta-steps of the two chains at T=5
         ready = {u.key: u.args for u in units.ready_units(state, config, spec)}
-        smd_seeds = [ready[("smd", h, j)][3] for h in config["horizons"] for j in range(2)]
-        seeds.update(smd_seeds)
-        for chains in state["smd"].values():
-            for chain in chains:
-                chain["meta_losses"].append(0.0)
-    assert len(seeds) == 2 * 2 * 2
-    surface = [u.args[4] for u in units.ready_units(state, config, spec) if u.key[0] == "surface"]
-    assert len(set(surface)) == len(config["horizons"]) and len(surface) == 2 * config["surface_samples"]
+        seeds.update(ready[("smd", 5, j)][3] for j in range(2))
+        for chain in state["smd"]["5"]:
+            chain["meta_losses"].append(0.0)
+    assert len(seeds) == 2 * 2
+    surface = [u for u in units.ready_units(state, config, spec) if u.key[0] == "surface"]
+    assert len(surface) == config["surface_samples"] and len({u.args[-1] for u in surface}) == 1
+    assert all(u.args[3] == config["horizons"] for u in surface)
+
+
+@pytest.mark.parametrize("config", [QUICK, MEDIUM, PAPER])
+def test_projection_counts_every_unit_at_its_step_cost(config):
+    # The projected CPU time of a fresh run is the sum over units of (plain steps x rate + hyper steps x rate): a
+    # unit kind left out of remaining_units, or a surface sample counted once per horizon, changes it.
+    config = normalized(config)
+    state = units.fresh_state(config)
+    rates = {"plain": 1.0, "hyper": 10.0}
+    hs, longest = config["horizons"], max(config["horizons"])
+    n_chains = sum(chains.n_chains(config, h) for h in hs)
+    evaluation = config["eval_examples"] / config["batch_size"] / 3
+    expected = 100 * config["check_horizon"] + config["surface_samples"] * (longest + len(hs) * evaluation)
+    for h in hs:
+        c = chains.n_chains(config, h)
+        expected += c * config["meta_steps"][str(h)] * (10.0 * h + config["meta_batch"] / config["batch_size"])
+        expected += c * (2 * config["eval_seeds"] * (h + evaluation) + h + evaluation)
+    expected += len(hs) * (config["curve_steps"] + config["curve_points"] * (
+        evaluation + config["test_examples"] / config["batch_size"] / 3))
+    total = sum(cost.seconds(config, key, rates, count) for key, count in cost.remaining_units(state, config))
+    assert total == pytest.approx(expected, rel=1e-12) and n_chains >= len(hs)
+    line = cost.projection(state, config, rates, workers=2)[-1]
+    assert f"{expected / 3600:.2f} CPU-hours" in line

@@ -60,3 +60,37 @@ def test_a_new_entry_appears_in_figure_reproduce_and_the_registry(monkeypatch, t
     assert "Extra figure" in [label for label, _ in plan("nqm")]
     assert "Extra figure" not in [label for label, _ in plan("mlp")]
     assert entry.run(str(tmp_path), "paper", data_dir="ignored: run() does not take it").title == "extra k=3"
+
+
+def fake_module(monkeypatch, name, scales):
+    module = types.ModuleType(name)
+    module.CONFIGS = {s: {"scale": s} for s in scales}
+    module.run = lambda out_dir, config, scale="quick": Result(f"ran {config['scale']}", True, report="ok")
+    monkeypatch.setitem(__import__("sys").modules, name, module)
+    return Experiment(name, name, name, "mlp")
+
+
+def test_a_scale_only_some_entries_have_falls_back_for_the_others(monkeypatch, tmp_path):
+    # `shb reproduce --scale medium`: the offline experiment at medium, every entry without medium at quick; the
+    # result says which. Catches a fallback that runs the others at paper (hours) or refuses them.
+    without = fake_module(monkeypatch, "shb_test_no_medium", ("tiny", "quick", "paper"))
+    with_medium = fake_module(monkeypatch, "shb_test_medium", ("tiny", "quick", "medium", "paper"))
+    result = without.run(str(tmp_path), "medium")
+    assert (result.title, result.scale) == ("ran quick", "quick")
+    result = with_medium.run(str(tmp_path), "medium")
+    assert (result.title, result.scale) == ("ran medium", "medium")
+    assert EXPERIMENTS["offline"].scale_for("medium") == "medium"
+    assert EXPERIMENTS["fig1"].scale_for("medium") == "quick" == EXPERIMENTS["online"].scale_for("medium")
+    with pytest.raises(InputError, match="'huge'"):
+        without.run(str(tmp_path), "huge")
+    for command in (["reproduce", "--scale", "medium"], ["figure", "fig1", "--scale", "medium"]):
+        assert build_parser().parse_args(command).scale == "medium"
+
+
+def test_the_report_says_the_scale_each_part_ran_at(tmp_path):
+    from shb.experiments.report import write_report
+
+    write_report(str(tmp_path), "medium", "shb reproduce --scale medium",
+                 [Result("Figure 1", True, scale="quick"), Result("Offline", True, scale="medium")], 1.0)
+    text = (tmp_path / "REPORT.md").read_text()
+    assert "| Figure 1 | PASS | quick |" in text and "| Offline | PASS | medium |" in text

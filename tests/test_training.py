@@ -78,3 +78,16 @@ def test_training_reduces_loss_and_is_seeded():
     again, _, _ = training.train(net, theta, v, data, 0.05, 1.0, 200, np.random.default_rng(2), batch_size=20)
     np.testing.assert_array_equal(after, again)
     assert losses.shape == (200,)
+
+
+def test_error_rate_counts_wrong_argmaxes_whatever_the_chunks():
+    # Catches a chunked count that drops the remainder or compares against the wrong labels.
+    rng = np.random.default_rng(4)
+    data = training.Dataset(rng.integers(0, 256, (50, 20), dtype=np.uint8), rng.integers(0, 3, 50), 3)
+    net = tiny_net()
+    theta = net.init(rng)
+    wrong = [int(np.argmax(net.logits(theta, training.minibatch(data, [i])[0])[0]) != data.labels[i])
+             for i in range(37)]
+    assert 0 < sum(wrong) < 37
+    for chunk in (1, 5, 16, 37, 5000):
+        assert training.error_rate(net, theta, data, 37, chunk=chunk) == sum(wrong) / 37

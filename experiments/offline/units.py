@@ -1,16 +1,27 @@
 """The offline experiment's units of work and their saved progress (OUT/offline_progress.json).
 
-Units: the hypergradient check, one SMD meta-step of one chain (Algorithm 1's outer loop; sequential within a
-chain, urgent), the evaluation of a chain's start and end points, one surface sample (one training run per
-(alpha0, beta) and horizon), and one training curve per horizon once its SMD has chosen a schedule. Each is a pure
-function of its arguments and a derived seed (numeric/smd.py), so the runner (experiments/runner.py) may run them
-anywhere, in any order, and resume them.
+Units (each a pure function of its arguments and a derived seed, numeric/smd.py, so the runner,
+experiments/runner.py, may run them anywhere, in any order, and resume them):
+
+    ("check",)                 the hypergradient check (forward mode vs finite differences and reverse mode)
+    ("surface", i)             surface sample i: one run of max(horizons) steps at (alpha0, beta)_i on the one
+                               minibatch sequence all samples share; J_T for every horizon
+    ("smd", T, j)              the next meta-step of chain j of horizon T (sequential within a chain: urgent)
+    ("smd_eval", T, j)         J_T at chain j's start and averaged end point, on eval_seeds fresh sequences
+                               (the same ones for both: common random numbers)
+    ("smd_surface", T, j)      J_T at chain j's end point on the surface's sequence, to rank it among the samples
+    ("curve", T)               Figure 6: horizon T's chosen schedule trained for curve_steps steps (train loss
+                               and test error), once T's chains have stopped and been evaluated
+
+The chains of the horizons in `surface_starts` are created when the surface samples that decide their starts are
+done (experiments/offline/chains.py).
 """
 import os
 
 import numpy as np
 
-from shb.experiments.offline.config import PROGRESS_FILE
+from shb.experiments.offline import chains, cost
+from shb.experiments.offline.config import PROGRESS_FILE, TIMINGS_FILE
 from shb.experiments.runner import Unit, load_progress
 from shb.ground.errors import ProgressError, ShbError
 from shb.ground.io import atomic_write_json, read_json
@@ -26,6 +37,7 @@ class Work:
     def __init__(self, out_dir, config, spec):
         self.path, self.config, self.spec = os.path.join(out_dir, PROGRESS_FILE), config, spec
         self.state = load_progress(self.path, config, lambda: fresh_state(config), read_progress)
+        self.timings = cost.TimingLog(os.path.join(out_dir, TIMINGS_FILE))
 
     @property
     def location(self):
@@ -33,18 +45,24 @@ class Work:
 
     @property
     def total(self):
-        return total_units(self.config)
+        return units_done(self.state) + sum(count for _, count in cost.remaining_units(self.state, self.config))
 
     @property
     def done(self):
         return units_done(self.state)
 
+    def cost_left(self):
+        return cost.cost_left(self.state, self.config)
+
     def ready(self):
         return ready_units(self.state, self.config, self.spec)
 
     def record(self, key, result):
-        record(self.state, key, result)
+        record(self.state, self.config, key, result)
         atomic_write_json(self.path, self.state)
+
+    def record_time(self, key, cpu, wall):
+        self.timings.add(key, cpu, wall)
 
 
 def read_progress(path):
@@ -57,64 +75,71 @@ def read_progress(path):
 
 
 def fresh_state(config):
-    seed = config["seed"]
+    seed, hs = config["seed"], config["horizons"]
     points = smd.log_uniform_samples(
         smd.derive_seed(seed, 1), config["surface_samples"], config["alpha0_range"], config["beta_range"]
     )
     return {
         "config": config,
         "hypergrad_check": None,
-        "surface": {"points": points.tolist(), "losses": {str(h): {} for h in config["horizons"]}},
-        "smd": {str(h): [smd.new_chain(*init) for init in config["smd_inits"]] for h in config["horizons"]},
-        "smd_eval": {str(h): {} for h in config["horizons"]},
+        "surface": {"points": points.tolist(), "losses": {str(h): {} for h in hs}},
+        "smd": {str(h): [] if h in config["surface_starts"] else [smd.new_chain(*init) for init in config["smd_inits"]]
+                for h in hs},
+        "smd_eval": {str(h): {} for h in hs},
+        "smd_surface": {str(h): {} for h in hs},
         "curves": {},
     }
 
 
-def chains_done(state, config):
-    return all(
-        len(chain["meta_losses"]) >= config["meta_steps"][h] for h, chains in state["smd"].items() for chain in chains
-    )
+def surface_seed(config):
+    """The one minibatch sequence of every surface sample (that of the longest horizon's run)."""
+    return smd.derive_seed(config["seed"], 3, max(config["horizons"]))
 
 
-def chosen_schedule(state, horizon):
-    """SMD's (alpha0, beta) for this horizon: the averaged end point of the chain that evaluated best."""
-    evals = state["smd_eval"][str(horizon)]
-    best = min(range(len(state["smd"][str(horizon)])), key=lambda j: smd.diverged_as_inf(evals[str(j)][1]))
-    return smd.averaged_hypers(state["smd"][str(horizon)][best]["trajectory"]), best
+def evaluated(state, horizon):
+    """Every chain of this horizon has its end point evaluated (start/end and on the surface's sequence)."""
+    n = len(state["smd"][str(horizon)])
+    return n > 0 and len(state["smd_eval"][str(horizon)]) == n and len(state["smd_surface"][str(horizon)]) == n
 
 
 def ready_units(state, config, spec):
-    """Every unit (runner.Unit) whose inputs are ready and whose result is missing.
+    """Every unit (runner.Unit) whose inputs are ready and whose result is missing, most urgent first.
 
-    SMD meta-steps come first and are urgent: each chain is sequential and is the critical path.
+    SMD meta-steps come first and are urgent: each chain is sequential and is the critical path. Then the
+    evaluations of stopped chains and the training curves (each on a horizon's critical path), then the surface.
     """
     seed, horizons = config["seed"], config["horizons"]
     units = []
+    unit = lambda key, fn, args, urgent=False: Unit(key, fn, args, urgent, cost.weight(config, key))  # noqa: E731
     if state["hypergrad_check"] is None:
-        units.append(Unit(("check",), hypergrad_check, (spec, config, np.log(config["smd_inits"][0]).tolist())))
+        units.append(unit(("check",), hypergrad_check, (spec, config, np.log(config["smd_inits"][0]).tolist())))
     for h in horizons:
         for j, chain in enumerate(state["smd"][str(h)]):
             m = len(chain["meta_losses"])
-            if m < config["meta_steps"][str(h)]:
-                units.append(Unit(("smd", h, j), smd.smd_meta_step,
-                                  (spec, chain, h, smd.derive_seed(seed, 2, h, j, m), config["meta_lr"],
+            if not chains.chain_finished(chain, config, h):
+                units.append(unit(("smd", h, j), smd.smd_meta_step,
+                                  (spec, chain, h, smd.derive_seed(seed, 2, h, j, m), config["meta_lr"][str(h)],
                                    config["meta_grad_clip"]), urgent=True))
-            elif str(j) not in state["smd_eval"][str(h)]:
-                seeds = [smd.derive_seed(seed, 4, h, s) for s in range(config["eval_seeds"])]
-                units.append(Unit(("smd_eval", h, j), evaluate_endpoints,
-                                  (spec, chain["trajectory"][0], smd.averaged_hypers(chain["trajectory"]), h, seeds)))
     for h in horizons:
-        for i, (alpha0, beta) in enumerate(state["surface"]["points"]):
-            if str(i) not in state["surface"]["losses"][str(h)]:
-                units.append(Unit(("surface", h, i), smd.surface_loss, (spec, alpha0, beta, h, smd.derive_seed(seed, 3, h))))
-    evals_done = all(len(state["smd_eval"][str(h)]) == len(config["smd_inits"]) for h in horizons)
-    if chains_done(state, config) and evals_done:
-        for h in horizons:
-            if str(h) not in state["curves"]:
-                (alpha0, beta), _ = chosen_schedule(state, h)
-                units.append(Unit(("curve", h), smd.training_curve,
-                                  (spec, alpha0, beta, max(horizons), smd.derive_seed(seed, 5))))
+        for j, chain in enumerate(state["smd"][str(h)]):
+            if not chains.chain_finished(chain, config, h):
+                continue
+            end = smd.averaged_hypers(chain["trajectory"])
+            if str(j) not in state["smd_eval"][str(h)]:
+                seeds = [smd.derive_seed(seed, 4, h, s) for s in range(config["eval_seeds"])]
+                units.append(unit(("smd_eval", h, j), evaluate_endpoints,
+                                  (spec, chain["trajectory"][0], end, h, seeds)))
+            if str(j) not in state["smd_surface"][str(h)]:
+                units.append(unit(("smd_surface", h, j), smd.surface_losses, (spec, *end, [h], surface_seed(config))))
+        if str(h) not in state["curves"] and chains.chains_finished(state, config, h) and evaluated(state, h):
+            (alpha0, beta), _ = chains.chosen_schedule(state, h)
+            units.append(unit(("curve", h), smd.training_curve,
+                              (spec, alpha0, beta, config["curve_steps"], smd.derive_seed(seed, 5),
+                               config["test_examples"], config["curve_points"])))
+    done = state["surface"]["losses"][str(horizons[0])]
+    for i, (alpha0, beta) in enumerate(state["surface"]["points"]):
+        if str(i) not in done:
+            units.append(unit(("surface", i), smd.surface_losses, (spec, alpha0, beta, horizons, surface_seed(config))))
     return units
 
 
@@ -123,8 +148,8 @@ def evaluate_endpoints(spec, start, end, horizon, seeds):
     return [smd.mean_surface_loss(spec, *start, horizon, seeds), smd.mean_surface_loss(spec, *end, horizon, seeds)]
 
 
-def record(state, key, result):
-    """Store a finished unit's result in the progress state."""
+def record(state, config, key, result):
+    """Store a finished unit's result in the progress state (and start the chains it makes ready)."""
     kind = key[0]
     if kind == "check":
         state["hypergrad_check"] = result
@@ -132,24 +157,22 @@ def record(state, key, result):
         state["smd"][str(key[1])][key[2]] = result
     elif kind == "smd_eval":
         state["smd_eval"][str(key[1])][str(key[2])] = result
+    elif kind == "smd_surface":
+        state["smd_surface"][str(key[1])][str(key[2])] = result[0]
     elif kind == "surface":
-        state["surface"]["losses"][str(key[1])][str(key[2])] = result
+        for h, loss in zip(sorted(config["horizons"]), result):
+            state["surface"]["losses"][str(h)][str(key[1])] = loss
+        chains.start_chains(state, config)
     else:
         state["curves"][str(key[1])] = result
 
 
-def total_units(config):
-    n_i = len(config["smd_inits"])
-    per_horizon = (config["surface_samples"] + n_i * (config["meta_steps"][str(h)] + 1) + 1 for h in config["horizons"])
-    return 1 + sum(per_horizon)
-
-
 def units_done(state):
     """How many units the progress state holds the results of."""
-    done = sum(len(v) for v in state["surface"]["losses"].values())
-    done += sum(len(c["meta_losses"]) for chains in state["smd"].values() for c in chains)
-    done += sum(len(v) for v in state["smd_eval"].values()) + len(state["curves"])
-    return done + (state["hypergrad_check"] is not None)
+    done = len(next(iter(state["surface"]["losses"].values())))
+    done += sum(len(c["meta_losses"]) for cs in state["smd"].values() for c in cs)
+    done += sum(len(v) for v in state["smd_eval"].values()) + sum(len(v) for v in state["smd_surface"].values())
+    return done + len(state["curves"]) + (state["hypergrad_check"] is not None)
 
 
 def hypergrad_check(spec, config, log_hypers):

@@ -8,7 +8,9 @@ is redrawn in place:
 Anywhere else (a log file, CI) it writes a plain line at the start, then at most one every `every` seconds, and
 at the end, so a log shows that the run is alive and how far it is. A resumed run starts its count at the units
 it had already done and says so ("resuming: 12 of 40 units done"); the time left is estimated from the units
-done in this session only.
+done in this session only. Where units differ in cost (a 20k-step run beside a 100-step one), the caller passes
+each unit's cost and the work left in the same measure, and the time left is the work left at the pace of the
+work done in this session; a total that changes as the run goes (chains that stop early) is passed along too.
 
 Why not tqdm: its output away from a terminal is carriage-return redraws on one line, which a log file keeps as
 one ever-growing line; the few lines here do what a log needs.
@@ -27,6 +29,13 @@ def duration(seconds):
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
+def time_left(elapsed, work_done, work_left):
+    """Seconds left at the pace so far: work_left x elapsed / work_done (None before any work is done)."""
+    if work_done <= 0:
+        return None
+    return work_left * elapsed / work_done
+
+
 class Progress:
     """Count units toward `total` on `stream` (stderr by default); `done` of them were finished before."""
 
@@ -37,13 +46,21 @@ class Progress:
         self.every, self.clock = every, clock
         self.terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.started = self.last = clock()
+        self.cost_done, self.cost_left = 0.0, None
         if done:
             self.say(f"{desc}: resuming: {done} of {total} {unit} done")
         self.done = done
         self._show(force=True)
 
-    def advance(self, n=1):
+    def advance(self, n=1, cost=None, cost_left=None, total=None):
+        """Count n more units; with `cost` (theirs) and `cost_left` (the work left, the same measure) the time left
+        weighs units by cost; `total` replaces the total."""
         self.done += n
+        if total is not None:
+            self.total = total
+        if cost is not None and cost_left is not None:
+            self.cost_done += cost
+            self.cost_left = cost_left
         self._show(force=self.done >= self.total)
 
     def close(self):
@@ -63,7 +80,10 @@ class Progress:
         text = f"{self.done}/{self.total} {self.unit}, {duration(elapsed)} elapsed"
         new = self.done - self.start_done
         if new > 0 and self.done < self.total:
-            text += f", about {duration(elapsed / new * (self.total - self.done))} left"
+            left = time_left(elapsed, new, self.total - self.done)
+            if self.cost_left is not None and self.cost_done > 0:
+                left = time_left(elapsed, self.cost_done, self.cost_left)
+            text += f", about {duration(left)} left"
         return text
 
     def _show(self, force=False):

@@ -14,8 +14,9 @@ def register(subparsers):
         "horizons, map the meta-objective surface, and write DIR/offline.json, fig5 and fig6. "
         "Resumable: re-run the same command to continue an interrupted run.",
     )
-    parser.add_argument("--scale", default="quick", help="quick (horizons 100, 1k; minutes) or paper "
-                        "(horizons 100, 1k, 5k, 20k; 2,500 surface samples; a cluster); tiny: seconds, for tests")
+    parser.add_argument("--scale", default="quick", help="quick (horizons 100, 1k; curves to 20k steps; minutes), "
+                        "medium (horizons 100, 1k, 5k, 20k; 300 surface samples; under an hour on 2 cores) or paper "
+                        "(2,500 surface samples, 5k meta-steps per chain; CPU-weeks: a cluster); tiny: seconds, for tests")
     add_run_options(parser, "directory with the Fashion-MNIST/MNIST IDX files "
                     "(default: $SHB_DATA, else /usr/share/datasets/fashion-mnist)")
     parser.add_argument("--float32", action="store_true", help="train in float32: steps about 2x faster, "
