@@ -21,6 +21,9 @@ L_K is a polynomial of degree 2K in (alpha, mu): finite everywhere, and (for K =
 coordinates. Its gradient and Hessian come from running the same generated `direction_step` on second-order
 jets in (alpha, mu) (forward-mode differentiation of the generated code: exact up to rounding, no sampling).
 
+Newton works in (a, mu) with a = alpha / (1 - mu) for K > 1 (effective=True): the valleys of L_K follow
+roughly constant a, curved in (alpha, mu), straight in (a, mu).
+
 Shapes: the moments and h, sigma2 broadcast over leading batch axes (..., d); alpha and mu broadcast against
 the batch shape (...) of the result. tests/test_nqm_horizon.py checks L_K against K steps of the generated
 `raw_step` (Theorem 1) and the jets against Autograd.
@@ -113,28 +116,25 @@ def _loss(alpha, mu, h, sigma2, A_theta, A_v, E_theta_v, K):
     return per_coordinate.sum(axis=-1) if isinstance(per_coordinate, Jet) else np.sum(per_coordinate, axis=-1)
 
 
-def raw_state(stats):
-    """(A(theta), A(v), E[theta v]) from the five statistics (E[theta], E[v], V[theta], V[v], Cov(theta, v))."""
-    return raw_moments(*stats)
-
-
-def horizon_loss(alpha, mu, h, sigma2, raw, K):
+def horizon_loss(alpha, mu, h, sigma2, raw, K, effective=False):
     """L_K(alpha, mu) from raw moments raw = (A(theta), A(v), E[theta v]) of shape (..., d).
 
     alpha, mu: arrays broadcasting against the batch shape (...); each is expanded with a trailing axis over
-    the coordinates. Returns an array of the broadcast batch shape.
+    the coordinates. Returns an array of the broadcast batch shape. effective=True: the first argument is the
+    effective learning rate a = alpha / (1 - mu) (Section 3.3's parameterization), alpha = a (1 - mu).
     """
     alpha = np.asarray(alpha, dtype=float)[..., None]
     mu = np.asarray(mu, dtype=float)[..., None]
-    return _loss(alpha, mu, h, sigma2, *raw, int(K))
+    return _loss(alpha * (1.0 - mu) if effective else alpha, mu, h, sigma2, *raw, int(K))
 
 
-def horizon_derivatives(alpha, mu, h, sigma2, raw, K):
-    """(L_K, gradient, Hessian) at (alpha, mu): shapes (...), (2, ...) and (2, 2, ...), by forward-mode jets
-    through the generated `direction_step` (exact up to rounding)."""
+def horizon_derivatives(alpha, mu, h, sigma2, raw, K, effective=False):
+    """(L_K, gradient, Hessian) at (alpha, mu) (effective=True: at (a, mu), a = alpha / (1 - mu), and with
+    respect to them): shapes (...), (2, ...) and (2, 2, ...), by forward-mode jets through the generated
+    `direction_step` (exact up to rounding)."""
     alpha = Jet.variable(np.asarray(alpha, dtype=float)[..., None], D_ALPHA)
     mu = Jet.variable(np.asarray(mu, dtype=float)[..., None], D_MU)
-    c = _loss(alpha, mu, h, sigma2, *raw, int(K)).c
+    c = _loss(alpha * (1.0 - mu) if effective else alpha, mu, h, sigma2, *raw, int(K)).c
     gradient = np.stack([c[D_ALPHA], c[D_MU]])
     hessian = np.stack([np.stack([c[D_AA], c[D_AM]]), np.stack([c[D_AM], c[D_MM]])])
     return c[VALUE], gradient, hessian

@@ -24,15 +24,19 @@ coordinate, alpha max h = 2 (1 + mu) (on the paper preset at t = 0, K = 25: L_K 
    / max h over GRID_F x GRID_MU (dense in 1 - f near the stability limit);
 2. safeguarded Newton (`minimize`) on (alpha, mu): the Hessian's eigenvalues replaced by their absolute values,
    floored (a descent direction even where L_K is not convex), an Armijo line search where the full step
-   fails, full steps near the minimum, to STEP_RTOL; on grid steps from every start, otherwise from the start
-   with the lowest L_K (the other tracked minima wait, unpolished, for the next grid step);
+   fails, full steps near the minimum, to STEP_RTOL; on grid steps from every start (`polish`: SCREEN steps
+   each, then only the PROMISING ones), otherwise from the start with the lowest L_K (the other tracked minima
+   wait, unpolished, for the next grid step);
 3. the lowest result is the plan (ties within TIE go to the first start, the greedy pair, so K = 1 gives
-   Theorem 2's closed form exactly); the certificate per step: L_K, the Hessian's eigenvalues (> 0: a strict
-   local minimum) and, on grid steps, the grid's lowest L_K.
+   Theorem 2's closed form exactly); for K > 1 then `escape`: where a pair of `moves(plan, ESCAPE)` lies lower
+   (a neighbouring basin), Newton from it; the certificate per step: L_K, the Hessian's eigenvalues (> 0: a
+   strict local minimum) and, on grid steps, the grid's lowest L_K.
 
-Certification, independent of the planner (tests/test_nqm_lookahead.py, the `lookahead` figure's checks):
-`perturbation_gain` (no perturbation of a plan lowers L_K: a local minimum) and `global_gap` (Newton from the
-local minima of a finer, disjoint grid finds nothing lower: no missed basin at that resolution).
+For K > 1 Newton works in (a, mu), a = alpha / (1 - mu) (the effective learning rate of Section 3.3), where the
+valleys of L_K run straight, and stays in |mu| <= STABLE_MU: towards mu = 1 (alpha -> 0 at fixed a) L_K flattens
+to the loss of not moving, a plateau Newton would crawl along.
+
+Certification, independent of the planner: numeric/nqm_lookahead_checks.py (`perturbation_gain`, `global_gap`).
 
 Everything is batched over leading axes: h, sigma2, mean0, var0 of shape (B, d) give B schedules at once
 (the atlas of experiments/atlas.py); one Problem gives one schedule.
@@ -49,14 +53,18 @@ from shb.numeric.nqm_schedules import greedy_step
 # f and, near the limit where the minima of long deterministic lookaheads crowd, in 1 - f.
 GRID_F = np.concatenate([np.geomspace(1e-4, 0.5, 14), 1.0 - np.geomspace(0.5, 0.005, 20)[1:]])
 GRID_MU = np.array([-0.5, -0.25, 0.0, 0.2, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.98])
-STABLE_MU = 0.99         # for K > 1 the greedy start is moved into |mu| <= STABLE_MU, 0 <= alpha max h <= 2 (1 + mu)
+STABLE_MU = 0.99         # for K > 1 the starts are moved into |mu| <= STABLE_MU, 0 <= alpha max h <= 2 (1 + mu),
+                         # and Newton stays in |mu| <= STABLE_MU
 GRID_STARTS = 6          # the lowest local minima of the grid that Newton starts from
 TRACK = 3                # distinct local minima carried from step to step
 REGRID = 25              # the grid joins the starts at t = 0, REGRID, 2 REGRID, ...
 QUADRATIC = 1e-10        # full Newton steps once the predicted decrease -g.p <= QUADRATIC * L_K (H > 0)
 STEP_RTOL = 1e-13        # stop when |step| <= STEP_RTOL * |alpha| in alpha and STEP_RTOL * max(|mu|, 1) in mu
 FINAL_STEP = 1e-7        # ... or after a full Newton step below FINAL_STEP of that (its error is of order 1e-14)
-NEWTON_STEPS = 60        # at most this many Newton steps per plan
+NEWTON_STEPS = 100       # at most this many Newton steps per plan
+ESCAPE, ESCAPES = (0.1, 0.3), 3  # after Newton, look for lower L_K this far around the plan (alpha x (1 +- e),
+                                # mu +- e), at most ESCAPES times
+SCREEN, PROMISING = 10, 1.5  # from many starts: SCREEN steps each, then on only those within PROMISING x the lowest
 LINE_SEARCH = 0.5 ** np.arange(24)
 ARMIJO = 1e-4
 EIGEN_FLOOR = 1e-10      # |eigenvalue| floored at EIGEN_FLOOR * the largest |eigenvalue| of the Hessian
@@ -68,9 +76,9 @@ def newton_direction(gradient, hessian):
     """p = -|H|^{-1} g with |H| = V |Lambda| V^T, |lambda| floored at EIGEN_FLOOR * max |lambda|: a descent
     direction (g.p < 0 unless g = 0) that is Newton's step where H is positive definite. Shapes (2, ...),
     (2, 2, ...). Where g or H is not finite (an overflowing plan) the step is 0."""
-    finite = np.all(np.isfinite(hessian), axis=(0, 1)) & np.all(np.isfinite(gradient), axis=0)
-    H = np.moveaxis(np.where(finite, hessian, np.eye(2).reshape((2, 2) + (1,) * finite.ndim)), (0, 1), (-2, -1))
-    g = np.moveaxis(np.where(finite, gradient, 0.0), 0, -1)
+    ok = np.all(np.isfinite(hessian), axis=(0, 1)) & np.all(np.isfinite(gradient), axis=0)
+    H = np.moveaxis(np.where(ok, hessian, np.eye(2).reshape((2, 2) + (1,) * ok.ndim)), (0, 1), (-2, -1))
+    g = np.moveaxis(np.where(ok, gradient, 0.0), 0, -1)
     lam, V = np.linalg.eigh(H)
     size = np.abs(lam)
     size = np.maximum(size, EIGEN_FLOOR * size.max(axis=-1, keepdims=True))
@@ -81,20 +89,25 @@ def newton_direction(gradient, hessian):
 
 def _line_search(x, p, value, slope, h, sigma2, raw, K, lengths):
     """(x + l p, L_K there, Armijo met) per plan (2, N) for the first (longest) l of `lengths` meeting
-    Armijo's condition, else the one with the lowest L_K."""
+    Armijo's condition, else the one with the lowest L_K (x in `minimize`'s coordinates)."""
     trial = x[:, None] + lengths[None, :, None] * p[:, None]
     with np.errstate(over="ignore", invalid="ignore"):
-        losses = _finite(nqm_horizon.horizon_loss(trial[0], trial[1], h, sigma2, raw, K))
+        losses = finite(nqm_horizon.horizon_loss(trial[0], trial[1], h, sigma2, raw, K, effective=K > 1))
+    if K > 1:  # |mu| <= STABLE_MU: towards mu = 1 (alpha -> 0 at fixed a) L_K flattens to "do not move"
+        losses = np.where(np.abs(trial[1]) <= STABLE_MU, losses, np.inf)
     armijo = losses <= value + ARMIJO * lengths[:, None] * slope
     first = np.where(armijo.any(axis=0), np.argmax(armijo, axis=0), np.argmin(losses, axis=0))
     return (np.take_along_axis(trial, first[None, None], axis=1)[:, 0],
             np.take_along_axis(losses, first[None], axis=0)[0], armijo.any(axis=0))
 
 
-def minimize(x, h, sigma2, raw, K, steps=NEWTON_STEPS):
+def minimize(x, h, sigma2, raw, K, steps=NEWTON_STEPS, active=None):
     """Safeguarded Newton from x = (alpha, mu) (shape (2, ...)) on L_K from the raw moments (..., d): returns
     (x, L_K(x), gradient (2, ...) and Hessian (2, 2, ...) at the last point evaluated (x, or at most a step
-    of FINAL_STEP before it), the most Newton steps any plan took).
+    of FINAL_STEP before it), the most Newton steps any plan took). For K > 1 Newton works in (a, mu), a =
+    alpha / (1 - mu) (the paper's effective learning rate), and the derivatives returned are in (a, mu);
+    every start must then have mu < 1. `active` (bool, the batch shape): only those plans run (the others
+    come back unmoved, with NaN value and derivatives).
 
     Each plan stops on its own, and only the plans still running are computed. Far from a minimum (predicted
     decrease -g.p above QUADRATIC * L_K, or the Hessian not positive definite) the full step is tried first
@@ -106,14 +119,17 @@ def minimize(x, h, sigma2, raw, K, steps=NEWTON_STEPS):
     batch = np.shape(x)[1:]
     n = int(np.prod(batch))
     x = np.array(x, dtype=float).reshape(2, n)
+    if K > 1:  # Newton in (a, mu), a = alpha / (1 - mu): the valleys of L_K are straight there
+        x[0] = x[0] / (1.0 - x[1])
     flat = lambda a: np.broadcast_to(a, batch + np.shape(a)[-1:]).reshape(n, -1)  # noqa: E731
     h, sigma2, raw = flat(h), flat(sigma2), tuple(flat(r) for r in raw)
-    value, gradient, hessian = np.empty(n), np.empty((2, n)), np.empty((2, 2, n))
+    value, gradient, hessian = np.full(n, np.nan), np.full((2, n), np.nan), np.full((2, 2, n), np.nan)
     decrease = np.full(n, np.inf)
-    live, taken = np.arange(n), 0
+    live = np.arange(n) if active is None else np.flatnonzero(np.broadcast_to(active, batch))
+    taken = 0
     for step in range(steps + 1):
         xs, hs, ss, rs = x[:, live], h[live], sigma2[live], tuple(r[live] for r in raw)
-        v, g, H = nqm_horizon.horizon_derivatives(xs[0], xs[1], hs, ss, rs, K)
+        v, g, H = nqm_horizon.horizon_derivatives(xs[0], xs[1], hs, ss, rs, K, effective=K > 1)
         value[live], gradient[:, live], hessian[:, :, live] = v, g, H
         if step == steps:
             break
@@ -131,7 +147,7 @@ def minimize(x, h, sigma2, raw, K, steps=NEWTON_STEPS):
             r = np.flatnonzero(retry)
             trial[:, r], chosen[r], _ = _line_search(xs[:, r], p[:, r], v[r], slope[r], hs[r], ss[r],
                                                      tuple(a[r] for a in rs), K, LINE_SEARCH)
-        moved = going & (local | (chosen < v))
+        moved = going & np.isfinite(chosen) & (local | (chosen < v))
         x[:, live[moved]] = trial[:, moved]
         # a full step this short leaves an error of order its square: take it, keep its value, and stop
         last = moved & local & np.all(np.abs(p) <= FINAL_STEP * scale, axis=0)
@@ -140,19 +156,31 @@ def minimize(x, h, sigma2, raw, K, steps=NEWTON_STEPS):
         taken = step + 1 if moved.any() else taken
         if live.size == 0:
             break
+    if K > 1:
+        x[0] = x[0] * (1.0 - x[1])
     shape = lambda a: a.reshape(a.shape[:-1] + batch)  # noqa: E731
     return shape(x), shape(value), shape(gradient), shape(hessian), taken
 
 
-def _finite(values):
+def finite(values):
     return np.where(np.isfinite(values), values, np.inf)
 
 
 def lowest(values):
     """Index (along axis 0) of the lowest value, the first among those within TIE of it (rounding): the greedy
     start comes first, so for K = 1, where every start ends at Theorem 2's pair, the plan is its closed form."""
-    values = _finite(values)
+    values = finite(values)
     return np.argmax(values <= values.min(axis=0) + TIE * np.abs(values.min(axis=0)), axis=0)
+
+
+def polish(starts, h, sigma2, raw, K):
+    """Newton from many starts (2, S, ...) per plan: SCREEN steps for all, then to convergence for those within
+    PROMISING of the plan's lowest L_K (the others, abandoned, come back with L_K = inf)."""
+    x, value, _, _, _ = minimize(starts, h, sigma2, raw, K, steps=SCREEN)
+    value = finite(value)
+    promising = value <= value.min(axis=0) * PROMISING
+    x, polished, gradient, hessian, newton = minimize(x, h, sigma2, raw, K, active=promising)
+    return x, np.where(promising, polished, np.inf), gradient, hessian, newton + SCREEN
 
 
 def grid_values(h, sigma2, raw, K, fractions=GRID_F, mus=GRID_MU):
@@ -162,7 +190,7 @@ def grid_values(h, sigma2, raw, K, fractions=GRID_F, mus=GRID_MU):
     alphas = (F * 2 * (1 + M))[lift] / np.max(h, axis=-1)
     mus = np.broadcast_to(M[lift], alphas.shape)
     with np.errstate(over="ignore", invalid="ignore"):
-        return alphas, mus, _finite(nqm_horizon.horizon_loss(alphas, mus, h, sigma2, raw, K))
+        return alphas, mus, finite(nqm_horizon.horizon_loss(alphas, mus, h, sigma2, raw, K))
 
 
 def grid_minima(alphas, mus, values, n):
@@ -191,16 +219,16 @@ def greedy_pairs(h, sigma2, stats):
 def distinct(x, values, n):
     """The n lowest distinct pairs among candidates x (2, S, ...) with L_K `values` (S, ...), as (2, n, ...)
     (slots without a distinct candidate repeat the lowest)."""
-    order = np.argsort(_finite(values), axis=0)
+    order = np.argsort(finite(values), axis=0)
     x = np.take_along_axis(x, order[None], axis=1)
-    finite = np.take_along_axis(np.isfinite(values), order, axis=0)
+    usable = np.take_along_axis(np.isfinite(values), order, axis=0)
     out = np.repeat(x[:, :1], n, axis=1)
     count = np.ones(values.shape[1:], dtype=int)
     for j in range(1, x.shape[1]):
         candidate = x[:, j]
         same = (np.abs(out[0] - candidate[0][None]) <= SAME * np.abs(candidate[0][None])) & (
             np.abs(out[1] - candidate[1][None]) <= SAME)
-        new = finite[j] & ~same.any(axis=0) & (count < n)
+        new = usable[j] & ~same.any(axis=0) & (count < n)
         slot = np.minimum(count, n - 1)[None, None]
         np.put_along_axis(out, slot, np.where(new, candidate, np.take_along_axis(out, slot, axis=1)[:, 0])[:, None],
                           axis=1)
@@ -218,11 +246,7 @@ def plan(stats, h, sigma2, K, tracked=None, grid=True, previous=None):
     lowest L_K only, and the other tracked minima are carried as they are, to be polished at the next grid
     step. The lowest result is the plan."""
     raw = raw_moments(*stats)
-    greedy = greedy_pairs(h, sigma2, stats)
-    if K > 1:  # from outside the stable region (mu > 1 happens) Newton would crawl down a huge L_K
-        mu = np.clip(greedy[1], -STABLE_MU, STABLE_MU)
-        greedy = np.stack([np.clip(greedy[0], 0.0, 2 * (1 + mu) / np.max(h, axis=-1)), mu])
-    starts = [greedy[:, None]] + ([] if tracked is None else [tracked])
+    starts = [greedy_pairs(h, sigma2, stats)[:, None]] + ([] if tracked is None else [tracked])
     if previous is not None:
         starts.append((2 * tracked[:, 0] - previous)[:, None])
     grid_value = np.full(np.shape(stats[0])[:-1], np.nan)
@@ -230,8 +254,11 @@ def plan(stats, h, sigma2, K, tracked=None, grid=True, previous=None):
         grid_x, grid_value = grid_minima(*grid_values(h, sigma2, raw, K), GRID_STARTS)
         starts.append(grid_x)
     starts = np.concatenate(starts, axis=1)
+    if K > 1:  # into the stable region (greedy's mu > 1 happens): there Newton would crawl down a huge L_K
+        mu = np.clip(starts[1], -STABLE_MU, STABLE_MU)
+        starts = np.stack([np.clip(starts[0], 0.0, 2 * (1 + mu) / np.max(h, axis=-1)), mu])
     if grid:
-        x, value, gradient, hessian, newton = minimize(starts, h, sigma2, raw, K)
+        x, value, gradient, hessian, newton = polish(starts, h, sigma2, raw, K)
         candidates, values = x, value
     else:
         values = nqm_horizon.horizon_loss(starts[0], starts[1], h, sigma2, raw, K)
@@ -243,11 +270,45 @@ def plan(stats, h, sigma2, K, tracked=None, grid=True, previous=None):
     best = lowest(value)[None]
     pick = lambda a, axis: np.squeeze(np.take_along_axis(a, np.expand_dims(best, tuple(range(axis))), axis), axis)  # noqa: E731
     x, value, hessian = pick(x, 1), pick(value, 0), pick(hessian, 2)
+    if K > 1:
+        x, value, hessian, candidates, values = escape(x, value, hessian, candidates, values, h, sigma2, raw, K)
     with np.errstate(invalid="ignore"):
         eigen = np.linalg.eigvalsh(np.moveaxis(np.where(np.isfinite(hessian), hessian, np.nan), (0, 1), (-2, -1)))
     certificate = {"value": value, "grid": grid_value, "min_eigenvalue": eigen[..., 0],
                    "max_eigenvalue": eigen[..., -1], "newton_steps": newton}
     return x, certificate, distinct(candidates, values, TRACK)
+
+
+def moves(x, scales):
+    """The pairs around x (2, ...): alpha x (1 + i e), mu + j e for i, j in {-1, 0, 1}, not both 0, e in scales:
+    shape (2, 8 len(scales), ...)."""
+    steps = [(i * e, j * e) for e in scales for i in (-1, 0, 1) for j in (-1, 0, 1) if i or j]
+    lift = (slice(None),) + (None,) * (np.ndim(x) - 1)
+    relative, shift = (np.array(column)[lift] for column in zip(*steps))
+    return np.stack([x[0][None] * (1 + relative), x[1][None] + shift])
+
+
+def escape(x, value, hessian, candidates, values, h, sigma2, raw, K):
+    """Up to ESCAPES rounds: where a pair of `moves(x, ESCAPE)` has a lower L_K than the plan, Newton from the
+    lowest such pair, and keep the result if it is lower (a neighbouring basin the starts missed). The minima
+    found join the candidates to track."""
+    for _ in range(ESCAPES):
+        around = moves(x, ESCAPE)
+        around[1] = np.clip(around[1], -STABLE_MU, STABLE_MU)
+        with np.errstate(over="ignore", invalid="ignore"):
+            trial = finite(nqm_horizon.horizon_loss(around[0], around[1], h, sigma2, raw, K))
+        k = np.argmin(trial, axis=0)
+        lower = np.take_along_axis(trial, k[None], axis=0)[0] < value * (1 - TIE)
+        if not lower.any():
+            break
+        start = np.take_along_axis(around, k[None, None], axis=1)[:, 0]
+        found, found_value, _, found_hessian, _ = minimize(start, h, sigma2, raw, K, active=lower)
+        better = lower & (found_value < value)
+        x, value = np.where(better, found, x), np.where(better, found_value, value)
+        hessian = np.where(better, found_hessian, hessian)
+        candidates = np.concatenate([candidates, x[:, None]], axis=1)
+        values = np.concatenate([values, value[None]])
+    return x, value, hessian, candidates, values
 
 
 def lookahead_batch(h, sigma2, mean0, var0, T, K, planning=None):
@@ -283,53 +344,3 @@ def lookahead(problem, T, K=1, deterministic=False):
     with np.errstate(over="ignore", invalid="ignore"):
         out["loss"] = nqm_dynamics.rollout(problem, out["alpha"], out["mu"])["loss"]
     return out
-
-
-def planned_moments(problem, schedule, deterministic=False):
-    """(raw moments before each step (A(theta), A(v), E[theta v]) of shape (T, d), planning sigma2): what each
-    plan of `schedule` saw, recomputed by an independent rollout (Theorem 1) for certification."""
-    stats = nqm_dynamics.rollout(problem, schedule["alpha"], schedule["mu"])
-    raw = raw_moments(*(stats[k][:-1] for k in nqm_dynamics.STATS))
-    return raw, (np.zeros_like(problem.sigma2) if deterministic else problem.sigma2)
-
-
-# Relative perturbations of alpha (x (1 +- e)) and absolute ones of mu (+- e) tried around each plan.
-PERTURBATIONS = (1e-4, 1e-2, 1e-1)
-
-
-def perturbation_gain(problem, schedule, K, deterministic=False):
-    """Largest relative decrease of L_K found by perturbing each step's (alpha_t, mu_t) (alpha x (1 +- e),
-    mu +- e, and both together, e in PERTURBATIONS): <= rounding iff every pair is a local minimum at those
-    scales. Returns (gain per step (T,), number of perturbations per step)."""
-    raw, planning = planned_moments(problem, schedule, deterministic)
-    alpha, mu = np.asarray(schedule["alpha"]), np.asarray(schedule["mu"])
-    moves = [(1 + sa * e, sm * e) for e in PERTURBATIONS for sa in (-1, 0, 1) for sm in (-1, 0, 1) if sa or sm]
-    scale_alpha = np.array([m[0] for m in moves])[:, None]
-    shift_mu = np.array([m[1] for m in moves])[:, None]
-    base = nqm_horizon.horizon_loss(alpha, mu, problem.h, planning, raw, K)
-    with np.errstate(over="ignore", invalid="ignore"):
-        moved = nqm_horizon.horizon_loss(alpha * scale_alpha, mu + shift_mu, problem.h, planning, raw, K)
-    moved = np.where(np.isfinite(moved), moved, np.inf)
-    gain = (base - moved.min(axis=0)) / np.maximum(np.abs(base), 1e-300)
-    return gain, len(moves)
-
-
-# A finer grid than the planner's, for certification: alpha = f * 2 (1 + mu) / max h as in GRID_F, GRID_MU.
-CHECK_F = np.concatenate([np.geomspace(1.3e-4, 0.45, 20), 1.0 - np.geomspace(0.45, 0.004, 30)[1:]])
-CHECK_MU = np.concatenate([np.linspace(-0.6, 0.45, 8), np.linspace(0.52, 0.99, 17)])
-CHECK_STARTS = 8
-
-
-def global_gap(problem, schedule, K, steps, deterministic=False):
-    """For each step t in `steps`: (L_K(plan) - L_K(best found)) / L_K(plan), the best found by Newton from
-    the CHECK_STARTS lowest local minima of a finer grid (CHECK_F x CHECK_MU, none of the planner's points)
-    than the planner's. <= rounding iff no better minimum was found; > 0 names a missed basin."""
-    raw, planning = planned_moments(problem, schedule, deterministic)
-    gaps = []
-    for t in steps:
-        moments = tuple(r[t] for r in raw)
-        starts, _ = grid_minima(*grid_values(problem.h, planning, moments, K, CHECK_F, CHECK_MU), CHECK_STARTS)
-        _, values, _, _, _ = minimize(starts, problem.h, planning, moments, K)
-        chosen = nqm_horizon.horizon_loss(schedule["alpha"][t], schedule["mu"][t], problem.h, planning, moments, K)
-        gaps.append(float((chosen - np.min(_finite(values))) / chosen))
-    return np.array(gaps)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from shb.numeric import nqm_horizon, nqm_lookahead, nqm_schedules
+from shb.numeric import nqm_horizon, nqm_lookahead, nqm_lookahead_checks, nqm_schedules
 from shb.numeric.nqm_generated import one_step_loss, raw_step
 from shb.numeric.nqm_horizon import Jet
 from shb.numeric.nqm_problem import chebyshev_extreme, make_problem, preset
@@ -96,7 +96,7 @@ def test_newton_from_far_away_finds_theorem_2s_pair(sigma_scale):
     # (alpha, mu) far away it must land on -H^{-1} g (L_1 is a convex quadratic: one full step, to rounding).
     problem = small(sigma_scale)
     schedule = nqm_schedules.greedy(problem, 12)
-    raw, planning = nqm_lookahead.planned_moments(problem, schedule)
+    raw, planning = nqm_lookahead_checks.planned_moments(problem, schedule)
     for t in range(1, 12):
         moments_t = tuple(r[t] for r in raw)
         x, *_ = nqm_lookahead.minimize(np.array([2.5, -0.7]), problem.h, planning, moments_t, 1)
@@ -110,10 +110,10 @@ def test_every_plan_is_a_minimum_of_its_k_step_loss(K, deterministic):
     # keeping a stale basin, and a plan made with the wrong sigma2 (planned_moments re-derives what each plan saw).
     problem = small(1.0, d=20, kappa=300.0)
     out = nqm_lookahead.lookahead(problem, 40, K, deterministic)
-    gain, moves = nqm_lookahead.perturbation_gain(problem, out, K, deterministic)
+    gain, moves = nqm_lookahead_checks.perturbation_gain(problem, out, K, deterministic)
     assert moves == 24 and np.max(gain) <= 1e-10
     assert np.all(out["min_eigenvalue"] > 0)  # strict local minima
-    gaps = nqm_lookahead.global_gap(problem, out, K, [0, 1, 7, 19, 39], deterministic)
+    gaps = nqm_lookahead_checks.global_gap(problem, out, K, [0, 1, 7, 19, 39], deterministic)
     assert np.max(gaps) <= 1e-9, gaps
 
 
@@ -123,16 +123,16 @@ def test_the_certificates_can_fail():
     problem = small(0.0, d=20, kappa=300.0)
     out = nqm_lookahead.lookahead(problem, 3, 8, deterministic=True)
     moved = dict(out, alpha=out["alpha"] * np.array([1.0, 1.02, 1.0]))
-    gain, _ = nqm_lookahead.perturbation_gain(problem, moved, 8, True)
+    gain, _ = nqm_lookahead_checks.perturbation_gain(problem, moved, 8, True)
     assert gain[1] > 1e-6 and gain[0] <= 1e-10
-    raw, planning = nqm_lookahead.planned_moments(problem, out, True)
+    raw, planning = nqm_lookahead_checks.planned_moments(problem, out, True)
     moments0 = tuple(r[0] for r in raw)
     starts, _ = nqm_lookahead.grid_minima(*nqm_lookahead.grid_values(problem.h, planning, moments0, 8), 6)
     x, values, *_ = nqm_lookahead.minimize(starts, problem.h, planning, moments0, 8)
     worse = int(np.argmax(np.where(values > values.min() * (1 + 1e-3), -values, -np.inf)))
     assert values[worse] > values.min() * (1 + 1e-3), "this landscape must have a second, worse minimum"
     replaced = dict(out, alpha=np.r_[x[0, worse], out["alpha"][1:]], mu=np.r_[x[1, worse], out["mu"][1:]])
-    assert nqm_lookahead.global_gap(problem, replaced, 8, [0], True)[0] > 1e-3
+    assert nqm_lookahead_checks.global_gap(problem, replaced, 8, [0], True)[0] > 1e-3
 
 
 def test_deterministic_lookahead_plans_without_noise_and_steps_with_it():
