@@ -10,6 +10,9 @@ module defines
 and, where a configuration depends on an option (the online experiment's network), config_for(scale, **options).
 The options a module's run() accepts beyond the entry's own (data_dir, scheduler, ...) are passed through from
 the command line; others are dropped.
+
+An entry's `chapter` places it in REPORT.md: None for the paper's figures, or the heading of a later chapter
+("Beyond the paper": figures the paper does not have), which the report opens before its first entry.
 """
 import importlib
 import inspect
@@ -23,13 +26,15 @@ SCALES = ("tiny", "quick", "paper")
 @dataclass(frozen=True)
 class Experiment:
     """One registry entry: `name` for `shb figure`, `label` for `shb reproduce`'s progress lines, the module
-    that computes it, the part of `shb reproduce --only` it belongs to, and fixed options of its run()."""
+    that computes it, the part of `shb reproduce --only` it belongs to, fixed options of its run(), and the
+    chapter of REPORT.md it goes in (None: the paper's; else a key of CHAPTERS)."""
 
     name: str
     label: str
     module: str
     part: str
     options: dict = field(default_factory=dict)
+    chapter: str = None
 
     def code(self):
         return importlib.import_module(self.module)
@@ -60,5 +65,13 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment("fig3b", "Figure 3b", "shb.experiments.fig3_schedules", "nqm", {"preset": "paper-deterministic"}),
     Experiment("offline", "Offline meta-optimization", "shb.experiments.offline", "mlp"),
     Experiment("online", "Online meta-optimization", "shb.experiments.online", "mlp"),
+    Experiment("lookahead", "Lookahead on the NQM", "shb.experiments.lookahead", "nqm", chapter="Beyond the paper"),
+    Experiment("atlas", "Atlas of short-horizon bias", "shb.experiments.atlas", "nqm", chapter="Beyond the paper"),
 ]}
 PARTS = ("nqm", "mlp")
+# The chapters of REPORT.md after the paper's: heading -> its opening paragraph.
+CHAPTERS = {
+    "Beyond the paper": "Figures the paper does not have: its claims computed exactly where it could only sample "
+                        "(online meta-optimization on the NQM) or did not look (where in condition number and noise "
+                        "short-horizon bias lives). Verified like the paper's figures.",
+}

@@ -14,6 +14,7 @@ class Result:
     report         the Markdown section for REPORT.md
     complete       False when a run stopped early (a `stop_after` limit) with its progress saved
     seconds        wall time, filled in by whoever timed it
+    chapter        the REPORT.md chapter it goes in (None: the paper's), filled in from its registry entry
     """
 
     title: str
@@ -24,6 +25,7 @@ class Result:
     report: str = ""
     complete: bool = True
     seconds: float = None
+    chapter: str = None
 
 
 def incomplete(title):
