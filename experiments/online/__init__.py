@@ -38,19 +38,19 @@ import numpy as np
 from shb.experiments.online.checks import hypergrad_check, make_checks, summary
 from shb.experiments.online.config import CONFIGS, TITLE, config_for, run_specs
 from shb.experiments.online.figures import figure
-from shb.experiments.online.report import clean, paper_rows, report
+from shb.experiments.online.report import paper_rows, report
 from shb.experiments.online.units import Work, build_problem
 from shb.experiments.result import Result, incomplete
 from shb.experiments.runner import dask_client, run_units
 from shb.experiments.verified import check, save_verified_figure
 from shb.ground.errors import InputError
-from shb.ground.io import atomic_write_json
+from shb.ground.io import atomic_write_json, strict
 
 __all__ = ["CONFIGS", "config_for", "run"]
 
 
 def run(out_dir, config, scale="quick", net="mlp", dataset="fashion-mnist", data_dir=None, scheduler=None,
-        stop_after=None):
+        workers=None, stop_after=None):
     """Run (or resume) the online experiment; write online.json and Figures 7 and 8 (fig7, fig8) into out_dir.
 
     Returns an experiments.result.Result; with `stop_after` segments finished in this call it returns early
@@ -66,13 +66,13 @@ def run(out_dir, config, scale="quick", net="mlp", dataset="fashion-mnist", data
     specs = run_specs(config)
     theta0 = problem.net.init(np.random.default_rng(config["init_seed"]))
     work = Work(out_dir, config, net, dataset, data_dir, specs, theta0)
-    with dask_client(scheduler, config["workers"]) as client:
+    with dask_client(scheduler, config["workers"] if workers is None else workers) as client:
         if not run_units(work, client, stop_after, desc="online"):
             return incomplete(TITLE)
 
     states = work.states
-    runs = {name: clean(s["log"]) for name, s in states.items()}
-    summaries = {spec.name: clean(summary(states[spec.name], config, spec)) for spec in specs}
+    runs = {name: strict(s["log"]) for name, s in states.items()}  # a diverged point is None
+    summaries = {spec.name: strict(summary(states[spec.name], config, spec)) for spec in specs}
     hchecks = {name: hypergrad_check(problem, states[name], config["check_eps"])
                for name in ("stochastic", "deterministic") if states[name]["hypergrad_sample"] is not None}
     checks7, checks8 = make_checks(problem, states, summaries, hchecks, config, net)
@@ -93,9 +93,9 @@ def run(out_dir, config, scale="quick", net="mlp", dataset="fashion-mnist", data
     command = f"shb online --net {net} --dataset {dataset} --scale {scale} --out DIR" + (
         " --data-dir D" if data_dir else "")
     seconds = time.monotonic() - start
-    atomic_write_json(os.path.join(out_dir, "online.json"), clean({
+    atomic_write_json(os.path.join(out_dir, "online.json"), {
         "scale": scale, "net": net, "dataset": dataset, "config": config, "runs": runs, "summary": summaries,
         "hypergrad_check": hchecks, "checks": checks, "all_checks_passed": ok7 and ok8, "seconds": seconds,
-    }))
+    })
     return Result(TITLE, ok7 and ok8, ["fig7", "fig8"], checks, paper_rows(summaries, command),
                   report(scale, net, dataset, config, summaries, checks, seconds, command))

@@ -23,6 +23,7 @@ class Work:
     def __init__(self, out_dir, config, net_name, dataset, data_dir, specs, theta0):
         self.config, self.specs, self.problem = config, {s.name: s for s in specs}, (net_name, dataset, data_dir)
         self.paths = {s.name: progress_path(out_dir, net_name, dataset, s.name) for s in specs}
+        self.location = os.path.dirname(next(iter(self.paths.values())))
         self.states = {s.name: load_progress(self.paths[s.name], online_smd.identity(s, config),
                                              functools.partial(online_smd.new_state, s, config, theta0),
                                              online_smd.read_state) for s in specs}

@@ -1,8 +1,10 @@
 """`shb online`: online stochastic meta-descent during training (Section 3.3, Figures 7 and 8)."""
 import os
 
+from shb.cli.options import add_run_options
 from shb.experiments.online.config import DATASETS, NETS
 from shb.experiments.registry import EXPERIMENTS, SCALES
+from shb.ground.io import writable_directory
 
 
 def register(subparsers):
@@ -21,17 +23,14 @@ def register(subparsers):
     parser.add_argument("--scale", choices=SCALES, default="quick",
                         help="quick (MLP: 3k steps, ~2 minutes; CNN: 200 steps, minutes) or paper (50k steps; hours to days); "
                         "tiny: seconds, for tests")
-    parser.add_argument("--out", default="results", help="output directory (default: results)")
-    parser.add_argument("--data-dir", default=None, help="data directory (default for IDX: $SHB_DATA, else "
-                        "/usr/share/datasets/fashion-mnist; required for cifar10)")
-    parser.add_argument("--scheduler", default=None, help="address of a Dask scheduler (default: a local "
-                        "cluster of worker processes)")
+    add_run_options(parser, "data directory (default for IDX: $SHB_DATA, else "
+                    "/usr/share/datasets/fashion-mnist; required for cifar10)")
     parser.set_defaults(func=main)
 
 
 def main(args):
-    result = EXPERIMENTS["online"].run(os.path.abspath(args.out), args.scale, net=args.net, dataset=args.dataset,
-                                       data_dir=args.data_dir, scheduler=args.scheduler)
+    result = EXPERIMENTS["online"].run(writable_directory(args.out), args.scale, net=args.net, dataset=args.dataset,
+                                       data_dir=args.data_dir, scheduler=args.scheduler, workers=args.workers)
     print(result.report)
     print(f"wrote {os.path.join(args.out, 'online.json')} and figures: {', '.join(result.figures)}")
     return 0 if result.passed else 1
