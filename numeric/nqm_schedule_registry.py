@@ -186,6 +186,19 @@ def lookahead(problem, T, options):
     return nqm_lookahead.lookahead(problem, T, options["horizon"], options["deterministic"])
 
 
+# What a lookahead costs: per step, Newton's jets from a few starts through K steps and, every REGRID steps, the
+# K-step loss on the grid of starts (GRID_F x GRID_MU points per coordinate, about 8 temporaries of that size);
+# seconds per (step, coordinate, lookahead step) (order of magnitude, measured).
+LOOKAHEAD_SECONDS_PER_STEP = 4e-6
+LOOKAHEAD_GRID_ARRAYS = 16
+
+
+def lookahead_cost(d, T, options):
+    grid = nqm_lookahead.GRID_F.size * nqm_lookahead.GRID_MU.size
+    return (rollout_bytes(d, T) + LOOKAHEAD_GRID_ARRAYS * 8 * grid * d,
+            LOOKAHEAD_SECONDS_PER_STEP * T * d * options["horizon"])
+
+
 # The options of the fitted schedules: Adam's steps and learning rate (the paper's by default).
 ADAM = (Option("adam_steps", "int", nqm_schedules.ADAM_STEPS, minimum=0, metavar="N",
                help="Adam steps (default 500, as the paper)"),
@@ -200,5 +213,6 @@ SCHEDULES = {s.name: s for s in (
     Schedule("optimized", "the optimized schedule over a horizon of --steps T", optimized, ADAM, fit_cost),
     Schedule("lookahead", "the K-step lookahead schedule over a horizon of --steps T", lookahead,
              (Option("horizon", "int", 1, minimum=1, metavar="K", help="steps of lookahead K (default 1: greedy)"),
-              Option("deterministic", "flag", help="plan on the noise-free problem (sigma2 = 0), run on the true one"))),
+              Option("deterministic", "flag", help="plan on the noise-free problem (sigma2 = 0), run on the true one")),
+             lookahead_cost),
 )}
