@@ -62,8 +62,8 @@ QUADRATIC = 1e-10        # full Newton steps once the predicted decrease -g.p <=
 STEP_RTOL = 1e-13        # stop when |step| <= STEP_RTOL * |alpha| in alpha and STEP_RTOL * max(|mu|, 1) in mu
 FINAL_STEP = 1e-7        # ... or after a full Newton step below FINAL_STEP of that (its error is of order 1e-14)
 NEWTON_STEPS = 100       # at most this many Newton steps per plan
-ESCAPE, ESCAPES = (0.1, 0.3), 3  # after Newton, look for lower L_K this far around the plan (alpha x (1 +- e),
-                                # mu +- e), at most ESCAPES times
+ESCAPE, ESCAPES = (1e-4, 0.01, 0.1, 0.3), 6  # after Newton, look for lower L_K this far around the plan
+                                            # (alpha x (1 +- e), mu +- e), at most ESCAPES times
 SCREEN, PROMISING = 10, 1.5  # from many starts: SCREEN steps each, then on only those within PROMISING x the lowest
 LINE_SEARCH = 0.5 ** np.arange(24)
 ARMIJO = 1e-4
@@ -87,12 +87,12 @@ def newton_direction(gradient, hessian):
     return -np.moveaxis(np.einsum("...ki,...i->...k", V, coefficients), -1, 0)
 
 
-def _line_search(x, p, value, slope, h, sigma2, raw, K, lengths):
+def _line_search(x, p, value, slope, h, sigma2, raw, K, lengths, effective):
     """(x + l p, L_K there, Armijo met) per plan (2, N) for the first (longest) l of `lengths` meeting
     Armijo's condition, else the one with the lowest L_K (x in `minimize`'s coordinates)."""
     trial = x[:, None] + lengths[None, :, None] * p[:, None]
     with np.errstate(over="ignore", invalid="ignore"):
-        losses = finite(nqm_horizon.horizon_loss(trial[0], trial[1], h, sigma2, raw, K, effective=K > 1))
+        losses = finite(nqm_horizon.horizon_loss(trial[0], trial[1], h, sigma2, raw, K, effective=effective))
     if K > 1:  # |mu| <= STABLE_MU: towards mu = 1 (alpha -> 0 at fixed a) L_K flattens to "do not move"
         losses = np.where(np.abs(trial[1]) <= STABLE_MU, losses, np.inf)
     armijo = losses <= value + ARMIJO * lengths[:, None] * slope
@@ -101,13 +101,13 @@ def _line_search(x, p, value, slope, h, sigma2, raw, K, lengths):
             np.take_along_axis(losses, first[None], axis=0)[0], armijo.any(axis=0))
 
 
-def minimize(x, h, sigma2, raw, K, steps=NEWTON_STEPS, active=None):
+def minimize(x, h, sigma2, raw, K, steps=NEWTON_STEPS, active=None, effective=None):
     """Safeguarded Newton from x = (alpha, mu) (shape (2, ...)) on L_K from the raw moments (..., d): returns
     (x, L_K(x), gradient (2, ...) and Hessian (2, 2, ...) at the last point evaluated (x, or at most a step
     of FINAL_STEP before it), the most Newton steps any plan took). For K > 1 Newton works in (a, mu), a =
     alpha / (1 - mu) (the paper's effective learning rate), and the derivatives returned are in (a, mu);
-    every start must then have mu < 1. `active` (bool, the batch shape): only those plans run (the others
-    come back unmoved, with NaN value and derivatives).
+    every start must then have mu < 1 (effective=False: Newton in (alpha, mu) whatever K). `active` (bool, the
+    batch shape): only those plans run (the others come back unmoved, with NaN value and derivatives).
 
     Each plan stops on its own, and only the plans still running are computed. Far from a minimum (predicted
     decrease -g.p above QUADRATIC * L_K, or the Hessian not positive definite) the full step is tried first
@@ -116,10 +116,11 @@ def minimize(x, h, sigma2, raw, K, steps=NEWTON_STEPS, active=None):
     they shrink the predicted decrease. A plan stops after a full step below FINAL_STEP relative to (alpha,
     mu) (Newton's quadratic convergence leaves an error of order its square), when its step is below
     STEP_RTOL, no step lowers L_K, or (near the minimum) the predicted decrease no longer falls by 4x."""
+    effective = K > 1 if effective is None else effective
     batch = np.shape(x)[1:]
     n = int(np.prod(batch))
     x = np.array(x, dtype=float).reshape(2, n)
-    if K > 1:  # Newton in (a, mu), a = alpha / (1 - mu): the valleys of L_K are straight there
+    if effective:  # Newton in (a, mu), a = alpha / (1 - mu): the valleys of L_K are straight there
         x[0] = x[0] / (1.0 - x[1])
     flat = lambda a: np.broadcast_to(a, batch + np.shape(a)[-1:]).reshape(n, -1)  # noqa: E731
     h, sigma2, raw = flat(h), flat(sigma2), tuple(flat(r) for r in raw)
@@ -129,7 +130,7 @@ def minimize(x, h, sigma2, raw, K, steps=NEWTON_STEPS, active=None):
     taken = 0
     for step in range(steps + 1):
         xs, hs, ss, rs = x[:, live], h[live], sigma2[live], tuple(r[live] for r in raw)
-        v, g, H = nqm_horizon.horizon_derivatives(xs[0], xs[1], hs, ss, rs, K, effective=K > 1)
+        v, g, H = nqm_horizon.horizon_derivatives(xs[0], xs[1], hs, ss, rs, K, effective=effective)
         value[live], gradient[:, live], hessian[:, :, live] = v, g, H
         if step == steps:
             break
@@ -141,12 +142,12 @@ def minimize(x, h, sigma2, raw, K, steps=NEWTON_STEPS, active=None):
         tiny = np.all(np.abs(p) <= STEP_RTOL * scale, axis=0)
         going = (slope < 0) & ~tiny & ~(local & (-slope > decrease[live] / 4))
         decrease[live] = -slope
-        trial, chosen, accepted = _line_search(xs, p, v, slope, hs, ss, rs, K, LINE_SEARCH[:1])
+        trial, chosen, accepted = _line_search(xs, p, v, slope, hs, ss, rs, K, LINE_SEARCH[:1], effective)
         retry = going & ~accepted & ~local
         if retry.any():
             r = np.flatnonzero(retry)
             trial[:, r], chosen[r], _ = _line_search(xs[:, r], p[:, r], v[r], slope[r], hs[r], ss[r],
-                                                     tuple(a[r] for a in rs), K, LINE_SEARCH)
+                                                     tuple(a[r] for a in rs), K, LINE_SEARCH, effective)
         moved = going & np.isfinite(chosen) & (local | (chosen < v))
         x[:, live[moved]] = trial[:, moved]
         # a full step this short leaves an error of order its square: take it, keep its value, and stop
@@ -156,7 +157,7 @@ def minimize(x, h, sigma2, raw, K, steps=NEWTON_STEPS, active=None):
         taken = step + 1 if moved.any() else taken
         if live.size == 0:
             break
-    if K > 1:
+    if effective:
         x[0] = x[0] * (1.0 - x[1])
     shape = lambda a: a.reshape(a.shape[:-1] + batch)  # noqa: E731
     return shape(x), shape(value), shape(gradient), shape(hessian), taken
@@ -290,9 +291,14 @@ def moves(x, scales):
 
 def escape(x, value, hessian, candidates, values, h, sigma2, raw, K):
     """Up to ESCAPES rounds: where a pair of `moves(x, ESCAPE)` has a lower L_K than the plan, Newton from the
-    lowest such pair, and keep the result if it is lower (a neighbouring basin the starts missed). The minima
-    found join the candidates to track."""
+    lowest such pair, and keep the result if it is lower (a neighbouring basin the starts missed). Each round
+    first continues Newton in (alpha, mu): near mu = 1 the valleys of L_K run along constant alpha, where Newton
+    in (a, mu) crawls. The minima found join the candidates to track."""
     for _ in range(ESCAPES):
+        found, found_value, _, found_hessian, _ = minimize(x, h, sigma2, raw, K, effective=False)
+        better = found_value < value
+        x, value = np.where(better, found, x), np.where(better, found_value, value)
+        hessian = np.where(better, found_hessian, hessian)
         around = moves(x, ESCAPE)
         around[1] = np.clip(around[1], -STABLE_MU, STABLE_MU)
         with np.errstate(over="ignore", invalid="ignore"):

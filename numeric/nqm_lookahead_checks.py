@@ -3,7 +3,8 @@ recomputes the moments every plan saw by its own rollout of the schedule (Theore
 loss (numeric/nqm_horizon.py) around each plan.
 
 - perturbation_gain: no perturbation of a plan (alpha x (1 +- e), mu +- e, both; e in PERTURBATIONS) lowers its
-  K-step loss: a local minimum at those scales (e = 0.1 also probes the neighbouring basins);
+  K-step loss: a local minimum at those scales (e = 0.1 also probes the neighbouring basins), over the planner's
+  domain |mu| <= STABLE_MU (the paper's meta-optimizers keep mu < 1; over a few steps mu > 1 can lower L_K);
 - global_gap: Newton from the lowest local minima of a grid finer than the planner's and disjoint from it finds
   nothing lower: no missed basin at that resolution.
 
@@ -13,7 +14,7 @@ import numpy as np
 
 from shb.numeric import nqm_dynamics, nqm_horizon
 from shb.numeric.nqm_generated import raw_moments
-from shb.numeric.nqm_lookahead import finite, grid_minima, grid_values, moves, polish
+from shb.numeric.nqm_lookahead import STABLE_MU, finite, grid_minima, grid_values, moves, polish
 
 
 def planned_moments(problem, schedule, deterministic=False):
@@ -30,14 +31,15 @@ PERTURBATIONS = (1e-4, 1e-2, 1e-1)
 
 def perturbation_gain(problem, schedule, K, deterministic=False):
     """Largest relative decrease of L_K found by perturbing each step's (alpha_t, mu_t) (alpha x (1 +- e),
-    mu +- e, and both together, e in PERTURBATIONS): <= rounding iff every pair is a local minimum at those
-    scales. Returns (gain per step (T,), number of perturbations per step)."""
+    mu +- e, and both together, e in PERTURBATIONS, within the planner's domain |mu| <= STABLE_MU): <= rounding
+    iff every pair is a local minimum at those scales. Returns (gain per step (T,), number of perturbations per step)."""
     raw, planning = planned_moments(problem, schedule, deterministic)
     x = np.stack([np.asarray(schedule["alpha"], dtype=float), np.asarray(schedule["mu"], dtype=float)])
     around = moves(x, PERTURBATIONS)
     base = nqm_horizon.horizon_loss(x[0], x[1], problem.h, planning, raw, K)
     with np.errstate(over="ignore", invalid="ignore"):
         moved = finite(nqm_horizon.horizon_loss(around[0], around[1], problem.h, planning, raw, K))
+    moved = np.where(np.abs(around[1]) <= STABLE_MU, moved, np.inf)  # the plans' domain: |mu| <= STABLE_MU
     gain = (base - moved.min(axis=0)) / np.maximum(np.abs(base), 1e-300)
     return gain, around.shape[1]
 

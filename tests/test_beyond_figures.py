@@ -84,6 +84,7 @@ def test_the_minimum_checks_fail_for_a_plan_off_its_minimum(small):
 
 
 def test_the_learning_rate_checks_fail_when_the_directions_are_wrong(small):
+    # Catches a direction check that looks at one summary only (the mean, or the final value), or lost its sign.
     _, _, runs = small
     T = len(runs[1, False]["alpha"])
     best = {"alpha": np.full(T, 0.8), "mu": np.zeros(T), "loss": np.r_[np.ones(T), 1e-3]}
@@ -91,7 +92,33 @@ def test_the_learning_rate_checks_fail_when_the_directions_are_wrong(small):
     assert passes(stochastic) and passes(deterministic)
     slow = dict(best, alpha=np.full(T, 1e-4), loss=np.r_[np.ones(T), 1e9])
     assert not passes(lookahead.learning_rate_checks(runs, slow)[0])   # stochastic lookahead now above it
+    dip = dict(best, alpha=np.r_[np.full(T - 1, 0.8), 1e-6])
+    assert not passes(lookahead.learning_rate_checks(runs, dip)[0])    # ... at the end only
     fast = dict(best, alpha=np.full(T, 50.0))
     assert not passes(lookahead.learning_rate_checks(runs, fast)[1])   # deterministic lookahead now below it
     lucky = dict(best, loss=np.r_[np.ones(T), 1e9])
     assert not passes(lookahead.learning_rate_checks(runs, lucky)[1])  # deterministic lookahead no longer worse
+
+
+# ---- shared schedules ---------------------------------------------------------------------------------
+
+
+def test_a_shared_schedule_is_served_only_for_the_same_entry_problem_horizon_and_options(monkeypatch):
+    # Catches a cache key that misses an argument: Figure 3a's optimized schedule served to another problem
+    # (another noise), another T or other Adam settings, or a stale result after the registry entry is replaced.
+    from shb.experiments.common import registry_schedule
+    from shb.numeric.nqm_schedule_registry import SCHEDULES, Schedule
+
+    h = chebyshev_extreme(6, 0.1, 1.0)
+    problem, noisier = make_problem(h, 1.0 / h, 10.0, 0.0), make_problem(h, 2.0 / h, 10.0, 0.0)
+    fit = {"adam_steps": 3, "adam_lr": 0.01}
+    first = registry_schedule("optimized", problem, 5, fit)
+    assert registry_schedule("optimized", problem, 5, dict(fit)) is first
+    assert np.array_equal(first["loss"], SCHEDULES["optimized"](problem, 5, fit)["loss"])
+    for other in (registry_schedule("optimized", noisier, 5, fit), registry_schedule("optimized", problem, 6, fit),
+                  registry_schedule("optimized", problem, 5, dict(fit, adam_steps=4))):
+        assert other is not first
+    marker = {"alpha": np.zeros(5), "mu": np.zeros(5), "loss": np.zeros(6)}
+    entry = SCHEDULES["optimized"]
+    monkeypatch.setitem(SCHEDULES, "optimized", Schedule("optimized", entry.help, lambda *a: marker, entry.options))
+    assert registry_schedule("optimized", problem, 5, fit) is marker

@@ -159,7 +159,8 @@ def test_a_batch_of_problems_equals_each_problem_alone():
 
 
 def test_an_overflowing_problem_gives_nan_or_inf_not_an_exception():
-    problem = make_problem([1.0, 0.2, 0.05], [1.0, 5.0, 0.0], [3e200, -2.0, 1.0], [0.0, 0.5, 0.0])
+    # mean0 just inside what make_problem accepts (its square is finite); h mean0^2 overflows
+    problem = make_problem([1e150, 0.2, 0.05], [1.0, 5.0, 0.0], [1e150, -2.0, 1.0], [0.0, 0.5, 0.0])
     with np.errstate(all="ignore"):
         out = nqm_lookahead.lookahead(problem, 3, 4)
     assert out["alpha"].shape == (3,) and not np.all(np.isfinite(out["loss"]))
