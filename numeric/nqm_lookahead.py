@@ -28,13 +28,15 @@ coordinate, alpha max h = 2 (1 + mu) (on the paper preset at t = 0, K = 25: L_K 
    each, then only the PROMISING ones), otherwise from the start with the lowest L_K (the other tracked minima
    wait, unpolished, for the next grid step);
 3. the lowest result is the plan (ties within TIE go to the first start, the greedy pair, so K = 1 gives
-   Theorem 2's closed form exactly); for K > 1 then `escape`: where a pair of `moves(plan, ESCAPE)` lies lower
-   (a neighbouring basin), Newton from it; the certificate per step: L_K, the Hessian's eigenvalues (> 0: a
-   strict local minimum) and, on grid steps, the grid's lowest L_K.
+   Theorem 2's closed form exactly); for K > 1 then `escape`: Newton continued in (alpha, mu), and where a pair
+   of `moves(plan, ESCAPE)` lies lower (a neighbouring basin), Newton from it; the certificate per step: L_K,
+   the Hessian's eigenvalues (> 0: a strict local minimum) and, on grid steps, the grid's lowest L_K.
 
 For K > 1 Newton works in (a, mu), a = alpha / (1 - mu) (the effective learning rate of Section 3.3), where the
-valleys of L_K run straight, and stays in |mu| <= STABLE_MU: towards mu = 1 (alpha -> 0 at fixed a) L_K flattens
-to the loss of not moving, a plateau Newton would crawl along.
+valleys of L_K mostly run straight (near mu = 1 they run along constant alpha instead: hence `escape`'s Newton
+in (alpha, mu)), and stays in |mu| <= STABLE_MU, the domain of the plans (the paper's meta-optimizers keep
+mu < 1): towards mu = 1 (alpha -> 0 at fixed a) L_K flattens to the loss of not moving, a plateau Newton would
+crawl along.
 
 Certification, independent of the planner: numeric/nqm_lookahead_checks.py (`perturbation_gain`, `global_gap`).
 
