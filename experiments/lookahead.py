@@ -27,7 +27,7 @@ PAPER = dict(preset="paper", T=250, horizons=(1, 5, 25), adam_steps=500, adam_lr
              global_steps=(0, 1, 3, 12, 30, 60, 100, 130, 180, 249), mc=((25, False), (5, True)), mc_runs=4000,
              mc_steps=(1, 10, 100, 250), seed=0)
 QUICK = dict(PAPER, global_steps=(0, 1, 12, 60, 130, 249), mc_runs=1000)
-TINY = dict(PAPER, T=30, horizons=(1, 3, 6), adam_steps=20, global_steps=(0, 7, 29), mc=((6, False), (3, True)),
+TINY = dict(PAPER, T=30, horizons=(1, 3, 6), adam_steps=100, global_steps=(0, 7, 29), mc=((6, False), (3, True)),
             mc_runs=300, mc_steps=(1, 10, 30))
 CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
 # -----------------------------------------------------------------------------------------------
