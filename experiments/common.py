@@ -26,3 +26,23 @@ def paper_row(quantity, paper, ours, command, tolerance=None, note=""):
             row["within_tolerance"] = abs(row["relative_difference"]) <= tolerance
             row["tolerance"] = tolerance
     return row
+
+
+_schedules = {}  # (registry entry, T, options, problem's arrays) -> result: figures sharing a schedule compute it once
+
+
+def registry_schedule(name, problem, T, options=None):
+    """SCHEDULES[name](problem, T, options) (numeric/nqm_schedule_registry.py), computed once per process for the
+    same arguments: Figure 3a and the lookahead figure share the paper preset's optimized schedule (deterministic,
+    so the second figure gets the very same numbers). Callers must not modify the result."""
+    import numpy as np
+
+    from shb.numeric.nqm_schedule_registry import SCHEDULES
+
+    schedule = SCHEDULES[name]
+    options = schedule.resolve(options)
+    key = (schedule, T, tuple(sorted(options.items())),  # the entry itself: a replaced entry is not served
+           tuple(np.asarray(getattr(problem, field), dtype=float).tobytes() for field in ("h", "sigma2", "mean0", "var0")))
+    if key not in _schedules:
+        _schedules[key] = schedule(problem, T, options)
+    return _schedules[key]

@@ -11,7 +11,7 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from shb.experiments.common import generated_code_check, paper_row
+from shb.experiments.common import generated_code_check, paper_row, registry_schedule
 from shb.experiments.result import Result
 from shb.experiments.verified import check, save_verified_figure
 from shb.numeric import nqm_checks, nqm_dynamics, nqm_problem, nqm_schedule_registry
@@ -38,9 +38,8 @@ def schedules(problem, preset, cfg):
     fit = {"adam_steps": cfg["adam_steps"][preset], "adam_lr": cfg["adam_lr"]}
     out, seconds = {}, {}
     for name in ("greedy", "fixed", "optimized"):
-        schedule = nqm_schedule_registry.SCHEDULES[name]
         t0 = time.monotonic()
-        out[name] = schedule(problem, cfg["T"], schedule.pick(fit))
+        out[name] = registry_schedule(name, problem, cfg["T"], nqm_schedule_registry.SCHEDULES[name].pick(fit))
         seconds[name] = time.monotonic() - t0
     return out, seconds
 

@@ -14,6 +14,9 @@ the command line; others are dropped.
 Scales every entry has: tiny, quick, paper. A scale only some entries have (medium: the offline experiment's
 paper horizons within an hour) falls back for the others (FALLBACK: medium runs them at quick), so
 `shb reproduce --scale medium` runs each entry at the largest scale up to medium that it has.
+
+An entry's `chapter` places it in REPORT.md: None for the paper's figures, or the heading of a later chapter
+("Beyond the paper": figures the paper does not have), which the report opens before its first entry.
 """
 import importlib
 import inspect
@@ -28,13 +31,15 @@ FALLBACK = {"medium": "quick"}  # an entry without this scale runs at that one
 @dataclass(frozen=True)
 class Experiment:
     """One registry entry: `name` for `shb figure`, `label` for `shb reproduce`'s progress lines, the module
-    that computes it, the part of `shb reproduce --only` it belongs to, and fixed options of its run()."""
+    that computes it, the part of `shb reproduce --only` it belongs to, fixed options of its run(), and the
+    chapter of REPORT.md it goes in (None: the paper's; else a key of CHAPTERS)."""
 
     name: str
     label: str
     module: str
     part: str
     options: dict = field(default_factory=dict)
+    chapter: str = None
 
     def code(self):
         return importlib.import_module(self.module)
@@ -76,8 +81,18 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment("fig2", "Figure 2", "shb.experiments.fig2_short_horizon", "nqm"),
     Experiment("fig3a", "Figure 3a", "shb.experiments.fig3_schedules", "nqm", {"preset": "paper"}),
     Experiment("fig3b", "Figure 3b", "shb.experiments.fig3_schedules", "nqm", {"preset": "paper-deterministic"}),
-    Experiment("optimizers", "Optimizers beyond heavy ball", "shb.experiments.fig_optimizers", "nqm"),
     Experiment("offline", "Offline meta-optimization", "shb.experiments.offline", "mlp"),
     Experiment("online", "Online meta-optimization", "shb.experiments.online", "mlp"),
+    Experiment("lookahead", "Lookahead on the NQM", "shb.experiments.lookahead", "nqm", chapter="Beyond the paper"),
+    Experiment("atlas", "Atlas of short-horizon bias", "shb.experiments.atlas", "nqm", chapter="Beyond the paper"),
+    Experiment("optimizers", "Optimizers beyond heavy ball", "shb.experiments.fig_optimizers", "nqm",
+               chapter="Beyond the paper"),
 ]}
 PARTS = ("nqm", "mlp")
+# The chapters of REPORT.md after the paper's: heading -> its opening paragraph.
+CHAPTERS = {
+    "Beyond the paper": "Figures the paper does not have: its claims computed exactly where it could only sample "
+                        "(online meta-optimization on the NQM) or did not look (where in condition number and noise "
+                        "short-horizon bias lives, and whether other optimizers than heavy-ball momentum shrink it). "
+                        "Verified like the paper's figures.",
+}

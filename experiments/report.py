@@ -2,6 +2,7 @@
 import datetime
 import os
 
+from shb.experiments.registry import CHAPTERS
 from shb.ground.io import atomic_write_text
 
 
@@ -56,7 +57,11 @@ def write_report(out_dir, scale, command, sections, elapsed):
     lines += [f"| {s.title} | {'PASS' if s.passed else '**FAIL**'} | {s.scale or '-'} | {s.seconds or 0:.1f} s |"
               for s in sections]
     lines += ["", "## Paper vs this toolkit", "", paper_table(rows) if rows else "(no numbers at this selection)", ""]
+    chapter = None
     for s in sections:
+        if s.chapter is not None and s.chapter != chapter:  # a later chapter opens before its first section
+            chapter = s.chapter
+            lines += [f"# {chapter}", "", CHAPTERS.get(chapter, ""), ""]
         body = s.report.strip()
         lines += ([] if body.startswith("## ") else [f"## {s.title}", ""]) + [body, ""]
     atomic_write_text(os.path.join(out_dir, "REPORT.md"), "\n".join(lines))

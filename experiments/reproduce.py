@@ -32,6 +32,7 @@ def proofs(out_dir, scale, **options):
 def experiment(entry):
     def part(out_dir, scale, **options):
         return entry.run(out_dir, scale, **options)
+    part.chapter = entry.chapter  # the REPORT.md chapter of its result, run or not
     return part
 
 
@@ -54,6 +55,7 @@ def reproduce(out_dir, scale, only=None, log=print, **options):
         except ShbError as err:
             result = Result(label, False, report=f"Not run: {err}")
         result.seconds = time.monotonic() - t0
+        result.chapter = getattr(part, "chapter", None)
         log(f"[reproduce] {label}: {'PASS' if result.passed else 'FAIL'} ({result.seconds:.0f} s)")
         sections.append(result)
     command = "shb reproduce" + (f" --only {only}" if only else "") + f" --scale {scale}"

@@ -15,6 +15,7 @@ class Result:
     complete       False when a run stopped early (a `stop_after` limit) with its progress saved
     seconds        wall time, filled in by whoever timed it
     scale          the scale it ran at (experiments/registry.py fills it in; another when the asked one falls back)
+    chapter        the REPORT.md chapter it goes in (None: the paper's), filled in from its registry entry
     """
 
     title: str
@@ -26,6 +27,7 @@ class Result:
     complete: bool = True
     seconds: float = None
     scale: str = None
+    chapter: str = None
 
 
 def incomplete(title):

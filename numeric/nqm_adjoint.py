@@ -6,7 +6,8 @@ with L_i(t) = 1/2 h_i (E[theta_i(t)]^2 + V[theta_i(t)]) after the schedule (alph
 (Theorem 1, velocity starting at 0). The penalty is the paper's safeguard (Section 2.3) as a soft
 constraint: no coordinate's loss above its initial value; coordinates with L_i(0) = 0 are exempt.
 Autograd sees one node per rollout instead of one per elementary operation. alpha and mu have
-shape (T,) or (B, T) (a batch of B schedules).
+shape (T,) or (B, T) (a batch of B schedules); h, sigma2, mean0, var0 have shape (d,) (one problem) or (B, d)
+(one problem per schedule, as in the atlas of experiments/atlas.py).
 
 Two generated adjoints (symbolic/adjoint.py):
 - without the penalty, the rank-one form: with z = (theta, v) the loss is 1/2 h e_theta^T M_T e_theta
@@ -30,6 +31,12 @@ def _per_step(x):
     """The step-t hyperparameters: Python floats for one schedule, (B, 1) columns for a batch."""
     x = np.asarray(x, dtype=float)
     return x.tolist() if x.ndim == 1 else list(np.moveaxis(x, -1, 0)[..., None])
+
+
+def batch_shape(alpha, h):
+    """The shape (..., d) of per-coordinate arrays: the schedules' batch shape broadcast against h's leading axes
+    (h of shape (d,): one problem for every schedule; (B, d): problem b for schedule b)."""
+    return np.broadcast_shapes(np.shape(alpha)[:-1] + (1,), np.shape(h))
 
 
 _last = {}  # the most recent forward pass, reused (once) by the backward pass of the same call
@@ -62,7 +69,7 @@ def rank_one(alpha, mu, h, sigma2, mean0, var0):
     finally L(T) = sum_i 1/2 h_i r_T[theta].
     """
     alphas, mus = _per_step(alpha), _per_step(mu)
-    w_theta = np.ones(np.shape(alpha)[:-1] + np.shape(h))
+    w_theta = np.ones(batch_shape(alpha, h))
     w_v = np.zeros_like(w_theta)
     s = [None] * len(alphas)
     for t in range(len(alphas) - 1, -1, -1):
@@ -103,7 +110,7 @@ def final_loss(alpha, mu, h, sigma2, mean0, var0, penalty_weight=0.0):
 def moments(alpha, mu, h, sigma2, mean0, var0):
     """The raw moments (A(theta), A(v), E[theta v]) at t = 0..T one step at a time (nothing kept);
     the velocity starts at 0."""
-    zeros = np.zeros(np.shape(alpha)[:-1] + np.shape(h))
+    zeros = np.zeros(batch_shape(alpha, h))
     state = gen.raw_moments(mean0 + zeros, zeros, var0 + zeros, zeros, zeros)
     yield state
     for alpha_t, mu_t in zip(_per_step(alpha), _per_step(mu)):

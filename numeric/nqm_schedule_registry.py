@@ -16,23 +16,21 @@ The schedules (numeric/nqm_schedules.py states the math):
 - fixed: one (alpha, mu) for all T steps minimizing L(T) (Section 2.3's "fixed" baseline), by Adam.
 - optimized: one (alpha_t, mu_t) per step minimizing L(T) under the safeguard L_i(t) <= L_i(0)
   (Section 2.3's "optimized schedule"), by Adam; the paper: 500 steps at learning rate 0.003.
+- lookahead: at each step the constant (alpha, mu) minimizing the expected loss K steps ahead of the current
+  moments (online SMD's K-step lookahead, Section 3.3, solved exactly; numeric/nqm_lookahead.py); K = 1 is
+  greedy; --deterministic plans with sigma2 = 0 (Figure 8) and runs under the true sigma2.
 
 Adding a schedule: write its function (problem, T, options) -> result (in its own module if it is more
-than a few lines), and add one `Schedule(...)` line to SCHEDULES below, with its options, e.g.
-
-    Schedule("lookahead", "the K-step lookahead schedule over a horizon of --steps T", lookahead,
-             (Option("horizon", "int", 1, minimum=1, metavar="K", help="steps of lookahead K (default 1)"),
-              Option("deterministic", "flag", help="look ahead on the noise-free problem"))),
-
-which gives `shb nqm lookahead ... --horizon K --deterministic`, with "--horizon must be >= 1, got 0"
-for a bad value; nothing in the front end changes.
+than a few lines), and add one `Schedule(...)` line to SCHEDULES below, with its options declared as `Option`s,
+as `lookahead` does: it gives `shb nqm lookahead ... --horizon K --deterministic`, with "--horizon must be
+>= 1, got 0" for a bad value; nothing in the front end changes.
 """
 import math
 from dataclasses import dataclass
 from typing import Callable
 
 from shb.ground.errors import InputError
-from shb.numeric import nqm_schedules
+from shb.numeric import nqm_lookahead, nqm_schedules
 from shb.numeric.nqm_dynamics import rollout_bytes
 
 KINDS = ("int", "float", "flag")
@@ -182,6 +180,25 @@ def fit_cost(d, T, options):
     return 3 * rollout_bytes(d, T), SECONDS_PER_STEP * T * d * (2 * options["adam_steps"] + FIT_START_ROLLOUTS)
 
 
+def lookahead(problem, T, options):
+    """Online meta-optimization computed exactly (Section 3.3): at each step the constant (alpha, mu) minimizing
+    the expected loss K steps ahead of the current moments; K = 1 is greedy (Theorem 2)."""
+    return nqm_lookahead.lookahead(problem, T, options["horizon"], options["deterministic"])
+
+
+# What a lookahead costs: per step, Newton's jets from a few starts through K steps and, every REGRID steps, the
+# K-step loss on the grid of starts (GRID_F x GRID_MU points per coordinate, about 8 temporaries of that size);
+# seconds per (step, coordinate, lookahead step) (order of magnitude, measured).
+LOOKAHEAD_SECONDS_PER_STEP = 4e-6
+LOOKAHEAD_GRID_ARRAYS = 16
+
+
+def lookahead_cost(d, T, options):
+    grid = nqm_lookahead.GRID_F.size * nqm_lookahead.GRID_MU.size
+    return (rollout_bytes(d, T) + LOOKAHEAD_GRID_ARRAYS * 8 * grid * d,
+            LOOKAHEAD_SECONDS_PER_STEP * T * d * options["horizon"])
+
+
 # The options of the fitted schedules: Adam's steps and learning rate (the paper's by default).
 ADAM = (Option("adam_steps", "int", nqm_schedules.ADAM_STEPS, minimum=0, metavar="N",
                help="Adam steps (default 500, as the paper)"),
@@ -194,4 +211,8 @@ SCHEDULES = {s.name: s for s in (
     Schedule("greedy-sgd", "the greedy-sgd schedule over a horizon of --steps T", greedy_sgd),
     Schedule("fixed", "the fixed schedule over a horizon of --steps T", fixed, ADAM, fit_cost),
     Schedule("optimized", "the optimized schedule over a horizon of --steps T", optimized, ADAM, fit_cost),
+    Schedule("lookahead", "the K-step lookahead schedule over a horizon of --steps T", lookahead,
+             (Option("horizon", "int", 1, minimum=1, metavar="K", help="steps of lookahead K (default 1: greedy)"),
+              Option("deterministic", "flag", help="plan on the noise-free problem (sigma2 = 0), run on the true one")),
+             lookahead_cost),
 )}

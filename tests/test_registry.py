@@ -94,3 +94,40 @@ def test_the_report_says_the_scale_each_part_ran_at(tmp_path):
                  [Result("Figure 1", True, scale="quick"), Result("Offline", True, scale="medium")], 1.0)
     text = (tmp_path / "REPORT.md").read_text()
     assert "| Figure 1 | PASS | quick |" in text and "| Offline | PASS | medium |" in text
+
+
+def test_the_report_opens_a_later_chapter_once_before_its_first_entry(tmp_path):
+    # Catches: the chapter heading repeated for every entry, missing, or placed among the paper's sections, and
+    # the paper's sections changed by the new chapter.
+    from shb.experiments.report import write_report
+
+    paper = Result("Figure 9", True, report="paper body")
+    later = [Result(f"Extra {k}", True, report=f"extra body {k}") for k in (1, 2)]
+    for result in later:
+        result.chapter = "Beyond the paper"
+    write_report(str(tmp_path), "tiny", "cmd", [paper], 1.0)
+    before = (tmp_path / "REPORT.md").read_text()
+    write_report(str(tmp_path), "tiny", "cmd", [paper, *later], 1.0)
+    text = (tmp_path / "REPORT.md").read_text()
+    assert text.count("\n# Beyond the paper\n") == 1 and registry.CHAPTERS["Beyond the paper"] in text
+    assert text.index("paper body") < text.index("# Beyond the paper") < text.index("extra body 1") < text.index(
+        "extra body 2")
+    assert "## Figure 9\n\npaper body\n" in before and "## Figure 9\n\npaper body\n" in text
+
+
+def test_an_entry_that_cannot_run_stays_in_its_chapter(monkeypatch, tmp_path):
+    from shb.experiments import reproduce
+
+    def broken(out_dir, scale, **options):
+        raise InputError("no data here")
+
+    broken.chapter = "Beyond the paper"
+    monkeypatch.setattr(reproduce, "plan", lambda only=None: [("Broken", broken)])
+    sections = reproduce.reproduce(str(tmp_path), "tiny", log=lambda *a: None)
+    assert sections[0].chapter == "Beyond the paper" and not sections[0].passed
+    text = (tmp_path / "REPORT.md").read_text()
+    assert text.index("# Beyond the paper") < text.index("Not run: no data here")
+    chapters = [e.chapter for e in EXPERIMENTS.values()]
+    assert EXPERIMENTS["lookahead"].chapter == EXPERIMENTS["atlas"].chapter == "Beyond the paper"
+    assert chapters == sorted(chapters, key=lambda c: c is not None), "the paper's figures come first"
+    assert set(chapters) - {None} <= set(registry.CHAPTERS)
