@@ -7,12 +7,12 @@ import pytest
 
 from shb.experiments import online
 from shb.experiments.online import checks, units
-from shb.experiments.online.config import AUDIT_TOLERANCE, TINY, run_specs
+from shb.experiments.online.config import AUDIT_TOLERANCE, TINY, config_for, run_specs
 from shb.experiments.runner import load_progress
 from shb.numeric import cnn, mlp, online_smd
 from shb.numeric.hypergrad import finite_difference_hypergrad, relative_errors
 from shb import cli
-from shb.ground.errors import ProgressError
+from shb.ground.errors import InputError, ProgressError
 
 
 from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
@@ -95,7 +95,7 @@ def test_decay_reaches_final_lr_exponentially():
 
 def test_run_writes_results_and_checks(tmp_path, data_dir):
     out = str(tmp_path / "out")
-    result = online.run(out, config=TINY, data_dir=data_dir)
+    result = online.run(out, config=TINY, net="mlp", data_dir=data_dir)
     assert result.complete and result.figures == ["fig7", "fig8"]
     saved = json.load(open(os.path.join(out, "online.json")))
     assert set(saved["runs"]) == {"fixed", "stochastic", "stochastic_lr0.01", "deterministic"}
@@ -118,6 +118,31 @@ def test_run_writes_results_and_checks(tmp_path, data_dir):
     assert "| check | passed | detail |" in result.report and "shb online" in result.report
     assert result.paper_vs_ours[0]["ours"] == pytest.approx(
         saved["summary"]["stochastic"]["initial_lr"] / saved["summary"]["stochastic"]["lr_end_of_adaptation"])
+
+
+def test_both_networks_give_two_columns_and_leave_the_mlp_alone(tmp_path, data_dir):
+    # Catches: the MLP's online.json changed by running the CNN beside it (a number, a key, a check name), a panel
+    # missing from a figure or its sidecar, check names that collide across panels, a CNN panel without its JSON.
+    alone = str(tmp_path / "alone")
+    online.run(alone, config=TINY, net="mlp", data_dir=data_dir)
+    both = str(tmp_path / "both")
+    result = online.run(both, config=config_for("tiny", net="both"), scale="tiny", net="both", data_dir=data_dir)
+    mlp_alone, mlp_both = (json.load(open(os.path.join(d, "online.json"))) for d in (alone, both))
+    strip = lambda saved: dict(saved, seconds=None, summary={run: dict(s, cpu_seconds=None)  # noqa: E731
+                                                             for run, s in saved["summary"].items()})
+    assert strip(mlp_alone) == dict(strip(mlp_both), scale="quick")  # alone ran as scale "quick" (the default)
+    cnn_saved = json.load(open(os.path.join(both, "online_cnn.json")))
+    assert set(cnn_saved) == set(mlp_both) and cnn_saved["net"] == "cnn" and cnn_saved["dataset"] == "fashion-mnist"
+    names = [c["name"] for c in result.checks]
+    assert len(names) == len(set(names)) and {n.split("/")[0] for n in names} == {"mlp", "cnn"}
+    assert "cnn/hypergrad_used_vs_finite_differences_stochastic" in names
+    for figure in ("fig7", "fig8"):
+        sidecar = json.load(open(os.path.join(both, f"{figure}.json")))
+        assert set(sidecar["data"]) == set(sidecar["config"]) == {"mlp", "cnn"}
+        assert {c["name"].split("/")[0] for c in sidecar["checks"]} == {"mlp", "cnn"}
+    assert "### MLP on fashion-mnist" in result.report and "### CNN on fashion-mnist" in result.report
+    with pytest.raises(InputError, match="one configuration per network"):
+        online.run(str(tmp_path / "bad"), config=TINY, net="both", data_dir=data_dir)
 
 
 def test_audit_check_fails_when_the_logged_lr_is_not_the_applied_one(tmp_path, data_dir):
@@ -151,13 +176,13 @@ def test_segments_do_not_change_a_number(data_dir):
 
 def test_resume_gives_the_same_result(tmp_path, data_dir):
     whole = str(tmp_path / "whole")
-    online.run(whole, config=TINY, data_dir=data_dir)
+    online.run(whole, config=TINY, net="mlp", data_dir=data_dir)
     parts = str(tmp_path / "parts")
-    first = online.run(parts, config=TINY, data_dir=data_dir, stop_after=3)  # 3 segments of 10 steps
+    first = online.run(parts, config=TINY, net="mlp", data_dir=data_dir, stop_after=3)  # 3 segments of 10 steps
     assert first.complete is False and not os.path.exists(os.path.join(parts, "online.json"))
     _, saved = online_smd.read_state(units.progress_path(parts, "mlp", "fashion-mnist", "stochastic"))
     assert saved["t"] == 30 and saved["adam_step"] > 0  # in this process, runs go one after another
-    online.run(parts, config=TINY, data_dir=data_dir)
+    online.run(parts, config=TINY, net="mlp", data_dir=data_dir)
     a = json.load(open(os.path.join(whole, "online.json")))
     b = json.load(open(os.path.join(parts, "online.json")))
     assert a["runs"] == b["runs"]
@@ -165,7 +190,7 @@ def test_resume_gives_the_same_result(tmp_path, data_dir):
     assert strip(a["summary"]) == strip(b["summary"])
     changed = dict(TINY, meta_lr=0.02)
     with pytest.raises(ProgressError, match="different configuration"):
-        online.run(parts, config=changed, data_dir=data_dir)
+        online.run(parts, config=changed, net="mlp", data_dir=data_dir)
 
 
 def test_cnn_runs_on_a_cifar_directory(tmp_path):
@@ -184,8 +209,9 @@ def test_cnn_runs_on_a_cifar_directory(tmp_path):
     assert result.complete
     names = {c["name"]: c["passed"] for c in result.checks}
     assert names["hypergrad_used_vs_finite_differences_stochastic"] and names["logged_lr_is_applied_stochastic"]
-    saved = json.load(open(os.path.join(out, "online.json")))
-    assert saved["net"] == "cnn" and saved["runs"]["fixed"]["step"][-1] == 12
+    saved = json.load(open(os.path.join(out, "online_cnn.json")))
+    assert saved["net"] == "cnn" and saved["dataset"] == "cifar10" and saved["runs"]["fixed"]["step"][-1] == 12
+    assert not os.path.exists(os.path.join(out, "online.json"))  # the MLP's file
 
 
 @pytest.mark.parametrize("argv, expected", [
@@ -219,10 +245,10 @@ def test_dask_cluster_gives_the_in_process_results(tmp_path, data_dir):
     from distributed import LocalCluster
 
     here = str(tmp_path / "here")
-    online.run(here, config=TINY, data_dir=data_dir)
+    online.run(here, config=TINY, net="mlp", data_dir=data_dir)
     there = str(tmp_path / "there")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        online.run(there, config=TINY, data_dir=data_dir, scheduler=cluster.scheduler_address)
+        online.run(there, config=TINY, net="mlp", data_dir=data_dir, scheduler=cluster.scheduler_address)
     a, b = (json.load(open(os.path.join(d, "online.json"))) for d in (here, there))
     assert a["runs"] == b["runs"] and a["hypergrad_check"] == b["hypergrad_check"]
