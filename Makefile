@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 SCALE  ?= quick
 OUT    ?= results
 
-.PHONY: reproduce test venv data clean
+.PHONY: reproduce test venv data clean mutate
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,5 +37,14 @@ reproduce: venv data
 test: venv data
 	$(BIN)/python -m pytest -q tests
 
+# Mutation testing of the NQM math (docs/mutation.md): cosmic-ray, installed here only, mutates
+# numeric/nqm_{checks,dynamics,adjoint,montecarlo,schedules}.py in place, one mutant at a time, and runs
+# the fast NQM tests against each. Takes hours: leave this checkout alone meanwhile.
+# Report: .mutate/report.txt. MUTATE_ARGS: --resume goes on with interrupted sessions, --recheck runs the
+# survivors again against the current tests, --only nqm_checks ... restricts the modules.
+mutate: venv
+	$(BIN)/pip install --quiet 'cosmic-ray==8.7.0'
+	$(BIN)/python tests/mutation/run.py $(MUTATE_ARGS)
+
 clean:
-	rm -rf $(VENV) $(OUT) *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) $(OUT) *.egg-info .pytest_cache .hypothesis .mutate

@@ -36,6 +36,8 @@ setup(
         "numpy>=1.24",
         "autograd>=1.6",
         "matplotlib>=3.7",
+        # one BLAS thread for work that runs in this process (no Dask): shb.ground.blas
+        "threadpoolctl>=3",
     ],
     extras_require={
         # setuptools >= 70.1 builds wheels by itself: the wheel test builds one without network access

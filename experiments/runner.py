@@ -5,13 +5,17 @@ An experiment describes its work as an object with
     ready()              the units whose inputs are ready and whose results are missing, most urgent first
     record(key, result)  store a finished unit's result and save the progress atomically
     total, done          how many units there are in all, and how many have finished (for the progress bar)
+    location             where the progress is saved (said when a run is interrupted)
 
 A unit is (key, fn, args, urgent): fn(*args) is a pure function of its arguments (its seeds among them), so where
 and in which order units run does not change a number, and an interrupted run resumes from its saved progress with
 the same results as an uninterrupted one. `run_units` runs ready units until none is left: on a Dask cluster
 (`client`: a local cluster of worker processes, or the scheduler at --scheduler ADDRESS) or, without a client,
-here one at a time. Urgent units (on a sequential chain, the critical path) are always in flight; the others fill
-the worker threads that are free, so chain steps never queue behind them.
+here one at a time with one BLAS thread, as a worker runs. Urgent units (on a sequential chain, the critical path)
+are always in flight; the others fill the worker threads that are free, so chain steps never queue behind them.
+Progress shows with the time left (shb.ground.progress). Ctrl-C or SIGTERM (which the front end turns into a
+KeyboardInterrupt) cancels what is in flight and raises Interrupted, naming where the progress is saved: every
+finished unit is in it.
 
 `load_progress` is the one contract for saved progress: the state saved with this configuration, a fresh one
 when none is saved, a ProgressError when the file was made with another configuration or cannot be read.
@@ -23,41 +27,56 @@ import signal
 import time
 from collections import namedtuple
 
-from shb.ground.errors import InputError, ProgressError
-from shb.ground.progress import progress
+from shb.ground.blas import single_blas_thread
+from shb.ground.errors import InputError, Interrupted, ProgressError
+from shb.ground.progress import Progress
 
 Unit = namedtuple("Unit", ["key", "fn", "args", "urgent"], defaults=[False])
 
 
 def run_units(work, client=None, stop_after=None, desc="units"):
     """Run `work`'s ready units until none is left (True) or `stop_after` units finished in this call (False)."""
-    finished, in_flight = 0, {}
-    bar = iter(progress(range(work.done, work.total), total=work.total, desc=desc, initial=work.done))
-    with _sigterm_interrupts():
-        while True:
-            units = [u for u in work.ready() if u.key not in in_flight]
+    in_flight = {}
+    try:
+        with Progress(work.total, desc, done=work.done) as bar:
             if client is None:
-                if not units:
-                    return True
-                unit = units[0]
-                done = [(unit.key, unit.fn(*unit.args))]
-            else:
-                capacity = sum(client.nthreads().values())
-                for unit in units:
-                    if unit.urgent or len(in_flight) < capacity:
-                        in_flight[unit.key] = client.submit(unit.fn, *unit.args, pure=False,
-                                                            priority=10 if unit.urgent else 0)
-                if not in_flight:
-                    return True
-                done = _wait_first(in_flight)
-            for key, result in done:
-                work.record(key, result)
-                next(bar, None)
-                finished += 1
-                if stop_after is not None and finished >= stop_after:
-                    for future in in_flight.values():
-                        future.cancel()
-                    return False
+                bar.say(f"{desc}: running in this process, one unit at a time (no Dask cluster)")
+                with single_blas_thread():
+                    return _run(work, client, stop_after, in_flight, bar)
+            return _run(work, client, stop_after, in_flight, bar)
+    except KeyboardInterrupt as err:
+        for future in in_flight.values():
+            future.cancel()
+        raise Interrupted(f"interrupted; progress saved in {work.location}",
+                          getattr(err, "status", Interrupted.status)) from None
+
+
+def _run(work, client, stop_after, in_flight, bar):
+    finished = 0
+    while True:
+        units = [u for u in work.ready() if u.key not in in_flight]
+        if client is None:
+            if not units:
+                return True
+            unit = units[0]
+            done = [(unit.key, unit.fn(*unit.args))]
+        else:
+            capacity = sum(client.nthreads().values())
+            for unit in units:
+                if unit.urgent or len(in_flight) < capacity:
+                    in_flight[unit.key] = client.submit(unit.fn, *unit.args, pure=False,
+                                                        priority=10 if unit.urgent else 0)
+            if not in_flight:
+                return True
+            done = _wait_first(in_flight)
+        for key, result in done:
+            work.record(key, result)
+            bar.advance()
+            finished += 1
+            if stop_after is not None and finished >= stop_after:
+                for future in in_flight.values():
+                    future.cancel()
+                return False
 
 
 def _wait_first(in_flight):
@@ -66,22 +85,6 @@ def _wait_first(in_flight):
         time.sleep(0.05)
     keys = [key for key, future in in_flight.items() if future.done()]
     return [(key, in_flight.pop(key).result()) for key in keys]
-
-
-@contextlib.contextmanager
-def _sigterm_interrupts():
-    """SIGTERM (`kill`) stops a run as Ctrl-C does: the client closes its workers; saved progress is atomic."""
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-    try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager
@@ -117,9 +120,11 @@ def dask_client(scheduler=None, workers=0, required=False):
     worker_environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
                       if k != "MALLOC_TRIM_THRESHOLD_"}
     environ = dict(os.environ)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": worker_environ}), _sigint_ignored():
+        # The workers start with Ctrl-C ignored (a disposition a new process keeps), so Ctrl-C in a terminal
+        # interrupts this process alone, which closes them; their logs are silenced for the same reason.
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               silence_logs=logging.CRITICAL)
     # Starting the cluster also writes those settings into this process's environment, where processes
     # started later would inherit them: restore it.
     os.environ.clear()
@@ -129,6 +134,20 @@ def dask_client(scheduler=None, workers=0, required=False):
             yield client
     finally:
         cluster.close()
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    """SIGINT ignored inside the block (main thread only; elsewhere a no-op)."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def load_progress(path, identity, fresh, read):

@@ -63,8 +63,12 @@ def load_batch(path):
         raise InputError(f"CIFAR-10 batch {path}: b'labels' is not a list of integers") from None
     if labels.ndim != 1 or labels.shape[0] != data.shape[0]:
         raise InputError(f"CIFAR-10 batch {path}: {labels.shape} labels for {data.shape[0]} images")
-    if not np.issubdtype(labels.dtype, np.integer) or labels.min() < 0 or labels.max() >= N_CLASSES:
-        raise InputError(f"CIFAR-10 batch {path}: labels must be integers in 0..{N_CLASSES - 1}")
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise InputError(f"CIFAR-10 batch {path}: labels must be integers in 0..{N_CLASSES - 1}, got {labels.dtype}")
+    bad = np.flatnonzero((labels < 0) | (labels >= N_CLASSES))
+    if bad.size:
+        raise InputError(f"CIFAR-10 batch {path}: label {labels[bad[0]]} at index {bad[0]} is outside "
+                         f"0..{N_CLASSES - 1}")
     images = data.reshape(-1, CHANNELS, SIDE, SIDE).transpose(0, 2, 3, 1).reshape(-1, ROW)
     return np.ascontiguousarray(images), labels.astype(np.int64)
 

@@ -19,6 +19,7 @@ from shb.ground.errors import InputError
 DEFAULT_DATA_DIR = "/usr/share/datasets/fashion-mnist"
 DATA_ENV = "SHB_DATA"
 UBYTE = 0x08
+N_CLASSES = 10  # labels of MNIST and Fashion-MNIST lie in 0..9
 SPLITS = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -95,6 +96,10 @@ def load_split(data_dir=None, split="train"):
     image_path, label_path = (find_idx_file(where, stem) for stem in SPLITS[split])
     images = load_idx(image_path, 3)
     labels = load_idx(label_path, 1)
+    bad = np.flatnonzero(labels >= N_CLASSES)
+    if bad.size:
+        raise InputError(f"{label_path}: label {labels[bad[0]]} at index {bad[0]} is outside 0..{N_CLASSES - 1} "
+                         f"(MNIST and Fashion-MNIST have {N_CLASSES} classes)")
     if images.shape[0] != labels.shape[0]:
         raise InputError(
             f"{image_path} has {images.shape[0]} images but {label_path} has {labels.shape[0]} labels"

@@ -137,29 +137,47 @@ def schedule_gradient(upstream, alpha, mu, h, sigma2, mean0, var0, penalty_weigh
         _, grad_alpha, grad_mu = _cached("rank-one", rank_one, alpha, mu, h, sigma2, mean0, var0, keep=False)
         return grad_alpha * scale, grad_mu * scale
     states = _cached("moments", _all_moments, alpha, mu, h, sigma2, mean0, var0, keep=False)
-    inverse_start = inverse_start_loss(gen.raw_loss_component(h, states[0][0])[0])
-    adjoint = [gen.raw_loss_component(h, states[-1][0])[1], 0.0, 0.0]
-    grad_alpha, grad_mu = np.empty(np.shape(alpha)), np.empty(np.shape(mu))
-    alphas, mus = _per_step(alpha), _per_step(mu)
-    for t in range(len(alphas) - 1, -1, -1):
-        # the penalty at step t + 1 feeds the adjoint of A(theta) there
-        loss, dloss = gen.raw_loss_component(h, states[t + 1][0])
-        adjoint[0] = adjoint[0] + 2 * penalty_weight * _excess(loss, inverse_start) * inverse_start[0] * dloss
-        *adjoint, g_alpha, g_mu = gen.raw_step_vjp(alphas[t], mus[t], h, sigma2, *states[t], *adjoint)
-        grad_alpha[..., t], grad_mu[..., t] = g_alpha.sum(axis=-1), g_mu.sum(axis=-1)
+    grad_alpha, grad_mu = backward(states, alpha, mu, h, sigma2, penalty_weight, gen.raw_step_vjp)
     return grad_alpha * scale, grad_mu * scale
 
 
-def _vjp(argnums, ans, args, kwargs):
-    """One adjoint pass serves both alpha and mu."""
-    if any(argnum > 1 for argnum in argnums):
-        raise NotImplementedError("final_loss is differentiable in the schedule (alpha, mu) only")
+def backward(states, alpha, mu, h, sigma2, penalty_weight, step_vjp, loss_index=0, extras=None):
+    """(dL/dalpha, dL/dmu) from the raw moments of every step (states[t], t = 0..T) by a raw-moment adjoint
+    `step_vjp` (generated): the adjoint starts at dL/dA(x_T) for the loss iterate x (A(x) at `loss_index`),
+    each step's penalty term is added to the adjoint of A(x) there, and step_vjp pulls the adjoint back one
+    step, returning that step's per-coordinate dL/dalpha_t and dL/dmu_t. extras[t]: the rule's further
+    inputs of step t (none for heavy ball)."""
+    k = loss_index
+    inverse_start = inverse_start_loss(gen.raw_loss_component(h, states[0][k])[0])
+    adjoint = [0.0] * len(states[0])
+    adjoint[k] = gen.raw_loss_component(h, states[-1][k])[1]
+    grad_alpha, grad_mu = np.empty(np.shape(alpha)), np.empty(np.shape(mu))
+    alphas, mus = _per_step(alpha), _per_step(mu)
+    for t in range(len(alphas) - 1, -1, -1):
+        if penalty_weight:  # the penalty at step t + 1 feeds the adjoint of A(x) there
+            loss, dloss = gen.raw_loss_component(h, states[t + 1][k])
+            adjoint[k] = adjoint[k] + 2 * penalty_weight * _excess(loss, inverse_start) * inverse_start[0] * dloss
+        extra = extras[t] if extras else ()
+        *adjoint, g_alpha, g_mu = step_vjp(alphas[t], mus[t], h, sigma2, *extra, *states[t], *adjoint)
+        grad_alpha[..., t], grad_mu[..., t] = g_alpha.sum(axis=-1), g_mu.sum(axis=-1)
+    return grad_alpha, grad_mu
 
-    def vjp(g):
-        grads = schedule_gradient(g, *args, **kwargs)
-        return tuple(grads[argnum] for argnum in argnums)
 
-    return vjp
+def schedule_vjp(gradient):
+    """The Autograd VJP maker of a loss primitive whose (dL/dalpha, dL/dmu) come from
+    gradient(upstream, *args, **kwargs) in one adjoint pass (alpha and mu being its first two arguments)."""
+
+    def make(argnums, ans, args, kwargs):
+        if any(argnum > 1 for argnum in argnums):
+            raise NotImplementedError("final_loss is differentiable in the schedule (alpha, mu) only")
+
+        def vjp(g):
+            grads = gradient(g, *args, **kwargs)
+            return tuple(grads[argnum] for argnum in argnums)
+
+        return vjp
+
+    return make
 
 
-defvjp_argnums(_final_loss, _vjp)
+defvjp_argnums(_final_loss, schedule_vjp(schedule_gradient))

@@ -65,6 +65,11 @@ def rollout(problem, alpha, mu):
     return out
 
 
+def rollout_bytes(d, T, batch=1):
+    """Memory `rollout` needs: five statistics and the loss terms, (T+1) x d float64 each, with temporaries."""
+    return 8 * 8 * (T + 1) * d * batch
+
+
 def loss_components(problem, stats):
     """Per-coordinate excess loss 1/2 h_i (E[theta_i]^2 + V[theta_i]) for every step of a rollout."""
     return loss_component(problem.h, stats["mean_theta"], stats["var_theta"])
@@ -103,9 +108,15 @@ def max_component_ratio(problem, alpha, mu):
     paper's safeguard, Section 2.3). Shape () for alpha (T,), (B,) for (B, T); memory O(B d).
     """
     alpha, mu = check_schedule(alpha, mu)
-    worst = np.ones(alpha.shape[:-1])
-    for t, state in enumerate(nqm_adjoint.moments(alpha, mu, problem.h, problem.sigma2, problem.mean0, problem.var0)):
-        loss = raw_loss_component(problem.h, state[0])[0]
+    states = nqm_adjoint.moments(alpha, mu, problem.h, problem.sigma2, problem.mean0, problem.var0)
+    return worst_component_ratio((raw_loss_component(problem.h, state[0])[0] for state in states), alpha.shape[:-1])
+
+
+def worst_component_ratio(losses, batch):
+    """max over t and coordinates with L_i(0) > 0 of L_i(t) / L_i(0), from the per-coordinate losses L_i(t),
+    t = 0..T, one step at a time (at least 1: t = 0); `batch` is the schedules' batch shape."""
+    worst = np.ones(batch)
+    for t, loss in enumerate(losses):
         if t == 0:
             inverse_start, _ = nqm_adjoint.inverse_start_loss(loss)
         worst = np.fmax(worst, np.max(loss * inverse_start, axis=-1))

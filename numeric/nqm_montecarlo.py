@@ -77,6 +77,18 @@ def simulate(problem, alpha, mu, runs, seed, steps=None, chunk=None):
     return out
 
 
+# Seconds per (run, step, coordinate) of `simulate`: one normal draw and a few multiply-adds, measured with
+# one BLAS thread (an estimate for refusing what would take days, not a promise).
+SECONDS_PER_SAMPLE_STEP = 3e-8
+
+
+def simulate_cost(d, T, runs, n_steps=1):
+    """(bytes, seconds) that `simulate` needs: a chunk of about a million (theta, v) samples and its temporaries,
+    plus the reported moments, and one update per run, step and coordinate."""
+    chunk = max(1, min(runs, 1_000_000 // d))
+    return 8 * (6 * chunk * d + 12 * n_steps * d), SECONDS_PER_SAMPLE_STEP * runs * T * d
+
+
 def sample_paths(problem, alpha, mu, runs, seed):
     """theta(t) for t = 0..T of `runs` independent runs (shape (runs, T+1, d)): whole trajectories
     of the same stochastic update as `simulate`, for drawing (Figure 1)."""

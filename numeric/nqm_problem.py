@@ -30,6 +30,18 @@ class ProblemError(InputError):
     """An invalid problem: the message names the bad field and value (CLI: one line, exit 2)."""
 
 
+# The largest magnitude whose square is a float64: the moments square every input (E[theta^2], (alpha h)^2, ...).
+LARGEST = 2.0 ** 511
+
+
+def _check_magnitude(what, name, arr):
+    """ProblemError naming the first entry of `arr` whose square overflows float64."""
+    bad = np.flatnonzero(np.abs(arr) >= LARGEST)
+    if bad.size:
+        raise ProblemError(f"{what} field {name!r}[{bad[0]}] = {arr[bad[0]]:g} is too large: its square overflows "
+                           f"float64 (the magnitude must be below {LARGEST:.3g})")
+
+
 def _as_vector(name, value):
     """A 1-D float array from a list (or a number), rejecting booleans, strings, nesting and None."""
     if isinstance(value, np.ndarray):
@@ -51,7 +63,7 @@ def make_problem(h, sigma2, mean0=10.0, var0=0.0):
     """Validate and build a Problem. `mean0` and `var0` may be numbers (the same for every coordinate).
 
     Requires: d >= 1 coordinates, every h_i finite and > 0, every sigma2_i and var0_i finite and >= 0,
-    every mean0_i finite, and equal lengths.
+    every mean0_i finite, every magnitude below 2^511 (so that its square is a float64), and equal lengths.
     """
     h = _as_vector("h", h)
     d = h.size
@@ -70,6 +82,7 @@ def make_problem(h, sigma2, mean0=10.0, var0=0.0):
         bad = np.flatnonzero(~np.isfinite(arr))
         if bad.size:
             raise ProblemError(f"problem field {name!r}[{bad[0]}] is not finite: {arr[bad[0]]}")
+        _check_magnitude("problem", name, arr)
     checks = (("h", lambda x: x > 0, "> 0"), ("sigma2", lambda x: x >= 0, ">= 0"), ("var0", lambda x: x >= 0, ">= 0"))
     for name, ok, what in checks:
         arr = arrays[name]
@@ -201,6 +214,7 @@ def schedule_from_json(obj):
         bad = np.flatnonzero(~np.isfinite(arr))
         if bad.size:
             raise ProblemError(f"schedule field {name!r}[{bad[0]}] is not finite: {arr[bad[0]]}")
+        _check_magnitude("schedule", name, arr)
         out.append(arr)
     alpha, mu = out
     if alpha.size == 0:

@@ -33,6 +33,7 @@ from typing import Callable
 
 from shb.ground.errors import InputError
 from shb.numeric import nqm_schedules
+from shb.numeric.nqm_dynamics import rollout_bytes
 
 KINDS = ("int", "float", "flag")
 
@@ -113,6 +114,13 @@ class Schedule:
     help: str
     function: Callable
     options: tuple = ()
+    cost: Callable = None  # (d, T, options) -> (bytes, seconds), checked before work starts; None: a rollout's
+
+    def estimate(self, d, T, options):
+        """(bytes, seconds) this schedule needs for d coordinates and horizon T (shb.ground.limits checks them)."""
+        if self.cost is not None:
+            return self.cost(d, T, options)
+        return rollout_bytes(d, T), SECONDS_PER_STEP * T * d
 
     def __post_init__(self):
         for attribute in ("name", "flag"):
@@ -163,6 +171,17 @@ def optimized(problem, T, options):
     return nqm_schedules.optimized(problem, T, steps=options["adam_steps"], lr=options["adam_lr"])
 
 
+# Seconds per (step, coordinate) of one rollout of Theorem 1 or one greedy step (order of magnitude, measured),
+# and what a fit costs: a rollout kept for the result, the adjoint's cached moments, and one forward and one
+# backward pass per Adam step after a grid of starts.
+SECONDS_PER_STEP = 4e-7
+FIT_START_ROLLOUTS = 1000
+
+
+def fit_cost(d, T, options):
+    return 3 * rollout_bytes(d, T), SECONDS_PER_STEP * T * d * (2 * options["adam_steps"] + FIT_START_ROLLOUTS)
+
+
 # The options of the fitted schedules: Adam's steps and learning rate (the paper's by default).
 ADAM = (Option("adam_steps", "int", nqm_schedules.ADAM_STEPS, minimum=0, metavar="N",
                help="Adam steps (default 500, as the paper)"),
@@ -173,6 +192,6 @@ ADAM = (Option("adam_steps", "int", nqm_schedules.ADAM_STEPS, minimum=0, metavar
 SCHEDULES = {s.name: s for s in (
     Schedule("greedy", "the greedy schedule over a horizon of --steps T", greedy),
     Schedule("greedy-sgd", "the greedy-sgd schedule over a horizon of --steps T", greedy_sgd),
-    Schedule("fixed", "the fixed schedule over a horizon of --steps T", fixed, ADAM),
-    Schedule("optimized", "the optimized schedule over a horizon of --steps T", optimized, ADAM),
+    Schedule("fixed", "the fixed schedule over a horizon of --steps T", fixed, ADAM, fit_cost),
+    Schedule("optimized", "the optimized schedule over a horizon of --steps T", optimized, ADAM, fit_cost),
 )}

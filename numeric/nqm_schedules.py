@@ -21,6 +21,9 @@ Adam as in the paper: learning rate ADAM_LR = 0.003, ADAM_STEPS = 500 (defaults 
 point of a 40 x 24 (alpha, mu) grid; `optimized` from the better (lower L(T), safeguard satisfied) of
 the greedy schedule and the best exponentially decaying schedule alpha0 f^(t/(T-1)) on a 14 x 7 x 9
 (alpha0, mu, f) grid (the decaying one on the noisy preset, greedy on the deterministic one).
+The grids: alpha log-spaced on [1e-3, 8], mu = 0 and 1 - mu log-spaced on [1e-3, 1); alpha0 log-spaced
+on [0.01, 4], mu in {0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95}, f log-spaced on [1e-4, 1]. On the `paper`
+preset at T = 250 the decaying start is (alpha0, mu, f) = (1.59, 0.8, 1e-3).
 
 Measured on the `paper` preset, T = 250 (d = 1000; 2 shared cores under load): greedy 63.93 (paper
 63.86), greedy-sgd 65.10, fixed 42.20 (42.19), optimized 3.95 (4.25; start 5.15), every one keeping
@@ -204,18 +207,24 @@ def constraint_violation(problem, alpha, mu):
 SAFEGUARD_MARGIN = 1e-12  # relative slack below L_i(0) that the learning-rate bound aims for (rounding)
 
 
-def learning_rate_bound(problem, stats, mu, start):
+def learning_rate_bound(problem, stats, mu, start, one_step=None):
     """The largest alpha such that, with momentum mu, no coordinate's loss after this step exceeds start_i.
 
     Coordinate i's one-step loss (Eq. 15, the generated one_step_loss) is a convex quadratic in alpha,
     l_i(alpha) = c2 alpha^2 + c1 alpha + c0 (coefficients read off three evaluations); the bound is the
     smallest upper root of l_i(alpha) = start_i (1 - margin) over coordinates with start_i > 0 and
     c2 > 0. Returns (upper, lower): the feasible set is [lower, upper] (empty if lower > upper;
-    upper = +inf if nothing binds).
+    upper = +inf if nothing binds). `one_step` (alpha -> l_i(alpha) per coordinate) replaces heavy ball's
+    one-step loss at `stats` for another update rule (numeric/nqm_rule_schedules.py); its loss must be a
+    quadratic in alpha at this mu as well.
     """
-    A = raw_moments(*stats)
+    if one_step is None:
+        A = raw_moments(*stats)
+
+        def one_step(a):
+            return one_step_loss(a, mu, problem.h, problem.sigma2, *A)
     s = 1.0 / problem.h.max()
-    l0, lp, lm = (one_step_loss(a, mu, problem.h, problem.sigma2, *A) for a in (0.0, s, -s))
+    l0, lp, lm = (one_step(a) for a in (0.0, s, -s))
     c2 = (lp + lm - 2 * l0) / (2 * s * s)
     c1 = (lp - lm) / (2 * s)
     c0 = l0 - start * (1 - SAFEGUARD_MARGIN)

@@ -46,7 +46,7 @@ from autograd import grad
 from shb.numeric import hypergrad, training
 from shb.numeric.optim import AdamState, adam
 from shb.ground.errors import ProgressError
-from shb.ground.io import atomic_write_bytes
+from shb.ground.io import atomic_write_bytes, to_json
 
 HYPERS = ("log_alpha_eff", "log_one_minus_mu")
 MODES = ("stochastic", "deterministic", "fixed")
@@ -283,7 +283,7 @@ def save_state(path, state, run, config):
         header[key] = None if sample is None else {k: v for k, v in sample.items() if k not in names}
         if sample is not None:
             arrays.update({f"{key}.{k}": np.asarray(sample[k]) for k in names})
-    arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    arrays["header"] = np.frombuffer(to_json(header).encode("utf-8"), dtype=np.uint8)  # strict JSON
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     atomic_write_bytes(path, buffer.getvalue())

@@ -25,6 +25,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from shb.ground.errors import InputError
 from shb.numeric import networks, training
 from shb.numeric.hypergrad import hypergrad_run
 from shb.numeric.idx import load_split
@@ -54,6 +55,9 @@ def build_problem(spec):
     """
     images, labels = load_split(spec.data_dir, "train")
     if spec.n_train:
+        if spec.n_train > images.shape[0]:
+            raise InputError(f"n_train = {spec.n_train} asks for more training examples than the {images.shape[0]} "
+                             f"in {spec.data_dir}")
         images, labels = images[: spec.n_train], labels[: spec.n_train]
     n_classes = int(labels.max()) + 1
     data = training.Dataset(images, labels.astype(np.int64), n_classes)
@@ -83,12 +87,13 @@ def run_schedule(problem, alpha0, beta, horizon, seed):
 
 
 def surface_loss(spec, alpha0, beta, horizon, seed):
-    """One sample of the meta-objective surface: evaluation-subset loss after `horizon` steps (inf if diverged)."""
+    """One sample of the meta-objective surface: evaluation-subset loss after `horizon` steps (None if the run
+    diverged: strict JSON has no Infinity; `diverged_as_inf` reads it back as +inf)."""
     problem = build_problem(spec)
     theta, _ = run_schedule(problem, alpha0, beta, horizon, seed)
     with np.errstate(over="ignore", invalid="ignore"):
         value = float(eval_loss(problem, theta))
-    return value if np.isfinite(value) else float("inf")
+    return value if np.isfinite(value) else None
 
 
 def training_curve(spec, alpha0, beta, steps, seed, n_points=60):
@@ -105,7 +110,7 @@ def training_curve(spec, alpha0, beta, steps, seed, n_points=60):
             )
             value = float(eval_loss(problem, theta))
         t = int(mark)
-        curve.append([t, value if np.isfinite(value) else float("inf")])
+        curve.append([t, value if np.isfinite(value) else None])
     return curve
 
 
@@ -176,14 +181,20 @@ def smd_meta_step(spec, chain, horizon, seed, meta_lr, max_norm=1.0):
         "log_hypers": log_hypers.tolist(),
         "adam": {"step": int(state.step), "m": state.m.tolist(), "v": state.v.tolist()},
         "trajectory": chain["trajectory"] + [np.exp(log_hypers).tolist()],
-        "meta_losses": chain["meta_losses"] + [meta_loss if np.isfinite(meta_loss) else float("inf")],
+        "meta_losses": chain["meta_losses"] + [meta_loss if np.isfinite(meta_loss) else None],
         "hypergrads": chain["hypergrads"] + [[float(x) if np.isfinite(x) else None for x in hypergrad]],
     }
 
 
 def mean_surface_loss(spec, alpha0, beta, horizon, seeds):
-    """J_T(alpha0, beta) averaged over runs with the given seeds (common random numbers)."""
-    return float(np.mean([surface_loss(spec, alpha0, beta, horizon, s) for s in seeds]))
+    """J_T(alpha0, beta) averaged over runs with the given seeds (common random numbers); None if one diverged."""
+    values = [surface_loss(spec, alpha0, beta, horizon, s) for s in seeds]
+    return None if None in values else float(np.mean(values))
+
+
+def diverged_as_inf(loss):
+    """A loss as saved (None for a diverged run) as a number: +inf for None."""
+    return float("inf") if loss is None else loss
 
 
 def log_uniform_samples(seed, n, alpha0_range, beta_range):

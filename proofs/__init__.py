@@ -11,6 +11,8 @@ theorem3        Theorem 3, Eq. 7 (Appendix A.3)
 theorem4        Theorem 4, Eqs. 16-17: the dynamic programme, greedy is optimal without momentum
 spherical       Section 2.2.4: the spherical case reduces to the univariate one
 deterministic   sigma2 = 0: a greedy momentum step searches the conjugate-gradient plane
+rules_*         update rules beyond heavy ball: the engine's Theorem 1 for every rule by the matrix form,
+                heavy ball through the engine, Nesterov, preconditioning, minibatch size, iterate averaging
 findings        where the printed text differs from the derivation (data, not steps)
 numerical_only  claims left to the numeric test suite (not steps)
 runner, report  run_all() and the Markdown / JSON proof report (`shb prove`)

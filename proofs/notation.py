@@ -27,6 +27,19 @@ BASE_NAMES = {
     "v_bar": "\\bar v",
     "alpha_star": "\\alpha^{*}",
     "D": "D",
+    # update rules (proofs/rules_*.py): the averaged iterate and its moments, the averaging weight, the previous
+    # iterate of Nesterov's 1983 form, the preconditioned coordinate
+    "theta_avg": "\\theta_{\\mathrm{avg}}",
+    "mean_theta_avg": "\\mathbb{E}[\\theta_{\\mathrm{avg}}]",
+    "var_theta_avg": "\\mathbb{V}[\\theta_{\\mathrm{avg}}]",
+    "cov_theta_theta_avg": "\\Sigma_{\\theta,\\theta_{\\mathrm{avg}}}",
+    "cov_v_theta_avg": "\\Sigma_{v,\\theta_{\\mathrm{avg}}}",
+    "A_theta_avg": "A(\\theta_{\\mathrm{avg}})",
+    "E_theta_theta_avg": "\\mathbb{E}[\\theta \\theta_{\\mathrm{avg}}]",
+    "E_v_theta_avg": "\\mathbb{E}[v \\theta_{\\mathrm{avg}}]",
+    "theta_prev": "\\theta_{\\mathrm{prev}}",
+    "gamma": "\\gamma",
+    "phi": "\\phi",
 }
 
 # Coordinate-indexed names, e.g. "A_theta_3" -> A(\theta_3), "sigma2_2" -> \sigma_2^2.

@@ -13,6 +13,12 @@ MODULES = (
     "shb.proofs.theorem4",
     "shb.proofs.spherical",
     "shb.proofs.deterministic",
+    "shb.proofs.rules_engine",
+    "shb.proofs.rules_heavy_ball",
+    "shb.proofs.rules_nesterov",
+    "shb.proofs.rules_preconditioned",
+    "shb.proofs.rules_minibatch",
+    "shb.proofs.rules_averaged",
 )
 
 

@@ -359,8 +359,10 @@ def generate_document():
 
 
 def outputs():
-    """{relative path: text} of every generated file."""
-    return {GENERATED_MODULE: generate_module(), DERIVATIONS_DOC: generate_document()}
+    """{relative path: text} of every generated file: these, and the update rules' (symbolic/codegen_rules.py)."""
+    from shb.symbolic import codegen_rules  # it prints through this module's printer
+
+    return {GENERATED_MODULE: generate_module(), DERIVATIONS_DOC: generate_document(), **codegen_rules.outputs()}
 
 
 def write(root=None):

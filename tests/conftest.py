@@ -1,10 +1,10 @@
 """Hypothesis profiles: `ci` (default; deterministic, few examples) and `thorough` (many random examples).
 
-Select with the environment variable HYPOTHESIS_PROFILE=ci|thorough.
+Select with the environment variable HYPOTHESIS_PROFILE=ci|thorough (or mutate, for `make mutate`).
 """
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile(
     "ci", derandomize=True, max_examples=8, deadline=None, print_blob=True,
@@ -14,6 +14,8 @@ settings.register_profile(
     "thorough", max_examples=200, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# `make mutate` (tests/mutation/): the `ci` examples without shrinking, so a killed mutant costs one failing example.
+settings.register_profile("mutate", parent=settings.get_profile("ci"), phases=[Phase.explicit, Phase.reuse, Phase.generate])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
@@ -44,3 +46,24 @@ def mutant(tmp_path):
         return module
 
     return make
+
+
+@pytest.fixture(scope="session")
+def generated_outputs():
+    """{relative path: text} of every generated file, generated once per session (a few seconds each time)."""
+    from shb.symbolic import codegen
+
+    return codegen.outputs()
+
+
+@pytest.fixture
+def tree_copy(tmp_path, generated_outputs):
+    """A copy of the installed toolkit's generated files (numeric/nqm_generated.py, docs/derivations.md) under
+    tmp_path, laid out as in a source tree, for `shb derive --check --root` and codegen.stale(root)."""
+    import os
+    import shutil
+
+    for rel in generated_outputs:
+        os.makedirs(tmp_path / os.path.dirname(rel), exist_ok=True)
+        shutil.copy(resources.path(rel), tmp_path / rel)
+    return tmp_path

@@ -117,3 +117,65 @@ def test_repeated_and_interleaved_calls_are_not_served_stale_results():
         both = autograd.grad(lambda x: final_loss(x[0], mu, *problem, weight) + 2 * final_loss(x[1], mu, *problem, weight))(
             np.stack([a1, a2]))
         np.testing.assert_allclose(both, np.stack([single[0], 2 * single[1]]), rtol=1e-12)
+
+
+def test_a_gradient_in_the_problem_together_with_the_schedule_is_refused():
+    # Catches: _vjp letting a gradient in h (argument 2, the first after the schedule), sigma2, mean0 or var0
+    # through the schedule's primitive: its adjoint computes dL/dalpha and dL/dmu only, so that would be an
+    # IndexError or a wrong number. (With the schedule not traced, final_loss takes the plain path, which
+    # Autograd tapes, so a gradient in the problem alone is fine.)
+    import pytest
+
+    args = [np.full(3, 0.5), np.full(3, 0.3), np.array([1.0, 0.5]), np.ones(2), np.full(2, 2.0), np.zeros(2)]
+    for argnum in (2, 3, 4, 5):
+        with pytest.raises(NotImplementedError, match=r"\(alpha, mu\) only"):
+            autograd.grad(final_loss, (0, argnum))(*args)
+
+
+def test_schedule_gradient_defaults_to_the_unpenalized_loss():
+    # Catches: schedule_gradient's default penalty_weight not 0 (called on its own, without the weight, it must
+    # give the gradient of the plain loss, as final_loss does without it).
+    from shb.numeric.nqm_adjoint import schedule_gradient
+
+    alpha, mu = np.array([2.5, 2.5, 0.3]), np.array([0.6, 0.6, 0.2])  # components rise: a penalty would show
+    problem = (np.array([1.0, 0.5]), np.ones(2), np.array([2.0, 0.5]), np.zeros(2))
+    g_alpha, g_mu = schedule_gradient(1.0, alpha, mu, *problem)
+    ref_alpha, ref_mu = autograd.grad(lambda a, m: final_loss(a, m, *problem), (0, 1))(alpha, mu)
+    np.testing.assert_allclose(g_alpha, ref_alpha, rtol=1e-12)
+    np.testing.assert_allclose(g_mu, ref_mu, rtol=1e-12)
+    penalized = autograd.grad(lambda a: final_loss(a, mu, *problem, 1.0))(alpha)
+    assert not np.allclose(penalized, ref_alpha, rtol=1e-6)
+
+
+def test_the_backward_pass_consumes_the_forward_cache():
+    # Catches: the backward pass keeping the forward pass it reused (keep=True), so that a repeated value and
+    # gradient of the same schedule is served from the cache: `shb bench nqm-grad` would then time a cache hit,
+    # not the forward and backward passes it reports (README, Performance).
+    import pytest
+
+    from shb.numeric import nqm_adjoint
+
+    alpha, mu = np.array([2.5, 2.5, 0.3]), np.array([0.6, 0.6, 0.2])
+    problem = (np.array([1.0, 0.5]), np.ones(2), np.array([2.0, 0.5]), np.zeros(2))
+    for weight in (0.0, 1e3):
+        value, _ = autograd.value_and_grad(lambda a: final_loss(a, mu, *problem, weight))(alpha)
+        assert nqm_adjoint._last == {}
+        # ... and the traced value is the plain one (with the penalty when weighted: components rise here).
+        assert value == pytest.approx(final_loss(alpha, mu, *problem, weight), rel=1e-12)
+    assert final_loss(alpha, mu, *problem, 1e3) > final_loss(alpha, mu, *problem)
+
+
+def test_the_backward_pass_reuses_the_forward_pass(monkeypatch):
+    # Catches: the forward pass not kept for the backward pass (keep=False by default), which computes every
+    # rollout twice per value and gradient: the cost the generated adjoint and the cache exist to avoid.
+    from shb.numeric import nqm_adjoint
+
+    alpha, mu = np.array([2.5, 2.5, 0.3]), np.array([0.6, 0.6, 0.2])
+    problem = (np.array([1.0, 0.5]), np.ones(2), np.array([2.0, 0.5]), np.zeros(2))
+    calls = []
+    for name in ("rank_one", "_all_moments"):
+        real = getattr(nqm_adjoint, name)
+        monkeypatch.setattr(nqm_adjoint, name, lambda *a, real=real, name=name: calls.append(name) or real(*a))
+    autograd.value_and_grad(lambda a: final_loss(a, mu, *problem))(alpha)
+    autograd.value_and_grad(lambda a: final_loss(a, mu, *problem, 1e3))(alpha)
+    assert calls == ["rank_one", "_all_moments"]

@@ -4,6 +4,7 @@ Each test pairs a case the check must pass with a case it must fail (a wrong sch
 noise level in the simulation), so a check that always passes is caught.
 """
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -21,6 +22,8 @@ def test_bonferroni_threshold_matches_the_normal_quantile():
     # Catches: a one-sided threshold, or the family rate not divided by the number of comparisons.
     assert nqm_checks.bonferroni_threshold(1, 0.05) == pytest.approx(1.959964, abs=1e-5)
     assert nqm_checks.bonferroni_threshold(100, 0.05) == pytest.approx(3.480756, abs=1e-5)
+    # Catches: a bisection bracket that starts above small thresholds (|z| = 0.674 at a per-test rate of 0.5).
+    assert nqm_checks.bonferroni_threshold(1, 0.5) == pytest.approx(-NormalDist().inv_cdf(0.25), abs=1e-9)
 
 
 def test_greedy_minimiser_check_accepts_greedy_and_rejects_a_detuned_schedule(problem):
@@ -94,3 +97,45 @@ def test_sample_paths_have_the_exact_moments():
     _, z_var = nqm_checks.montecarlo_zscores(noisier["mean_theta"][T], noisier["var_theta"][T],
                                              paths[:, T].mean(0), paths[:, T].var(0, ddof=1), runs)
     assert np.max(np.abs(z_var)) > threshold
+
+
+# --- the statistics pinned (issue 18) -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("comparisons", [1, 8, 80, 4000, 8000])
+def test_bonferroni_default_is_a_family_wise_false_alarm_of_1e_3(comparisons):
+    # Catches: a changed default family-wise false-alarm rate (1e-2 would make every Monte-Carlo check about
+    # 0.5 looser in |z|), a one-sided quantile, or the rate not divided among the comparisons. The reference is
+    # the exact normal quantile: |z| > t with probability family_alarm / n per two-sided test.
+    threshold = nqm_checks.bonferroni_threshold(comparisons)
+    assert threshold == pytest.approx(-NormalDist().inv_cdf(1e-3 / (2 * comparisons)), abs=1e-9)
+    assert comparisons * math.erfc(threshold / math.sqrt(2)) == pytest.approx(1e-3, rel=1e-9)
+
+
+def test_montecarlo_agreement_defaults_to_a_family_wise_false_alarm_of_1e_3(problem):
+    # Catches: montecarlo_agreement's own default family_alarm changed (the figures call it without one).
+    T = 10
+    schedule = {"alpha": np.full(T, 0.3), "mu": np.full(T, 0.5)}
+    result = nqm_checks.montecarlo_agreement(problem, schedule, 200, (5, T), seed=0)
+    comparisons = 2 * 20 * 2  # E and V of 20 random coordinates at 2 steps
+    assert f"{comparisons} z-scores" in result["detail"]
+    expected = -NormalDist().inv_cdf(1e-3 / (2 * comparisons))
+    assert f"<= {expected:.2f} (Bonferroni, family-wise false alarm 0.001)" in result["detail"]
+
+
+@pytest.mark.parametrize("runs, reps", [(10, 200_000), (1000, 2_000)])
+def test_zscores_have_mean_0_and_spread_1_under_the_null(runs, reps):
+    # Catches: a wrong scale in either z-score of montecarlo_zscores: a changed factor under a square root
+    # (2 -> 3 or 4 in the variance's standard error: spread 0.82 or 0.71), N instead of N - 1 or N - 2 (at
+    # N = 10: spread 1.05 / 0.94), V / N without the square root, a sign slip (mean away from 0).
+    # For samples of a known normal both z-scores have mean 0 and variance 1 exactly, at any N: the sample
+    # mean is N(E, V / N), and Var(s^2) = 2 V^2 / (N - 1). Over `reps` repetitions (seed 0) the sample mean of
+    # z has standard error 1 / sqrt(reps) and its sample standard deviation sqrt((kurtosis - 1) / (4 reps)),
+    # with kurtosis 3 for z_mean and 3 + 12 / (N - 1) (chi-square's) for z_var. Tolerance: 5 standard errors
+    # (two-sided 5.7e-7 per assertion, 2.3e-6 for the four).
+    rng = np.random.default_rng(0)
+    samples = rng.normal(2.0, 3.0, size=(reps, runs))
+    z_mean, z_var = nqm_checks.montecarlo_zscores(2.0, 9.0, samples.mean(1), samples.var(1, ddof=1), runs)
+    for z, kurtosis in ((z_mean, 3.0), (z_var, 3.0 + 12.0 / (runs - 1))):
+        assert abs(np.mean(z)) < 5 / math.sqrt(reps)
+        assert abs(np.std(z) - 1) < 5 * math.sqrt((kurtosis - 1) / (4 * reps))

@@ -55,7 +55,7 @@ def rewrite(path, obj):
     ("float_data", "expected a uint8 array"),
     ("wrong_width", "expected (N, 3072)"),
     ("label_count", "labels for"),
-    ("label_range", "labels must be integers in 0..9"),
+    ("label_range", "label 10 at index 1 is outside 0..9"),
 ])
 def test_bad_batches_give_one_line_errors_naming_the_file(tmp_path, fault, expected):
     write_tiny_cifar(tmp_path)

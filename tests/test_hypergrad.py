@@ -117,7 +117,8 @@ def test_cli_hypergrad_check_json(tmp_path, capsys):
     # T = 10: at T = 6 dJ/d log beta is ~2e-7 and the central difference's round-off alone is ~1e-4 of it
     # (1.5e-4 or 7.5e-5 depending on the last bits of the warm start); at T = 10 it agrees to ~1e-6.
     write_synthetic_split(str(tmp_path), n=200)
-    status = shb_main(["hypergrad-check", "--json", "--data-dir", str(tmp_path), "--horizon", "10", "--beta", "30"])
+    status = shb_main(["hypergrad-check", "--json", "--data-dir", str(tmp_path), "--horizon", "10", "--beta", "30",
+                       "--n-train", "200"])
     result = json.loads(capsys.readouterr().out)
     assert status == 0 and result["passed"]
     assert result["max_rel_error"] < 1e-4 and result["max_rel_error_reverse"] < 1e-8

@@ -64,13 +64,17 @@ def test_schedule_commands_json(files, capsys, monkeypatch):
     assert "optimized schedule" in result.stdout and "final loss" in result.stdout
 
 
-def test_overflow_gives_nan_in_the_output_not_warnings_on_stderr(files):
-    """Every schedule command runs under _quiet_numpy: a problem whose squares overflow gives nan, silently."""
+def test_overflow_is_one_line_not_nan_or_warnings(files):
+    """A problem whose squares overflow float64 is refused, naming the field; one whose products overflow during
+    the run is said in one line naming the step (exit 1), never a NaN schedule or numpy's warnings."""
     (files / "huge.json").write_text(json.dumps(dict(PROBLEM, mean0=[3e200, -2.0, 1.0])))
+    (files / "big.json").write_text(json.dumps(dict(PROBLEM, h=[1e150, 1.0, 0.5], mean0=[1e150, -2.0, 1.0])))
     for name in ("greedy", "greedy-sgd"):
         result = run(["nqm", name, "--problem", "huge.json", "--steps", "3"], files)
-        assert result.returncode == 0 and result.stderr == "", result.stderr
-        assert "final loss nan" in result.stdout
+        assert result.returncode == 2 and "'mean0'[0]" in result.stderr and "overflows" in result.stderr
+        result = run(["nqm", name, "--problem", "big.json", "--steps", "3", "--json"], files)
+        assert result.returncode == 1 and result.stdout == "" and len(result.stderr.splitlines()) == 1
+        assert "not finite from step" in result.stderr and "Warning" not in result.stderr
 
 
 def test_montecarlo_json(files, capsys, monkeypatch):

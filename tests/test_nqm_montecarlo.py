@@ -23,18 +23,18 @@ from hypothesis import given, strategies as st
 
 from shb.numeric import nqm_dynamics
 from shb.numeric.nqm_dynamics import rollout
-from shb.numeric.nqm_montecarlo import simulate
+from shb.numeric.nqm_montecarlo import sample_paths, simulate
 from shb.numeric.nqm_problem import make_problem
 
 N_RUNS = 100_000
 THRESHOLD = 5.5
 
 
-def z_scores(exact, mc, n):
-    """|z| of the sample means and variances of theta and v at every reported step; exact-zero variances
-    are checked to rounding here (and get z = 0)."""
+def z_scores(exact, mc, n, names=("theta", "v")):
+    """|z| of the sample means and variances of theta and v (or the state variables `names`) at every
+    reported step; exact-zero variances are checked to rounding here (and get z = 0)."""
     zs = []
-    for name in ("theta", "v"):
+    for name in names:
         E = exact["mean_" + name][mc["steps"]]
         V = exact["var_" + name][mc["steps"]]
         m, s2 = mc["mean_" + name], mc["var_" + name]
@@ -131,3 +131,53 @@ def test_monte_carlo_statistics_are_seeded_and_chunk_consistent():
         acc = _merge(acc, part.shape[1], mean, ((part - mean[:, None]) ** 2).sum(axis=1))
     assert np.allclose(acc[1], x.mean(axis=1), rtol=1e-13)
     assert np.allclose(acc[2] / (acc[0] - 1), x.var(axis=1, ddof=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("runs, chunk", [(2, None), (5, 2), (7, 3)])
+def test_simulate_is_the_update_of_section_2_2_on_the_same_draws(runs, chunk):
+    # Catches, exactly rather than statistically: a slip in the update (v' = mu v - alpha (h theta - h sqrt(sigma2)
+    # xi), theta' = theta + v'), the wrong moments reported (v for theta, step t - 1 for t, step 0 refused), a
+    # sample variance that is not ddof = 1 (at N = 2 a ddof slip is a factor 2 or a division by 0), runs = 2
+    # refused, and chunks merged wrongly (uneven chunks of 2 and 3 runs). The reference draws the same numbers
+    # from the same seeded Generator in the order `simulate` documents: theta(0) for a chunk, then xi per step.
+    problem = make_problem([1.0, 0.3, 0.6], [0.5, 2.0, 0.0], [2.0, -1.0, 0.5], [0.3, 0.0, 0.0])
+    alpha, mu = np.array([0.5, 0.8, 0.3]), np.array([0.0, 0.6, -0.2])
+    out = simulate(problem, alpha, mu, runs, seed=11, steps=[0, 1, 3], chunk=chunk)
+    rng = np.random.default_rng(11)
+    chunk = chunk or runs
+    thetas, vs = {0: [], 1: [], 3: []}, {0: [], 1: [], 3: []}
+    for start in range(0, runs, chunk):
+        n = min(chunk, runs - start)
+        theta = problem.mean0 + np.sqrt(problem.var0) * rng.standard_normal((n, 3))
+        v = np.zeros((n, 3))
+        for t in range(alpha.size + 1):
+            if t in thetas:
+                thetas[t].append(theta)
+                vs[t].append(v)
+            if t == alpha.size:
+                break
+            xi = rng.standard_normal((n, 3))
+            v = mu[t] * v - alpha[t] * (problem.h * theta - problem.h * np.sqrt(problem.sigma2) * xi)
+            theta = theta + v
+    for k, t in enumerate([0, 1, 3]):
+        theta, v = np.concatenate(thetas[t]), np.concatenate(vs[t])
+        np.testing.assert_allclose(out["mean_theta"][k], theta.mean(0), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(out["var_theta"][k], theta.var(0, ddof=1), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(out["mean_v"][k], v.mean(0), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(out["var_v"][k], v.var(0, ddof=1), rtol=1e-12, atol=1e-14)
+    assert out["steps"].tolist() == [0, 1, 3]
+    # sample_paths runs the same update on the same draws (one chunk): its theta(t) are the reference's.
+    if chunk == runs:
+        paths = sample_paths(problem, alpha, mu, runs, seed=11)
+        assert paths.shape == (runs, alpha.size + 1, 3)
+        for t in (0, 1, 3):
+            np.testing.assert_allclose(paths[:, t], np.concatenate(thetas[t]), rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="runs must be an integer >= 2"):
+        simulate(problem, alpha, mu, 1, seed=0)
+    with pytest.raises(ValueError, match=r"steps must lie in 0\.\.3"):
+        simulate(problem, alpha, mu, 2, seed=0, steps=[4])
+    with pytest.raises(ValueError, match=r"steps must lie in 0\.\.3"):
+        simulate(problem, alpha, mu, 2, seed=0, steps=[-1, 2])
+    for bad_alpha, bad_mu in ((alpha, mu[:2]), (np.stack([alpha, alpha]), np.stack([mu, mu]))):
+        with pytest.raises(ValueError, match=r"must both have shape \(T,\)"):
+            simulate(problem, bad_alpha, bad_mu, 2, seed=0)

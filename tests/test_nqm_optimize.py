@@ -7,6 +7,7 @@
   minimal A(theta) after T steps is sgd_min_A_after (Theorem 4).
 - The safeguard: the optimized schedule keeps every loss component below its initial value.
 """
+import autograd.numpy as anp
 import numpy as np
 import pytest
 from autograd import grad
@@ -222,3 +223,97 @@ def test_auto_start_is_the_better_admissible_of_decay_grid_and_greedy(monkeypatc
         monkeypatch.setitem(nqm_schedules.STARTS, "decay-grid", lambda *args, s=decay: s)
         monkeypatch.setitem(nqm_schedules.STARTS, "greedy", lambda *args, s=greedy_start: s)
         assert nqm_schedules._start(problem, T, "auto", True, safeguard) is expected
+
+
+@pytest.mark.parametrize("c, k", [(1e-3, 1.0), (1e3, 1.0), (1.0, 10.0)])
+def test_greedy_and_the_safeguard_do_not_depend_on_the_problem_s_scale(c, k):
+    """The dynamics are linear: theta -> c theta with the noise scaled alike (mean0 -> c mean0, var0 and sigma2
+    -> c^2) multiplies every loss by c^2 and leaves every ratio L_i(t) / L_i(0), the greedy steps and the
+    safeguard's bounds as they are. Curvatures h -> k h with learning rates alpha -> alpha / k give the same
+    iterates (alpha h is what moves theta): greedy's and the bound's learning rates divide by k."""
+    # Catches: an absolute threshold where the code means a sign (e.g. L_i(0) > 1 instead of > 0 deciding which
+    # coordinates bind or are exempt, H_aa <= 1 instead of 0 in greedy_step), a margin added instead of scaled,
+    # or a learning rate clipped at an absolute value (the bound is 0.1-0.3 for k = 10).
+    h = chebyshev_extreme(20, 0.01, 1.0)
+    problem = make_problem(h, 1.0 / h, np.linspace(-10.0, 10.0, 20), 0.5)
+    scaled = problem._replace(h=k * problem.h, mean0=c * problem.mean0, var0=c**2 * problem.var0,
+                              sigma2=c**2 * problem.sigma2)
+    T = 12
+    alpha, mu = np.full(T, 3.0), np.full(T, 0.6)  # far too aggressive: the bound binds
+    assert nqm_schedules.constraint_violation(scaled, alpha / k, mu) == pytest.approx(
+        nqm_schedules.constraint_violation(problem, alpha, mu), rel=1e-9)
+    np.testing.assert_allclose(nqm_schedules.project_safeguard(scaled, alpha / k, mu),
+                               nqm_schedules.project_safeguard(problem, alpha, mu) / k, rtol=1e-7)
+    penalty = [final_loss(p, a, mu, 10.0) - final_loss(p, a, mu) for p, a in ((problem, alpha), (scaled, alpha / k))]
+    assert penalty[1] == pytest.approx(penalty[0], rel=1e-6)
+    g_scaled, g = greedy(scaled, T), greedy(problem, T)
+    np.testing.assert_allclose(g_scaled["alpha"], g["alpha"] / k, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(g_scaled["mu"], g["mu"], rtol=1e-7, atol=1e-12)
+
+
+def test_greedy_at_the_optimum_takes_no_step():
+    # Catches: greedy_step's H_aa = 0 branch (theta at the optimum and no noise: nothing to gain) returning
+    # another step, or dividing by H_aa = 0.
+    problem = make_problem([1.0, 0.2], [0.0, 0.0], [0.0, 0.0], [0.0, 0.0])
+    out = greedy(problem, 4)
+    assert out["alpha"].tolist() == [0.0] * 4 and out["mu"].tolist() == [0.0] * 4
+    assert out["loss"].tolist() == [0.0] * 5
+
+
+def test_adam_fit_keeps_the_best_iterate_and_stops_at_a_non_finite_gradient():
+    # Catches: adam_fit returning the last iterate instead of the best (its fits would then be allowed to end
+    # worse than they started), taking a non-finite value as the best, or going on after a non-finite gradient.
+    # f(x) = sqrt(x): Adam's first step of 1.0 from x = 0.5 lands at -0.5, where f and its gradient are nan.
+    with np.errstate(invalid="ignore"):
+        x, value, history = nqm_schedules.adam_fit(lambda x: anp.sum(anp.sqrt(x)), np.array([0.5]), 50, 1.0)
+    assert x.tolist() == [0.5] and value == pytest.approx(np.sqrt(0.5))
+    assert len(history) == 3 and np.isnan(history[1]) and np.isnan(history[2])  # f(x0), f(x1) = nan, stop
+    # Steps that make things worse are not kept: from x = 0.1, Adam's steps of about 1.0 land at -0.9, then -0.23.
+    x, value, history = nqm_schedules.adam_fit(lambda x: anp.sum(x**2), np.array([0.1]), 2, 1.0)
+    assert x.tolist() == [0.1] and value == pytest.approx(0.01) and history[1] == pytest.approx(0.81)
+    # A run that ends at its best: the final iterate, evaluated after the last step, is the one returned.
+    x, value, history = nqm_schedules.adam_fit(lambda x: anp.sum((x - 3.0) ** 2), np.array([0.0]), 3, 0.5)
+    assert len(history) == 4 and value == history[-1] == min(history) and (x[0] - 3.0) ** 2 == pytest.approx(value)
+
+
+def test_fixed_without_momentum_is_the_best_constant_sgd_rate():
+    # Catches: fixed(momentum=False) fitting with a momentum other than 0, or reporting one.
+    problem = noisy_ill_conditioned()
+    T = 20
+    out = fixed(problem, T, steps=100, lr=0.01, momentum=False)
+    assert np.all(out["mu"] == 0.0) and np.all(out["alpha"] == out["alpha"][0])
+    alpha, best = out["alpha"][0], out["loss"][-1]
+    assert best == pytest.approx(float(final_loss(problem, np.full(T, alpha), np.zeros(T))), rel=1e-12)
+    for da in (1.02, 0.98):
+        assert final_loss(problem, np.full(T, alpha * da), np.zeros(T)) >= best * (1 - 1e-9)
+
+
+def test_optimized_without_the_safeguard_is_adam_on_the_plain_loss():
+    # Catches: a penalty left in the objective when safeguard=False, the parameters split or mapped wrongly
+    # (alpha = exp(a), mu = 1 - exp(b)), or a cap applied anyway.
+    problem = noisy_ill_conditioned()
+    T, steps, lr = 6, 15, 0.05
+    init = (np.full(T, 3.0), np.full(T, 0.6))  # aggressive: a penalty would change the fit
+    assert nqm_schedules.constraint_violation(problem, *init) > 1.0
+    out = optimized(problem, T, steps=steps, lr=lr, init=init, safeguard=False)
+    a0, b0 = nqm_schedules.to_params(*init)
+    x, _, history = nqm_schedules.adam_fit(
+        lambda x: final_loss(problem, anp.exp(x[:T]), 1.0 - anp.exp(x[T:])), np.concatenate([a0, b0]), steps, lr)
+    np.testing.assert_allclose(out["alpha"], np.exp(x[:T]), rtol=1e-12)
+    np.testing.assert_allclose(out["mu"], 1.0 - np.exp(x[T:]), rtol=1e-12)
+    np.testing.assert_allclose(out["history"], history, rtol=1e-12)
+    assert out["init"] == pytest.approx(float(final_loss(problem, *init)), rel=1e-12)
+
+
+def test_decay_grid_with_nothing_admissible_starts_from_tiny_steps():
+    # Catches: the fallback start of decay_grid (no grid schedule keeps the safeguard) being something other
+    # than its documented "tiny steps": the smallest alpha0 / 1000 and no momentum.
+    problem = noisy_ill_conditioned()
+    alpha, mu = nqm_schedules.decay_grid(problem, 5, True, np.array([3.0, 4.0]), np.array([0.0]), np.array([1.0]))
+    assert alpha.tolist() == [3.0e-3] * 5 and mu.tolist() == [0.0] * 5
+
+
+def test_fixed_then_decay_schedule_without_a_tail():
+    # Catches: m = 0 (no decay steps) reporting a final fraction or a factor other than 1.
+    out = fixed_then_decay_schedule(noisy_ill_conditioned(), 0.5, 4, 0)
+    assert out["alpha"].tolist() == [0.5] * 4 and out["decay_to"] == 1.0 and out["r"] == 1.0

@@ -333,3 +333,21 @@ def test_reproduce_section_writes_the_report_and_reports_failures(monkeypatch, t
     monkeypatch.setattr(runner, "modules", lambda: [good, bad])
     section = proofs.reproduce_section(str(tmp_path / "bad.md"))
     assert section["passed"] is False and "Bad theorem: false" in section["report"]
+
+
+def test_every_update_rule_has_its_theorem1_checked(prove_run):
+    # Catches: a rule added to symbolic/optimizers.py without its proofs, or a proofs module dropped from the runner.
+    from shb.symbolic.optimizers import RULES
+
+    _, doc, _ = prove_run
+    steps = {(c["theorem"], c["step"]) for c in doc["claims"]}
+    for rule in RULES:
+        for what in ("mean step", "raw step", "covariance step", "raw and central agree", "adjoint", "one-step loss",
+                     "greedy sums"):
+            assert ("Rules: Theorem 1 for each rule", f"{rule.name}: {what}") in steps
+    for theorem, step in (("Rules: heavy ball = Theorem 1", "Theorem 1"),
+                          ("Rules: Nesterov momentum", "Sutskever et al. 2013, Eqs. 3-4"),
+                          ("Rules: preconditioning", "SGD in a preconditioned space"),
+                          ("Rules: minibatch size", "noise variance of a minibatch"),
+                          ("Rules: iterate averaging", "Polyak: gamma_t = 1/(t+2) keeps the running mean")):
+        assert (theorem, step) in steps

@@ -63,4 +63,5 @@ def test_unwritable_out_dir_is_a_one_line_error(tmp_path):
     run = subprocess.run([sys.executable, "-m", "shb.cli", "figure", "fig1", "--out", str(blocker / "sub")],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "Traceback" not in run.stderr
-    assert len(run.stderr.strip().splitlines()) == 1 and "Not a directory" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and "cannot be created below a file" in run.stderr
+    assert not (blocker.parent / "sub").exists()

@@ -47,7 +47,8 @@ from shb.numeric.idx import load_split, resolve_data_dir
 __all__ = ["CONFIGS", "run"]
 
 
-def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, dtype="float64", stop_after=None):
+def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, workers=None, dtype="float64",
+        stop_after=None):
     """Run (or resume) the offline experiment; write offline.json and Figures 5 and 6 into out_dir.
 
     Training (surface, SMD, curves) computes in `dtype` (float64 or float32; the configuration's
@@ -60,7 +61,8 @@ def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, dtype="fl
     spec = problem_spec(config, resolve_data_dir(data_dir))
     load_split(spec.data_dir, "train")  # a missing or corrupt file fails here, before any work
     work = Work(out_dir, config, spec)
-    workers = (os.cpu_count() or 1) if config["dask"] else 0
+    if workers is None:  # the configuration's choice: a local cluster of one process per core, or this process
+        workers = (os.cpu_count() or 1) if config["dask"] else 0
     with dask_client(scheduler, workers, required=scale == "paper") as client:
         if not run_units(work, client, stop_after, desc="offline"):
             return incomplete(TITLE)

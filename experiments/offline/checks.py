@@ -4,6 +4,7 @@ import numpy as np
 from shb.experiments.offline.config import BIAS_RATIO, HYPERGRAD_TOLERANCE, PAPER_BETA_RATIO
 from shb.experiments.offline.units import chosen_schedule
 from shb.experiments.verified import check
+from shb.numeric import smd
 
 
 def surface_arrays(state, horizon):
@@ -51,7 +52,8 @@ def figure5_checks(state, config, horizons):
         f"at SMD start alpha0={hc['at']['alpha0']:g}, beta={hc['at']['beta']:g}; reverse mode {hc['max_rel_error_reverse']:.1e})",
     )]
     for h in config["horizons"]:
-        for j, (start, end) in sorted(state["smd_eval"][str(h)].items()):
+        for j, pair in sorted(state["smd_eval"][str(h)].items()):
+            start, end = map(smd.diverged_as_inf, pair)
             checks.append(check(
                 f"smd_decreased_meta_objective_T{h}_init{j}", end < start,
                 f"J_{h} at SMD start {start:.4f} -> end {end:.4f} (mean of {config['eval_seeds']} runs, same seeds)",
@@ -82,7 +84,7 @@ def figure5_checks(state, config, horizons):
 
 def figure6_checks(config, horizons):
     hs, longest = config["horizons"], max(config["horizons"])
-    final = {h: horizons[str(h)]["final_train_loss"] for h in hs}
+    final = {h: smd.diverged_as_inf(horizons[str(h)]["final_train_loss"]) for h in hs}
     return [
         check("training_curves_finite", all(np.isfinite(v) for v in final.values()),
               "final losses " + ", ".join(f"T={h}: {final[h]:.4g}" for h in hs)),

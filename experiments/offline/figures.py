@@ -39,7 +39,7 @@ def figure6(state, config, horizons):
     fig, ax = plt.subplots(figsize=(5.5, 4))
     data = {}
     for h in config["horizons"]:
-        curve = np.array(state["curves"][str(h)])
+        curve = np.array(state["curves"][str(h)], dtype=float)  # a diverged point (None) is nan: not drawn
         sched = horizons[str(h)]
         ax.plot(curve[:, 0], curve[:, 1],
                 label=f"horizon {h}: $\\alpha_0$={sched['alpha0']:.3g}, $\\beta$={sched['beta']:.3g}")

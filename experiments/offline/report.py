@@ -1,6 +1,12 @@
 """The offline experiment's section of REPORT.md and its rows of the paper-vs-toolkit table."""
 from shb.experiments.common import paper_row
 from shb.experiments.offline.config import PROGRESS_FILE
+from shb.numeric.smd import diverged_as_inf
+
+
+def final_loss(horizon):
+    """The train loss of a horizon's schedule at the last step (+inf if its training diverged)."""
+    return diverged_as_inf(horizon["final_train_loss"])
 
 
 def paper_rows(scale, config, horizons):
@@ -8,7 +14,7 @@ def paper_rows(scale, config, horizons):
     longest, shortest = str(max(config["horizons"])), str(min(config["horizons"]))
     command = f"shb offline --scale {scale} --out DIR"
     beta_ratio = horizons[shortest]["beta"] / horizons[longest]["beta"]
-    loss_ratio = horizons[shortest]["final_train_loss"] / horizons[longest]["final_train_loss"]
+    loss_ratio = final_loss(horizons[shortest]) / final_loss(horizons[longest])
     note = f"horizons {shortest} vs {longest} on Fashion-MNIST; the paper: 100 vs 20k on MNIST"
     return [paper_row("offline SMD: beta(shortest horizon) / beta(longest)", "over 100", float(beta_ratio), command,
                       note=note),
@@ -20,7 +26,7 @@ def report(scale, config, horizons, checks, seconds, data_dir):
     hs = config["horizons"]
     longest, shortest = max(hs), min(hs)
     beta_ratio = horizons[str(shortest)]["beta"] / horizons[str(longest)]["beta"]
-    loss_ratio = horizons[str(shortest)]["final_train_loss"] / horizons[str(longest)]["final_train_loss"]
+    loss_ratio = final_loss(horizons[str(shortest)]) / final_loss(horizons[str(longest)])
     lines = [
         "## Offline meta-optimization (Section 3.2, Figures 5 and 6)", "",
         f"Scale `{scale}`: MLP with hidden layers {config['hidden_sizes']} (ReLU) on the IDX training set in "
@@ -34,8 +40,8 @@ def report(scale, config, horizons, checks, seconds, data_dir):
     ]
     for h in hs:
         r = horizons[str(h)]
-        s, e = r["meta_objective_start_end"]
-        lines.append(f"| {h} | {r['alpha0']:.4g} | {r['beta']:.4g} | {s:.4f} -> {e:.4f} | {r['final_train_loss']:.4g} |")
+        s, e = map(diverged_as_inf, r["meta_objective_start_end"])
+        lines.append(f"| {h} | {r['alpha0']:.4g} | {r['beta']:.4g} | {s:.4f} -> {e:.4f} | {final_loss(r):.4g} |")
     lines += ["", "Checks:", ""]
     lines += [f"- [{'x' if c['passed'] else ' '}] {c['name']}: {c['detail']}" for c in checks]
     lines += [

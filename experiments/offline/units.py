@@ -28,6 +28,10 @@ class Work:
         self.state = load_progress(self.path, config, lambda: fresh_state(config), read_progress)
 
     @property
+    def location(self):
+        return self.path
+
+    @property
     def total(self):
         return total_units(self.config)
 
@@ -76,7 +80,7 @@ def chains_done(state, config):
 def chosen_schedule(state, horizon):
     """SMD's (alpha0, beta) for this horizon: the averaged end point of the chain that evaluated best."""
     evals = state["smd_eval"][str(horizon)]
-    best = min(range(len(state["smd"][str(horizon)])), key=lambda j: evals[str(j)][1])
+    best = min(range(len(state["smd"][str(horizon)])), key=lambda j: smd.diverged_as_inf(evals[str(j)][1]))
     return smd.averaged_hypers(state["smd"][str(horizon)][best]["trajectory"]), best
 
 

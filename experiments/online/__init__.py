@@ -53,7 +53,8 @@ __all__ = ["CONFIGS", "config_for", "run"]
 COSTLIEST_FIRST = ("cnn", "mlp")  # the order the runner starts the panels' runs in
 
 
-def run(out_dir, config, scale="quick", net=BOTH, dataset=None, data_dir=None, scheduler=None, stop_after=None):
+def run(out_dir, config, scale="quick", net=BOTH, dataset=None, data_dir=None, scheduler=None, workers=None,
+        stop_after=None):
     """Run (or resume) the online experiment for `net` ("mlp", "cnn" or "both", with `config` its configuration or
     {net: configuration}); write each panel's JSON (online.json for the MLP, online_cnn.json for the CNN) and
     Figures 7 and 8 (fig7, fig8: a column per network) into out_dir. `dataset`: every panel's data set; by default
@@ -65,22 +66,23 @@ def run(out_dir, config, scale="quick", net=BOTH, dataset=None, data_dir=None, s
     start = time.monotonic()
     configs = {name: json.loads(json.dumps(c)) for name, c in panel_configs(config, net).items()}
     datasets = {name: dataset or DATASET[scale][name] for name in configs}
-    problems = {name: build_problem(c, name, datasets[name], data_dir)  # bad input fails here, before any work
+    data_dirs = {name: panel_data_dir(datasets, name, data_dir) for name in configs}
+    problems = {name: build_problem(c, name, datasets[name], data_dirs[name])  # bad input fails here, before any work
                 for name, c in configs.items()}
     try:
         os.makedirs(os.path.join(out_dir, "online_progress"), exist_ok=True)
     except OSError as err:
         raise InputError(f"cannot create output directory {out_dir}: {err.strerror}") from None
-    columns = [Panel(name, datasets[name], configs[name], run_specs(configs[name]),
+    columns = [Panel(name, datasets[name], data_dirs[name], configs[name], run_specs(configs[name]),
                      problems[name].net.init(np.random.default_rng(configs[name]["init_seed"])))
                for name in sorted(configs, key=COSTLIEST_FIRST.index)]
-    work = Work(out_dir, data_dir, columns)
-    with dask_client(scheduler, max(c["workers"] for c in configs.values())) as client:
+    work = Work(out_dir, columns)
+    with dask_client(scheduler, max(c["workers"] for c in configs.values()) if workers is None else workers) as client:
         if not run_units(work, client, stop_after, desc="online"):
             return incomplete(TITLE)
 
     columns.sort(key=lambda p: list(configs).index(p.net))  # figure columns in the networks' order (config.NETS)
-    outcomes = [panels.outcome(p, problems[p.net], work.panel_states(p.net), scale, data_dir) for p in columns]
+    outcomes = [panels.outcome(p, problems[p.net], work.panel_states(p.net), scale) for p in columns]
     many = len(outcomes) > 1
     lookahead = outcomes[0].config["lookahead"]
     figures_ok = []
@@ -96,3 +98,11 @@ def run(out_dir, config, scale="quick", net=BOTH, dataset=None, data_dir=None, s
     listed = {o.net: panels.prefixed(o.checks7 + o.checks8, o, many) for o in outcomes}
     return Result(TITLE, all(figures_ok), ["fig7", "fig8"], [c for o in outcomes for c in listed[o.net]],
                   [row for o in outcomes for row in paper_rows(o, many)], report(scale, outcomes, listed, seconds))
+
+
+def panel_data_dir(datasets, net, data_dir):
+    """The data directory of `net`'s panel: --data-dir, except that when the panels read different data sets (the
+    CNN's CIFAR-10 beside the MLP's Fashion-MNIST at paper scale) the embedded Fashion-MNIST is read from its own
+    place ($SHB_DATA, else the system's) and --data-dir holds the others."""
+    mixed = len(set(datasets.values())) > 1
+    return None if mixed and datasets[net] == "fashion-mnist" else data_dir

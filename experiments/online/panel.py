@@ -8,9 +8,8 @@ import os
 from collections import namedtuple
 
 from shb.experiments.online.checks import hypergrad_check, make_checks, summary
-from shb.experiments.online.report import clean
 from shb.experiments.verified import check
-from shb.ground.io import atomic_write_json
+from shb.ground.io import atomic_write_json, strict
 
 Outcome = namedtuple("Outcome", ["net", "dataset", "config", "runs", "summaries", "hypergrad_checks", "checks7",
                                  "checks8", "initial", "stochastic_names", "command"])
@@ -21,11 +20,11 @@ def json_name(net):
     return "online.json" if net == "mlp" else f"online_{net}.json"
 
 
-def outcome(panel, problem, states, scale, data_dir):
+def outcome(panel, problem, states, scale):
     """The panel's results (an Outcome) from its runs' final states {run name: state}."""
     config, specs = panel.config, panel.specs
-    runs = {name: clean(s["log"]) for name, s in states.items()}
-    summaries = {spec.name: clean(summary(states[spec.name], config, spec)) for spec in specs}
+    runs = {name: strict(s["log"]) for name, s in states.items()}
+    summaries = {spec.name: strict(summary(states[spec.name], config, spec)) for spec in specs}
     hchecks = {name: hypergrad_check(problem, states[name], config["check_eps"])
                for name in ("stochastic", "deterministic") if states[name]["hypergrad_sample"] is not None}
     checks7, checks8 = make_checks(problem, states, summaries, hchecks, config, panel.net)
@@ -34,7 +33,7 @@ def outcome(panel, problem, states, scale, data_dir):
             (checks7 if name == "stochastic" else checks8).append(check(
                 f"hypergrad_used_vs_finite_differences_{name}", False, "no meta-step sampled (run too short?)"))
     command = f"shb online --net {panel.net} --dataset {panel.dataset} --scale {scale} --out DIR" + (
-        " --data-dir D" if data_dir else "")
+        " --data-dir D" if panel.data_dir else "")
     return Outcome(panel.net, panel.dataset, config, runs, summaries, hchecks, checks7, checks8,
                    {s.name: s.alpha for s in specs}, [s.name for s in specs if s.mode == "stochastic"], command)
 
@@ -47,7 +46,7 @@ def passed(outcome):
 def write_json(out_dir, outcome, scale, seconds):
     """The panel's JSON file: scale, net, dataset, config, runs, summary, hypergrad_check, checks (their names
     without the panel prefix), all_checks_passed, seconds (the wall time of the whole invocation)."""
-    atomic_write_json(os.path.join(out_dir, json_name(outcome.net)), clean({
+    atomic_write_json(os.path.join(out_dir, json_name(outcome.net)), strict({
         "scale": scale, "net": outcome.net, "dataset": outcome.dataset, "config": outcome.config,
         "runs": outcome.runs, "summary": outcome.summaries, "hypergrad_check": outcome.hypergrad_checks,
         "checks": outcome.checks7 + outcome.checks8, "all_checks_passed": passed(outcome), "seconds": seconds,

@@ -83,14 +83,3 @@ def paper_rows(outcome, many):
         rows.append(paper_row(f"{prefix}online SMD (stochastic) / fixed lr: final train loss", "greater than 1",
                               sto["final_train_loss"] / fixed["final_train_loss"], command))
     return rows
-
-
-def clean(value):
-    """JSON-safe: non-finite floats become None."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clean(v) for v in value]
-    return value

@@ -18,9 +18,9 @@ from shb.ground.errors import InputError
 from shb.numeric import cifar, idx, networks, online_smd, training
 
 
-# One network's part of the experiment (a column of Figures 7 and 8): its network, data set, configuration, runs and
-# initial weights.
-Panel = namedtuple("Panel", ["net", "dataset", "config", "specs", "theta0"])
+# One network's part of the experiment (a column of Figures 7 and 8): its network, data set and data directory,
+# configuration, runs and initial weights.
+Panel = namedtuple("Panel", ["net", "dataset", "data_dir", "config", "specs", "theta0"])
 
 
 class Work:
@@ -28,10 +28,12 @@ class Work:
     progress. A run's key is (net, run name); ready() lists SMD runs before fixed ones, the panels in the order given
     (the costliest first), so the longest chains start first and both workers stay busy to the end."""
 
-    def __init__(self, out_dir, data_dir, panels):
-        self.data_dir, self.panels = data_dir, {p.net: p for p in panels}
+    def __init__(self, out_dir, panels):
+        self.panels = {p.net: p for p in panels}
         self.specs = {(p.net, s.name): s for p in panels for s in p.specs}
-        self.paths = {(p.net, s.name): progress_path(out_dir, p.net, p.dataset, s.name) for p in panels for s in p.specs}
+        self.paths = {(p.net, s.name): progress_path(out_dir, p.net, p.dataset, s.name)
+                      for p in panels for s in p.specs}
+        self.location = os.path.dirname(next(iter(self.paths.values())))
         self.states = {(p.net, s.name): load_progress(self.paths[p.net, s.name], online_smd.identity(s, p.config),
                                                       functools.partial(online_smd.new_state, s, p.config, p.theta0),
                                                       online_smd.read_state) for p in panels for s in p.specs}
@@ -62,7 +64,7 @@ class Work:
             if not finished(state, config):
                 until = min(config["steps"], (state["t"] // config["save_every"] + 1) * config["save_every"])
                 units.append(Unit(("run",) + key, segment, (json.dumps(config), panel.net, panel.dataset,
-                                                            self.data_dir, self.specs[key], state, until)))
+                                                            panel.data_dir, self.specs[key], state, until)))
         return units
 
     def record(self, key, state):

@@ -1,8 +1,10 @@
 """One BLAS thread per process: the configuration the experiments' worker processes run in.
 
-BLAS libraries read their thread count once, when they are loaded, so the setting only reaches
-processes started while it is in place (Dask's nanny and the online runs' spawned pool do this).
-On a busy 2-core machine a multi-threaded BLAS makes the MLP's small matrix products slower.
+BLAS libraries read their thread count from the environment once, when they are loaded, so
+`single_thread_environment` only reaches processes started while it is in place (Dask's nanny and
+`shb bench` do this). Work that runs in this process instead (no Dask) limits the loaded BLAS at run
+time with threadpoolctl (`single_blas_thread`). On a busy 2-core machine a multi-threaded BLAS makes
+the MLP's small matrix products slower: one MLP gradient took 23.7 ms instead of 1.4 ms.
 """
 import contextlib
 import os
@@ -23,3 +25,12 @@ def single_thread_environment():
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextlib.contextmanager
+def single_blas_thread():
+    """This process's BLAS limited to one thread inside the block (threadpoolctl), as a worker process runs."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

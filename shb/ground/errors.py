@@ -17,3 +17,25 @@ class InputError(ShbError, ValueError):
 
 class ProgressError(ShbError):
     """Saved progress that cannot be resumed: made with another configuration, or unreadable."""
+
+
+class NotFiniteError(ShbError):
+    """A computation whose result is not a number (a diverging schedule): said, never printed as NaN. Exit 1."""
+
+    status = 1
+
+
+class Interrupted(ShbError):
+    """Ctrl-C (exit 130) or SIGTERM (exit 143) stopped a run; the message says where its progress is saved."""
+
+    status = 130
+
+    def __init__(self, message, status=130):
+        super().__init__(message)
+        self.status = status
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be (the front end installs it); exit 143."""
+
+    status = 143

@@ -1,34 +1,95 @@
-"""A minimal progress bar: drawn on stderr only when stderr is a terminal."""
+"""Progress of a long run, with the time left: a bar on a terminal, a line every few seconds in a log.
+
+One mechanism for every long command (optimized fits, the experiments' units, figures). On a terminal the bar
+is redrawn in place:
+
+    offline [############..................] 12/40  1m05s elapsed, about 2m31s left
+
+Anywhere else (a log file, CI) it writes a plain line at the start, then at most one every `every` seconds, and
+at the end, so a log shows that the run is alive and how far it is. A resumed run starts its count at the units
+it had already done and says so ("resuming: 12 of 40 units done"); the time left is estimated from the units
+done in this session only.
+
+Why not tqdm: its output away from a terminal is carriage-return redraws on one line, which a log file keeps as
+one ever-growing line; the few lines here do what a log needs.
+"""
 import sys
 import time
 
 
-def progress(iterable, total=None, desc="", initial=0):
-    """Yield from `iterable`, redrawing `desc [####....] i/total` on a terminal (counting from `initial`, the items
-    a resumed run had already done); silent otherwise."""
+def duration(seconds):
+    """'42s', '3m05s', '2h07m'."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class Progress:
+    """Count units toward `total` on `stream` (stderr by default); `done` of them were finished before."""
+
+    def __init__(self, total, desc, done=0, unit="units", stream=None, every=10.0, clock=time.monotonic):
+        self.total, self.desc, self.unit = total, desc, unit
+        self.start_done, self.done = done, None
+        self.stream = sys.stderr if stream is None else stream
+        self.every, self.clock = every, clock
+        self.terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.started = self.last = clock()
+        if done:
+            self.say(f"{desc}: resuming: {done} of {total} {unit} done")
+        self.done = done
+        self._show(force=True)
+
+    def advance(self, n=1):
+        self.done += n
+        self._show(force=self.done >= self.total)
+
+    def close(self):
+        if self.terminal:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def status(self):
+        """'12/40 units, 1m05s elapsed, about 2m31s left' (no estimate before the first unit of this session)."""
+        elapsed = self.clock() - self.started
+        text = f"{self.done}/{self.total} {self.unit}, {duration(elapsed)} elapsed"
+        new = self.done - self.start_done
+        if new > 0 and self.done < self.total:
+            text += f", about {duration(elapsed / new * (self.total - self.done))} left"
+        return text
+
+    def _show(self, force=False):
+        now = self.clock()
+        if self.terminal:
+            width = 30
+            filled = int(width * min(self.done, self.total) / self.total) if self.total else 0
+            self.stream.write(f"\r{self.desc} [{'#' * filled}{'.' * (width - filled)}] {self.status()}\033[K")
+            self.stream.flush()
+        elif force or now - self.last >= self.every:
+            self.say(f"{self.desc}: {self.status()}")
+            self.last = now
+
+    def say(self, text):
+        """One line of its own (on a terminal, in place of the bar, which is redrawn below it)."""
+        self.stream.write(("\r\033[K" if self.terminal else "") + text + "\n")
+        self.stream.flush()
+        if self.terminal and self.done is not None:
+            self._show()
+
+
+def progress(iterable, total=None, desc="", unit="steps"):
+    """Yield from `iterable`, counting each item on a Progress."""
     if total is None:
-        try:
-            total = len(iterable)
-        except TypeError:
-            total = None
-    if not sys.stderr.isatty():
-        yield from iterable
-        return
-    start = time.monotonic()
-    for i, item in enumerate(iterable):
-        yield item
-        _draw(desc, initial + i + 1, total, time.monotonic() - start)
-    sys.stderr.write("\n")
-    sys.stderr.flush()
-
-
-def _draw(desc, done, total, elapsed):
-    if total:
-        width = 30
-        filled = int(width * done / total)
-        bar = "#" * filled + "." * (width - filled)
-        line = f"\r{desc} [{bar}] {done}/{total} {elapsed:5.1f}s"
-    else:
-        line = f"\r{desc} {done} {elapsed:5.1f}s"
-    sys.stderr.write(line)
-    sys.stderr.flush()
+        total = len(iterable)
+    with Progress(total, desc, unit=unit) as bar:
+        for item in iterable:
+            yield item
+            bar.advance()

@@ -1,4 +1,5 @@
-"""`shb derive [--check]`: regenerate (or check) numeric/nqm_generated.py and docs/derivations.md."""
+"""`shb derive [--check]`: regenerate (or check) numeric/nqm_generated.py and docs/derivations.md, and the update
+rules' numeric/nqm_generated_rules.py and docs/derivations_rules.md (symbolic/codegen.py, codegen_rules.py)."""
 import os
 
 from shb.ground.errors import InputError
@@ -6,7 +7,7 @@ from shb.ground.errors import InputError
 
 def register(subparsers):
     parser = subparsers.add_parser(
-        "derive", help="regenerate the numpy code and docs/derivations.md from the SymPy derivations"
+        "derive", help="regenerate the numpy code and docs/derivations*.md from the SymPy derivations"
     )
     parser.add_argument(
         "--check", action="store_true",

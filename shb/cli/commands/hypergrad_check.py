@@ -1,5 +1,8 @@
 """`shb hypergrad-check`: forward-mode hypergradient vs central finite differences (Eqs. 8-9)."""
-import json
+from shb.ground.io import to_json
+
+BYTES_PER_BATCH = 100 * (784 + 10) * 8    # one minibatch of 100 Fashion-MNIST examples, float64
+TAPE_BYTES_PER_STEP = 20 * 89_610 * 8     # the taped unroll keeps about 20 parameter-sized arrays per step
 
 
 def register(subparsers):
@@ -28,11 +31,17 @@ def main(args):
     from shb.experiments.offline import config as offline
     from shb.experiments.offline.units import hypergrad_check
     from shb.numeric.idx import resolve_data_dir
+    from shb.ground import limits
     from shb.ground.errors import InputError
 
     for name in ("horizon", "n_train"):
         if getattr(args, name) < 1:
             raise InputError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be >= 0, got {args.seed}")
+    # the horizon's minibatches, and Autograd's tape of the unrolled training (the reverse-mode reference)
+    limits.check_memory(args.horizon * (BYTES_PER_BATCH + TAPE_BYTES_PER_STEP), f"a hypergradient check over "
+                        f"{args.horizon} steps")
     for name in ("alpha0", "beta"):
         value = getattr(args, name)
         if not (np.isfinite(value) and value > 0):
@@ -44,7 +53,7 @@ def main(args):
     passed = result["max_rel_error"] < offline.HYPERGRAD_TOLERANCE
     result["passed"] = passed
     if args.json:
-        print(json.dumps(result, indent=1))
+        print(to_json(result))
     else:
         print(f"forward {result['forward']}\nfinite differences {result['finite_difference']}\n"
               f"reverse {result['reverse']}\nmax_rel_error {result['max_rel_error']:.3e} "

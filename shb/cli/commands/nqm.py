@@ -6,7 +6,9 @@
     shb nqm montecarlo --problem P.json --schedule S.json --runs N --seed K [--json]
 
 P.json = {"h": [...], "sigma2": [...], "mean0": [...], "var0": [...]}; S.json = {"alpha": [...], "mu": [...]}.
-Bad input is one line on stderr and exit status 2.
+Bad input is one line on stderr and exit status 2, and so is a request whose estimated memory (or time) does not
+fit (shb.ground.limits; --ignore-limits overrides). A result that is not finite (a diverging schedule) is one
+line naming the first step where it happens, exit status 1: the JSON output never holds NaN or Infinity.
 """
 import sys
 
@@ -15,6 +17,7 @@ from shb.numeric.nqm_schedule_registry import HORIZON, Option
 
 RUNS = Option("runs", "int", minimum=2)
 SEED = Option("seed", "int", minimum=0)
+JSON_BYTES_PER_NUMBER = 120  # a float as a Python object in a list, its strict copy and its JSON text
 
 
 def register(subparsers):
@@ -59,6 +62,32 @@ def _problem_args(parser, preset):
 
 def _json_arg(parser):
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.add_argument("--ignore-limits", action="store_true", help="run even when the estimated memory exceeds "
+                        "what is available, or the estimated time a day")
+
+
+def _check_size(args, n_bytes, seconds, what):
+    """Refuse, before any work, what the machine cannot hold (or would take more than a day to compute)."""
+    from shb.ground import limits
+
+    if args.json:
+        n_bytes += JSON_BYTES_PER_NUMBER * _output_numbers(args)
+    if not args.ignore_limits:
+        limits.check_memory(n_bytes, what)
+        limits.check_time(seconds, what)
+
+
+def _finite(values, what, T):
+    """NotFiniteError naming the first step t (axis 0 of `values`) where a value is not finite."""
+    import numpy as np
+
+    from shb.ground.errors import NotFiniteError
+
+    finite = np.isfinite(np.asarray(values, dtype=float).reshape(len(values), -1)).all(axis=1)
+    if not finite.all():
+        t = int(np.argmin(finite))
+        raise NotFiniteError(f"{what} is not finite from step {t} of {T} on: the schedule diverges on this problem "
+                             "(or its numbers overflow float64)")
 
 
 def _dest(option):
@@ -93,15 +122,18 @@ def _emit(args, obj, summary):
 
 
 def run_dynamics(args):
-    from shb.numeric.nqm_dynamics import STATS, rollout
+    from shb.numeric.nqm_dynamics import STATS, rollout, rollout_bytes
 
     problem = _load_problem(args)
     alpha, mu = _load_schedule(args.schedule)
+    T, d = alpha.size, problem.h.size
+    args.output_numbers = (len(STATS) * d + 1) * (T + 1)
+    _check_size(args, rollout_bytes(d, T), 0.0, f"the exact dynamics of {T} steps in {d} coordinates")
     with _quiet_numpy():
         out = rollout(problem, alpha, mu)
+    _finite(out["loss"], "the expected loss", T)
     obj = {name: out[name] for name in STATS}
     obj["loss"] = out["loss"]
-    T = alpha.size
     summary = (f"exact dynamics, d={problem.h.size}, T={T}: loss {out['loss'][0]:.6g} -> {out['loss'][-1]:.6g} "
                f"(excess loss 1/2 sum h (E^2 + V), Theorem 1)")
     return _emit(args, obj, summary)
@@ -111,9 +143,14 @@ def run_schedule(args):
     schedule = args.schedule
     problem = _load_problem(args)
     T = HORIZON.parse(args.steps)
-    options = {option.name: getattr(args, _dest(option)) for option in schedule.options}
+    options = schedule.resolve({option.name: getattr(args, _dest(option)) for option in schedule.options})
+    args.output_numbers = 3 * T + 1
+    _check_size(args, *schedule.estimate(problem.h.size, T, options), f"the {schedule.name} schedule of {T} steps in "
+                f"{problem.h.size} coordinates")
     with _quiet_numpy():
         out = schedule(problem, T, options)
+    _finite(out["loss"], f"the {schedule.name} schedule's expected loss", T)
+    _finite(list(zip(out["alpha"], out["mu"])), f"the {schedule.name} schedule", T)
     obj = {"alpha": out["alpha"], "mu": out["mu"], "loss": out["loss"]}
     summary = (f"{schedule.name} schedule, d={problem.h.size}, T={T}: final loss {out['loss'][-1]:.6g} "
                f"(initial {out['loss'][0]:.6g}); alpha {out['alpha'][0]:.4g} -> {out['alpha'][-1]:.4g}, "
@@ -122,14 +159,23 @@ def run_schedule(args):
 
 
 def run_montecarlo(args):
-    from shb.numeric.nqm_montecarlo import simulate
+    import numpy as np
+
+    from shb.ground.errors import NotFiniteError
+    from shb.numeric.nqm_montecarlo import simulate, simulate_cost
 
     problem = _load_problem(args)
     alpha, mu = _load_schedule(args.schedule)
     runs = RUNS.parse(args.runs)
     seed = SEED.parse(args.seed)
+    T, d = alpha.size, problem.h.size
+    args.output_numbers = 2 * d
+    _check_size(args, *simulate_cost(d, T, runs), f"Monte-Carlo of {runs} runs of {T} steps in {d} coordinates")
     with _quiet_numpy():
         out = simulate(problem, alpha, mu, runs, seed)
+    if not (np.isfinite(out["mean_theta"]).all() and np.isfinite(out["var_theta"]).all()):
+        raise NotFiniteError(f"the Monte-Carlo moments at step {T} are not finite: the schedule diverges on this "
+                             "problem")
     obj = {"mean_theta": out["mean_theta"][0], "var_theta": out["var_theta"][0]}
     summary = (f"Monte-Carlo, {runs} runs, seed {seed}, d={problem.h.size}, step T={alpha.size}: "
                f"mean of E[theta] over coordinates {obj['mean_theta'].mean():.6g}, "
@@ -137,8 +183,12 @@ def run_montecarlo(args):
     return _emit(args, obj, summary)
 
 
+def _output_numbers(args):
+    return getattr(args, "output_numbers", 0)
+
+
 def _quiet_numpy():
-    """Overflow in a diverging schedule gives inf/nan in the output, not warnings on stderr."""
+    """Overflow in a diverging schedule gives inf/nan, said once in one line (`_finite`), not numpy's warnings."""
     import numpy as np
 
-    return np.errstate(over="ignore", invalid="ignore")
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore")

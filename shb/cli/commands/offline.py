@@ -1,7 +1,9 @@
 """`shb offline`: the offline meta-optimization experiment (Section 3.2, Figures 5 and 6)."""
 import os
 
+from shb.cli.options import add_run_options
 from shb.experiments.registry import EXPERIMENTS
+from shb.ground.io import writable_directory
 
 
 def register(subparsers):
@@ -14,11 +16,8 @@ def register(subparsers):
     )
     parser.add_argument("--scale", default="quick", help="quick (horizons 100, 1k; minutes) or paper "
                         "(horizons 100, 1k, 5k, 20k; 2,500 surface samples; a cluster); tiny: seconds, for tests")
-    parser.add_argument("--out", default="results", help="output directory (default: results)")
-    parser.add_argument("--data-dir", default=None, help="directory with the Fashion-MNIST/MNIST IDX files "
-                        "(default: $SHB_DATA, else /usr/share/datasets/fashion-mnist)")
-    parser.add_argument("--scheduler", default=None, help="address of a Dask scheduler (default: a local "
-                        "cluster of worker processes)")
+    add_run_options(parser, "directory with the Fashion-MNIST/MNIST IDX files "
+                    "(default: $SHB_DATA, else /usr/share/datasets/fashion-mnist)")
     parser.add_argument("--float32", action="store_true", help="train in float32: steps about 2x faster, "
                         "results no longer equal to float64 ones up to rounding (SMD's path is sensitive to it); "
                         "the hypergradient check stays float64. Default: float64")
@@ -26,8 +25,8 @@ def register(subparsers):
 
 
 def main(args):
-    result = EXPERIMENTS["offline"].run(os.path.abspath(args.out), args.scale, data_dir=args.data_dir,
-                                        scheduler=args.scheduler, dtype="float32" if args.float32 else "float64")
+    result = EXPERIMENTS["offline"].run(writable_directory(args.out), args.scale, data_dir=args.data_dir,
+                                        scheduler=args.scheduler, workers=args.workers, dtype="float32" if args.float32 else "float64")
     print(result.report)
     print(f"wrote {os.path.join(args.out, 'offline.json')} and figures: {', '.join(result.figures)}")
     return 0 if result.passed else 1

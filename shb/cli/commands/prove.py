@@ -29,10 +29,12 @@ def register(subparsers):
 def run(args):
     from shb.proofs import report, runner
     from shb.ground.errors import InputError
-    from shb.ground.io import atomic_write_text, to_json
+    from shb.ground.io import atomic_write_text, to_json, writable_directory
 
-    if args.report is not None and os.path.isdir(args.report):
-        raise InputError(f"report path is a directory, not a file: {args.report}")
+    if args.report is not None:  # before the proofs run, not after
+        if os.path.isdir(args.report):
+            raise InputError(f"report path is a directory, not a file: {args.report}")
+        writable_directory(os.path.dirname(os.path.abspath(args.report)), "the --report directory")
     start = time.perf_counter()
     stream = None if args.json else _streamer()
     results = runner.run_all(on_result=stream)

@@ -8,6 +8,7 @@ import os
 import sys
 
 from shb.experiments.registry import PARTS, SCALES
+from shb.ground.io import writable_directory
 
 
 def register(subparsers):
@@ -22,7 +23,7 @@ def register(subparsers):
 def run(args):
     from shb.experiments.reproduce import reproduce
 
-    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(writable_directory(args.out), exist_ok=True)
     log = functools.partial(print, file=sys.stderr, flush=True)
     sections = reproduce(args.out, args.scale, args.only, log=log, data_dir=args.data_dir)
     ok = all(s.passed for s in sections)

@@ -1,0 +1,62 @@
+"""Result files are readable by others under the usual umask, and every JSON output is strict JSON.
+
+Bugs caught: files left with the private mode of the temporary file they were written to (0600 whatever the
+umask), and NaN or Infinity tokens in JSON (a diverging point of a sweep, a diverged loss), which strict parsers
+reject.
+"""
+import json
+import os
+import stat
+import subprocess
+import sys
+
+import numpy as np
+
+from shb.ground.io import atomic_write_json, read_json, to_json
+
+
+def strict_loads(text):
+    def reject(token):
+        raise ValueError(f"non-standard JSON token {token}")
+    return json.loads(text, parse_constant=reject)
+
+
+def test_results_follow_the_umask_and_their_json_is_strict(tmp_path):
+    # Figure 2 sweeps learning rates up to where the loss grows without bound.
+    run = subprocess.run([sys.executable, "-m", "shb.cli", "figure", "fig2", "--scale", "tiny", "--out", "out"],
+                         cwd=tmp_path, capture_output=True, text=True, preexec_fn=lambda: os.umask(0o022))
+    assert run.returncode == 0, run.stderr
+    files = sorted((tmp_path / "out").iterdir())
+    assert {f.suffix for f in files} == {".png", ".pdf", ".json"}
+    for f in files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o644, f
+    sidecar = strict_loads((tmp_path / "out" / "fig2.json").read_text())
+    assert sidecar["all_checks_passed"] and len(sidecar["data"]["solid"]["30"]) == 12
+
+
+def test_the_mode_is_the_umask_s(tmp_path):
+    old = os.umask(0o077)
+    try:
+        atomic_write_json(str(tmp_path / "private.json"), {"x": 1})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "private.json").stat().st_mode) == 0o600
+
+
+def test_non_finite_numbers_are_null_and_reading_refuses_nan(tmp_path):
+    text = to_json({"a": [1.0, float("nan"), float("inf")], "b": np.array([-np.inf, 2.0]), "c": np.float64("nan")})
+    assert strict_loads(text) == {"a": [1.0, None, None], "b": [None, 2.0], "c": None}
+    path = tmp_path / "p.json"
+    path.write_text('{"h": [NaN]}')
+    try:
+        read_json(str(path), "problem file")
+    except ValueError as err:
+        assert "NaN" in str(err) and "p.json" in str(err)
+    else:
+        raise AssertionError("NaN was read")
+
+
+def test_nqm_and_prove_json_is_strict(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "shb.cli", "nqm", "greedy", "--preset", "paper", "--steps", "20",
+                          "--json"], capture_output=True, text=True, check=True).stdout
+    assert len(strict_loads(out)["alpha"]) == 20

@@ -1,0 +1,101 @@
+"""Ctrl-C and SIGTERM stop a real run in one line, keep its saved progress, and a rerun resumes it to the numbers
+of an uninterrupted run.
+
+Each test starts `shb offline` or `shb online` at tiny settings on a local Dask cluster of two worker processes
+(`--workers 2`), waits until the first unit's result is saved, and sends the signal as a terminal (Ctrl-C: SIGINT
+to the whole process group, the workers included) or `kill` (SIGTERM to the main process) would. Bugs caught:
+worker tracebacks or leaked-semaphore warnings on the way out, a wrong exit status, a traceback instead of the
+one line, progress written half or lost, and a resumed run whose numbers differ.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from shb.experiments.offline.units import units_done
+
+from data_writers import write_synthetic_split
+
+PROGRESS_LINE = ("offline: ", "online: ")  # the progress mechanism's own lines on stderr (not a log file here)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("data"))
+    write_synthetic_split(directory, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
+    write_synthetic_split(directory, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
+    return directory
+
+
+def shb(argv, cwd, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "shb.cli", *argv], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs)
+
+
+def interrupt_when(process, saved, how, timeout=300):
+    """Send the signal once `saved()` is true (the first unit is saved); return (exit status, stderr)."""
+    deadline = time.monotonic() + timeout
+    while not saved():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no progress was saved"
+        time.sleep(0.05)
+    if how == "ctrl-c":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=timeout)
+    return process.returncode, err
+
+
+def run_to_end(argv, cwd):
+    process = shb(argv, cwd)
+    out, err = process.communicate(timeout=600)
+    assert process.returncode in (0, 1), err
+    return err
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory, data_dir):
+    """{experiment: its JSON result} of uninterrupted tiny runs, in this process."""
+    out = tmp_path_factory.mktemp("whole")
+    for experiment in ("offline", "online"):
+        run_to_end([experiment, "--scale", "tiny", "--data-dir", data_dir, "--out", "whole"], out)
+    return {e: json.loads((out / "whole" / f"{e}.json").read_text()) for e in ("offline", "online")}
+
+
+def own_lines(err):
+    return [line for line in err.splitlines() if not line.startswith(PROGRESS_LINE)]
+
+
+@pytest.mark.parametrize("how, status", [("ctrl-c", 130), ("sigterm", 143)])
+def test_offline_interrupted_resumes_to_the_same_numbers(tmp_path, data_dir, whole, how, status):
+    argv = ["offline", "--scale", "tiny", "--data-dir", data_dir]
+    progress = tmp_path / "part" / "offline_progress.json"
+    code, err = interrupt_when(shb(argv + ["--workers", "2", "--out", "part"], tmp_path), progress.exists, how)
+    assert code == status, err
+    assert own_lines(err) == [f"shb: interrupted; progress saved in {progress}"], err
+    assert "Traceback" not in err and "leaked" not in err
+    saved = json.loads(progress.read_text(), parse_constant=lambda token: pytest.fail(f"{token} in progress"))
+    assert units_done(saved) >= 1
+    assert not (tmp_path / "part" / "offline.json").exists()
+    resumed = run_to_end(argv + ["--out", "part"], tmp_path)
+    assert "resuming:" in resumed
+    part = json.loads((tmp_path / "part" / "offline.json").read_text())
+    assert part["horizons"] == whole["offline"]["horizons"] and part["checks"] == whole["offline"]["checks"]
+
+
+def test_online_interrupted_resumes_to_the_same_numbers(tmp_path, data_dir, whole):
+    argv = ["online", "--scale", "tiny", "--data-dir", data_dir]
+    progress = tmp_path / "part" / "online_progress"
+    saved = lambda: progress.is_dir() and any(progress.iterdir())  # noqa: E731
+    code, err = interrupt_when(shb(argv + ["--workers", "2", "--out", "part"], tmp_path), saved, "ctrl-c")
+    assert code == 130, err
+    assert own_lines(err) == [f"shb: interrupted; progress saved in {progress}"], err
+    assert "Traceback" not in err and "leaked" not in err
+    run_to_end(argv + ["--out", "part"], tmp_path)
+    part = json.loads((tmp_path / "part" / "online.json").read_text())
+    assert part["runs"] == whole["online"]["runs"] and part["hypergrad_check"] == whole["online"]["hypergrad_check"]
