@@ -18,9 +18,9 @@ from shb.ground.errors import InputError, ProgressError
 from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
 
 
-@pytest.fixture
-def data_dir(tmp_path):
-    d = str(tmp_path / "data")
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):  # read only: shared by the module's tests
+    d = str(tmp_path_factory.mktemp("data"))
     write_synthetic_split(d, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
     write_synthetic_split(d, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
     return d
@@ -120,29 +120,92 @@ def test_run_writes_results_and_checks(tmp_path, data_dir):
         saved["summary"]["stochastic"]["initial_lr"] / saved["summary"]["stochastic"]["lr_end_of_adaptation"])
 
 
-def test_both_networks_give_two_columns_and_leave_the_mlp_alone(tmp_path, data_dir):
+@pytest.fixture(scope="module")
+def both(tmp_path_factory, data_dir):
+    """A whole two-panel run at tiny settings (the MLP and the CNN, as `make reproduce` runs them): (out, result)."""
+    out = str(tmp_path_factory.mktemp("both"))
+    return out, online.run(out, config=config_for("tiny", net="both"), scale="tiny", net="both", data_dir=data_dir)
+
+
+def test_both_networks_give_two_columns_and_leave_the_mlp_alone(tmp_path, data_dir, both):
     # Catches: the MLP's online.json changed by running the CNN beside it (a number, a key, a check name), a panel
-    # missing from a figure or its sidecar, check names that collide across panels, a CNN panel without its JSON.
+    # missing from a figure or its sidecar, check names that collide across panels, a CNN panel without its JSON
+    # or without its checks, the report not naming each panel's data set.
     alone = str(tmp_path / "alone")
-    online.run(alone, config=TINY, net="mlp", data_dir=data_dir)
-    both = str(tmp_path / "both")
-    result = online.run(both, config=config_for("tiny", net="both"), scale="tiny", net="both", data_dir=data_dir)
-    mlp_alone, mlp_both = (json.load(open(os.path.join(d, "online.json"))) for d in (alone, both))
+    online.run(alone, config=TINY, scale="tiny", net="mlp", data_dir=data_dir)
+    out, result = both
+    mlp_alone, mlp_both = (json.load(open(os.path.join(d, "online.json"))) for d in (alone, out))
     strip = lambda saved: dict(saved, seconds=None, summary={run: dict(s, cpu_seconds=None)  # noqa: E731
                                                              for run, s in saved["summary"].items()})
-    assert strip(mlp_alone) == dict(strip(mlp_both), scale="quick")  # alone ran as scale "quick" (the default)
-    cnn_saved = json.load(open(os.path.join(both, "online_cnn.json")))
+    assert strip(mlp_alone) == strip(mlp_both)
+    cnn_saved = json.load(open(os.path.join(out, "online_cnn.json")))
     assert set(cnn_saved) == set(mlp_both) and cnn_saved["net"] == "cnn" and cnn_saved["dataset"] == "fashion-mnist"
     names = [c["name"] for c in result.checks]
     assert len(names) == len(set(names)) and {n.split("/")[0] for n in names} == {"mlp", "cnn"}
-    assert "cnn/hypergrad_used_vs_finite_differences_stochastic" in names
+    for panel in ("mlp", "cnn"):  # every check of the MLP's is there for the CNN too
+        assert {n.split("/", 1)[1] for n in names if n.startswith(panel + "/")} >= {
+            "hypergrad_used_vs_finite_differences_stochastic", "hypergrad_used_vs_finite_differences_deterministic",
+            "logged_lr_is_applied_fixed", "logged_lr_is_applied_stochastic", "logged_lr_is_applied_deterministic",
+            "stochastic_lr_falls_3x", "stochastic_lr_3x_below_deterministic", f"{panel}_trains_fixed_baseline"}
     for figure in ("fig7", "fig8"):
-        sidecar = json.load(open(os.path.join(both, f"{figure}.json")))
+        sidecar = json.load(open(os.path.join(out, f"{figure}.json")))
         assert set(sidecar["data"]) == set(sidecar["config"]) == {"mlp", "cnn"}
         assert {c["name"].split("/")[0] for c in sidecar["checks"]} == {"mlp", "cnn"}
     assert "### MLP on fashion-mnist" in result.report and "### CNN on fashion-mnist" in result.report
+    assert {row["quantity"].split(":")[0] for row in result.paper_vs_ours} == {
+        "MLP on fashion-mnist", "CNN on fashion-mnist"}
     with pytest.raises(InputError, match="one configuration per network"):
         online.run(str(tmp_path / "bad"), config=TINY, net="both", data_dir=data_dir)
+
+
+def test_two_panels_resume_to_the_same_result(tmp_path, data_dir, both):
+    # Catches progress files that collide across panels (the same run name in both), a panel whose runs a resume
+    # restarts or skips, and segment counts that mix the panels' configurations.
+    configs = config_for("tiny", net="both")
+    parts = str(tmp_path / "parts")
+    first = online.run(parts, config=configs, scale="tiny", net="both", data_dir=data_dir, stop_after=4)
+    assert first.complete is False and not os.path.exists(os.path.join(parts, "online_cnn.json"))
+    started = [units.progress_path(parts, net, "fashion-mnist", "stochastic") for net in ("mlp", "cnn")]
+    assert any(os.path.exists(p) for p in started)
+    online.run(parts, config=configs, scale="tiny", net="both", data_dir=data_dir)
+    strip = lambda summary: {k: dict(s, cpu_seconds=None) for k, s in summary.items()}  # noqa: E731
+    for name in ("online.json", "online_cnn.json"):
+        a, b = (json.load(open(os.path.join(d, name))) for d in (both[0], parts))
+        assert a["runs"] == b["runs"] and strip(a["summary"]) == strip(b["summary"])
+        assert a["hypergrad_check"] == b["hypergrad_check"]
+
+
+def test_a_wrong_cnn_input_fails_its_checks(data_dir, both):
+    # Catches a CNN panel whose checks cannot fail: a hypergradient the run did not compute (off by 1%), and a
+    # logged learning rate that is not the one applied (off by 1%), each fail the CNN's own named check.
+    from shb.experiments.online import panel
+    out, _ = both
+    config = config_for("tiny", net="cnn")
+    problem = units.build_problem(config, "cnn", "fashion-mnist", data_dir)
+    specs = run_specs(config)
+    states = {s.name: online_smd.read_state(units.progress_path(out, "cnn", "fashion-mnist", s.name))[1]
+              for s in specs}
+    cnn_panel = units.Panel("cnn", "fashion-mnist", data_dir, config, specs, None)
+    passed = lambda o: {c["name"]: c["passed"] for c in o.checks7 + o.checks8}  # noqa: E731
+    right = passed(panel.outcome(cnn_panel, problem, states, "tiny"))
+    assert right["hypergrad_used_vs_finite_differences_stochastic"] and right["logged_lr_is_applied_deterministic"]
+    wrong = dict(states["stochastic"])
+    wrong["hypergrad_sample"] = dict(wrong["hypergrad_sample"])
+    wrong["hypergrad_sample"]["hypergrad_used"] = np.asarray(wrong["hypergrad_sample"]["hypergrad_used"]) * 1.01
+    wrong_log = json.loads(json.dumps(states["deterministic"]["log"]))
+    wrong_log["lr"][wrong_log["step"].index(config["audit_step"])] *= 1.01
+    result = passed(panel.outcome(cnn_panel, problem, dict(states, stochastic=wrong, deterministic=dict(
+        states["deterministic"], log=wrong_log)), "tiny"))
+    assert not result["hypergrad_used_vs_finite_differences_stochastic"]
+    assert not result["logged_lr_is_applied_deterministic"]
+    assert result["hypergrad_used_vs_finite_differences_deterministic"] and result["logged_lr_is_applied_fixed"]
+
+
+def test_an_audit_step_that_is_not_logged_is_refused_before_work():
+    # Catches a configuration whose audited step has no logged lr: it crashed after the whole run (ValueError in
+    # the audit) instead of failing at the start with a one-line error.
+    with pytest.raises(InputError, match="audit_step 7 must be a logged step"):
+        run_specs(dict(TINY, audit_step=7))
 
 
 def test_audit_check_fails_when_the_logged_lr_is_not_the_applied_one(tmp_path, data_dir):

@@ -13,10 +13,10 @@ last step (all runs, the fixed baseline too). Runs:
 
 The burst shape and the other settings by scale are in config.py.
 
-Panels (Section 3.3): as in the paper's figures, `net="both"` (`make reproduce`, `shb figure online`,
-`shb online --net both`) runs the MLP and the CNN, a column each in Figures 7 and 8; `--net mlp` or
-`--net cnn` runs one. Each network's data set: the embedded Fashion-MNIST at quick scale; at paper
-scale the CNN reads CIFAR-10 from --data-dir (config.DATASET). Each panel writes its own JSON
+Panels (Section 3.3): as in the paper's figures, `net="both"` (`shb online`'s default) runs the MLP and
+the CNN, a column each in Figures 7 and 8; `--net mlp` or `--net cnn` runs one; `make reproduce` and
+`shb figure online` run config.REPRODUCE_NET. Each network's data set: the embedded Fashion-MNIST at quick
+scale; at paper scale the CNN reads CIFAR-10 from --data-dir (config.DATASET). Each panel writes its own JSON
 (online.json for the MLP, online_cnn.json for the CNN, with the same keys); with several panels the
 figures' and the report's check names start with "<net>/".
 
@@ -40,7 +40,8 @@ import time
 import numpy as np
 
 from shb.experiments.online import panel as panels
-from shb.experiments.online.config import BOTH, CONFIGS, DATASET, TITLE, config_for, panel_configs, run_specs
+from shb.experiments.online.config import (CONFIGS, DATASET, REPRODUCE_NET, TITLE, config_for, panel_configs,
+                                          run_specs)
 from shb.experiments.online.figures import figure
 from shb.experiments.online.report import paper_rows, report
 from shb.experiments.online.units import Panel, Work, build_problem
@@ -53,8 +54,8 @@ __all__ = ["CONFIGS", "config_for", "run"]
 COSTLIEST_FIRST = ("cnn", "mlp")  # the order the runner starts the panels' runs in
 
 
-def run(out_dir, config, scale="quick", net=BOTH, dataset=None, data_dir=None, scheduler=None, workers=None,
-        stop_after=None):
+def run(out_dir, config, scale="quick", net=REPRODUCE_NET, dataset=None, data_dir=None, scheduler=None,
+        workers=None, stop_after=None):
     """Run (or resume) the online experiment for `net` ("mlp", "cnn" or "both", with `config` its configuration or
     {net: configuration}); write each panel's JSON (online.json for the MLP, online_cnn.json for the CNN) and
     Figures 7 and 8 (fig7, fig8: a column per network) into out_dir. `dataset`: every panel's data set; by default

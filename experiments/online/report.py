@@ -23,7 +23,8 @@ def report(scale, outcomes, checks, seconds):
 def panel_report(scale, net_name, dataset, config, summaries, checks, seconds, command):
     sto, det, fixed = summaries["stochastic"], summaries["deterministic"], summaries["fixed"]
     lines = [
-        f"Scale `{scale}`: {net_name.upper()} on {dataset}, SGD momentum for {config['steps']} steps; online SMD "
+        f"Scale `{scale}`: {net_name.upper()} on {dataset}, SGD momentum for {config['steps']} steps of minibatches "
+        f"of {config['batch_size']} (meta-objective minibatch {config['meta_batch']}); online SMD "
         f"adapts (log alpha_eff, log(1 - mu)) with Adam (lr {config['meta_lr']}) for the first "
         f"{config['adapt_steps']} steps, lookahead T={config['lookahead']}, then alpha decays exponentially to "
         f"{config['final_lr']:g}. Burst shape: {config['meta_steps_per_burst']} meta-steps every "

@@ -18,16 +18,16 @@ def register(subparsers):
         "re-run the same command to continue an interrupted run.",
     )
     parser.add_argument("--net", choices=NETS + (BOTH,), default=BOTH,
-                        help="both (default, as make reproduce runs it): the MLP and the CNN, a column each in "
-                        "Figures 7 and 8; mlp or cnn: one network")
+                        help="both (default): the MLP and the CNN, a column each in Figures 7 and 8, as in the "
+                        "paper; mlp or cnn: one network")
     parser.add_argument("--dataset", choices=DATASETS, default=None,
                         help="fashion-mnist (embedded), mnist (IDX files in --data-dir) or cifar10 (python "
                         "pickle batches in --data-dir; trusted files only: pickle can run code); default: "
                         "fashion-mnist, and cifar10 for the CNN at paper scale (its --data-dir; the MLP beside "
                         "it then reads Fashion-MNIST from $SHB_DATA or the system's copy)")
     parser.add_argument("--scale", choices=SCALES, default="quick",
-                        help="quick (MLP: 3k steps, ~2 minutes; CNN: QUICK_CNN_STEPS steps, ~1.5 minutes) or paper (50k "
-                        "steps; hours to days); tiny: seconds, for tests")
+                        help="quick (MLP: 3k steps, ~2 minutes; CNN: 1k steps of batch 10, a few minutes) or paper "
+                        "(50k steps; hours to days); tiny: seconds, for tests")
     add_run_options(parser, "data directory (default for IDX: $SHB_DATA, else "
                     "/usr/share/datasets/fashion-mnist; required for cifar10)")
     parser.set_defaults(func=main)
