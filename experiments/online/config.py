@@ -69,13 +69,16 @@ PAPER = dict(
 )
 # The CNN: the public code's hand-tuned CIFAR-10 lr 5e-3 and its initial lrs for SMD.
 CNN_PAPER = dict(PAPER, fixed_lr=0.005, deterministic_lr=0.005, init_lrs=[0.005, 0.01, 0.001, 0.0005])
-# CNN at quick scale (the CNN's share of `make reproduce`: ~180 CPU-seconds, ~90 s on 2 cores). Sized from
-# measured costs (one BLAS thread, float64, Fashion-MNIST; `shb bench cnn` for the step against its floor): a
-# training step and a T=5 lookahead meta-step cost ~36 ms and ~0.7 s at batch 25 and scale with the batch, so
-# batch 10 buys 1000 training steps and 140 meta-steps (2 every 10 steps for 700 steps) per SMD run. Initial lr
-# 0.05 for both lookaheads (at 0.1 with mu 0.9 the CNN stops learning within 100 steps); Adam's step 0.1 (at 0.2
-# the stochastic lookahead's lr overshot to 1.2 and the CNN stopped learning). The fixed baseline keeps the
-# public code's hand-tuned CIFAR-10 lr 5e-3.
+# CNN at quick scale, aimed at ~180 CPU-seconds for its three runs (~90 s on 2 idle cores), sized from measured
+# costs (one BLAS thread, float64, Fashion-MNIST; `shb bench cnn` for the step against its floor): a training step
+# and a T=5 lookahead meta-step cost ~36 ms and ~0.7 s at batch 25 and scale with the batch, so batch 10 buys 1000
+# training steps and 140 meta-steps (2 every 10 steps for 700 steps) per SMD run. Measured on a loaded machine:
+# 60 CPU-s per SMD run at load 5-7, 86 s at load 11 (fixed run 36 s), so likely over the aim on an idle one too.
+# Initial lr 0.05 for both lookaheads (at 0.1 with mu 0.9 the CNN stops learning within 100 steps); Adam's step
+# 0.1 (at 0.2 the stochastic lookahead's lr overshot to 1.2 and the CNN stopped learning). With these settings
+# the stochastic lookahead's alpha falls 1.96x (alpha_eff 7.2x: mu falls too), short of stochastic_lr_falls_3x;
+# batch 25, longer adaptation (1200 steps, 1 meta-step every 10) and meta-batch 100 did no better. The fixed
+# baseline keeps the public code's hand-tuned CIFAR-10 lr 5e-3.
 CNN_QUICK = dict(
     CNN_PAPER,
     batch_size=10,
