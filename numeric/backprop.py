@@ -95,6 +95,12 @@ def as_dtype(theta, X, Y):
     return np.asarray(X, dtype=theta.dtype), np.asarray(Y, dtype=theta.dtype)
 
 
+def loss_value(theta, X, Y, layout):
+    """L(theta) alone: the forward pass without the ReLU slopes, in theta's dtype."""
+    X, Y = as_dtype(theta, X, Y)
+    return softmax_cross_entropy(forward_pass(views(theta, layout), X, slopes=False)[2], Y)[0]
+
+
 def loss_and_grad(theta, X, Y, layout):
     """(L(theta), dL/dtheta) by backprop, in theta's dtype: one forward pass and `backprop`.
 
@@ -110,6 +116,57 @@ def loss_and_grad(theta, X, Y, layout):
     return value, g
 
 
+def r_forward(params, tparams, hs, slopes, r_in=None):
+    """The R-operator's forward pass for all K tangents at once (tangent blocks (U_l, c_l) of (W_l, b_l)):
+
+        R a_l = R h_{l-1} W_l + h_{l-1} U_l + c_l,   R h_l = sigma'(a_l) o R a_l,   R z = R a_L,
+
+    with R h_0 = r_in, a (K, B, n_0) array, or None when the inputs do not depend on theta (the MLP; the CNN's
+    dense layers get the R of their input features). Returns ([R h_0, ..., R h_{L-1}], R z), R z (K, B, classes).
+    """
+    last = len(params) - 1
+    r_hs = [r_in]
+    for l, ((W, _), (U, c)) in enumerate(zip(params, tparams)):
+        r_a = hs[l] @ U                            # (K, B, n_out): h_{l-1} U_l for every tangent
+        if r_hs[l] is not None:
+            r_a += (r_hs[l].reshape(-1, W.shape[0]) @ W).reshape(r_a.shape)  # all K tangents in one product
+        r_a += c[:, None, :]
+        if l < last:
+            r_hs.append(slopes[l] * r_a)
+    return r_hs, r_a
+
+
+def softmax_r_delta(p, r_z):
+    """R delta_L = R p / B = p o (R z - <p, R z>) / B, row by row for each tangent (R z of shape (K, B, classes))."""
+    r_delta = p * (r_z - np.sum(p * r_z, axis=-1, keepdims=True))
+    r_delta /= p.shape[0]
+    return r_delta
+
+
+def r_backward(params, tparams, hs, slopes, deltas, r_hs, r_delta, hgrads):
+    """The R-operator's reverse pass from R delta_L, writing into hgrads = views(H U): for l = L, ..., 1
+
+        R dW_l = h_{l-1}^T R delta_l + R h_{l-1}^T delta_l,   R db_l = sum_i R delta_l,i,
+        R delta_{l-1} = (R delta_l W_l^T + delta_l U_l^T) o sigma'(a_{l-1}),
+
+    (the R h_0^T delta_1 term only when R h_0 is given). Returns the R of the error at the inputs,
+    R(delta_1 W_1^T) = R delta_1 W_1^T + delta_1 U_1^T (K, B, n_0), when R h_0 was given, else None.
+    """
+    for l in range(len(params) - 1, -1, -1):
+        hW, hb = hgrads[l]
+        np.matmul(hs[l].T, r_delta, out=hW)
+        np.sum(r_delta, axis=1, out=hb)
+        if r_hs[l] is None:
+            return None
+        hW += r_hs[l].transpose(0, 2, 1) @ deltas[l]
+        W, U = params[l][0], tparams[l][0]
+        r_delta = (r_delta.reshape(-1, W.shape[1]) @ W.T).reshape(r_hs[l].shape)
+        r_delta += deltas[l] @ U.transpose(0, 2, 1)
+        if l:
+            r_delta *= slopes[l - 1]
+    return r_delta
+
+
 def grad_and_hvps(theta, tangents, X, Y, layout):
     """(g, H U): the gradient g = dL/dtheta and H u_k for each row u_k of `tangents` (K, n), in one pass (Y one-hot).
 
@@ -122,35 +179,17 @@ def grad_and_hvps(theta, tangents, X, Y, layout):
         R dW_l = R h_{l-1}^T delta_l + h_{l-1}^T R delta_l,   R db_l = sum_i R delta_l,i,
         R delta_{l-1} = (R delta_l W_l^T + delta_l U_l^T) o sigma'(a_{l-1}),
 
-    using sigma'' = 0 (sigma' is piecewise constant; at a = 0 it is Autograd's 1/2, see `relu_slope`).
-    H u_k is the flat vector of (R dW_l, R db_l)_l for tangent k.
+    using sigma'' = 0 (sigma' is piecewise constant; at a = 0 it is Autograd's 1/2, see `relu_slope`):
+    `r_forward`, `softmax_r_delta`, `backprop` for g, `r_backward`. H u_k is the flat vector of
+    (R dW_l, R db_l)_l for tangent k.
     """
     X, Y = as_dtype(theta, X, Y)
     params, tparams = views(theta, layout), views(tangents, layout)
     hs, slopes, z = forward_pass(params, X)
     _, p = softmax_cross_entropy(z, Y)
-    last = len(params) - 1
-    r_hs = [None]                                  # R h_0 = 0: the inputs do not depend on theta
-    for l, ((W, _), (U, c)) in enumerate(zip(params, tparams)):
-        r_a = hs[l] @ U                            # (K, B, n_out): h_{l-1} U_l for every tangent
-        if l:
-            r_a += (r_hs[l].reshape(-1, W.shape[0]) @ W).reshape(r_a.shape)  # all K tangents in one product
-        r_a += c[:, None, :]
-        if l < last:
-            r_hs.append(slopes[l] * r_a)
-    r_delta = p * (r_a - np.sum(p * r_a, axis=-1, keepdims=True))
-    r_delta /= p.shape[0]
+    r_hs, r_z = r_forward(params, tparams, hs, slopes)
+    r_delta = softmax_r_delta(p, r_z)
     g, hvps = np.empty_like(theta), np.empty_like(tangents)
     deltas = backprop(params, hs, slopes, output_delta(p, Y), views(g, layout))
-    hgrads = views(hvps, layout)
-    for l in range(last, -1, -1):
-        hW, hb = hgrads[l]
-        np.matmul(hs[l].T, r_delta, out=hW)
-        np.sum(r_delta, axis=1, out=hb)
-        if l:
-            hW += r_hs[l].transpose(0, 2, 1) @ deltas[l]
-            W, U = params[l][0], tparams[l][0]
-            r_delta = (r_delta.reshape(-1, W.shape[1]) @ W.T).reshape(r_hs[l].shape)
-            r_delta += deltas[l] @ U.transpose(0, 2, 1)
-            r_delta *= slopes[l - 1]
+    r_backward(params, tparams, hs, slopes, deltas, r_hs, r_delta, views(hvps, layout))
     return g, hvps

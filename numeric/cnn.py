@@ -1,4 +1,4 @@
-"""The paper's CNN (Section 3.3) as plain Autograd functions over one flat parameter vector, and its Net.
+"""The paper's CNN (Section 3.3): its architecture and flat-vector layout, the Autograd-taped reference, and its Net.
 
 Architecture (adapted from Caffe's CIFAR-10 example, as in the paper): three 3x3
 convolutions with 32, 32 and 64 filters (stride 1, "same" zero padding, ReLU), each
@@ -15,9 +15,12 @@ a patch), and conv(x) = im2col(x) @ W + b with W of shape (9*C, F), computed as 
 2-D matrix product (n*H*W, 9*C) @ (9*C, F). im2col is linear; its
 adjoint `col2im` sums each patch entry back onto the pixel it came from. Both are
 Autograd primitives whose derivatives are each other (as `block`/`embed` in
-numeric/net.py), so reverse mode and forward-over-reverse (Hessian-vector products
-for the hypergradient, numeric/online_smd.py) both work: `make_net` takes all the CNN's
-derivatives from Autograd (`net.autograd_net`).
+numeric/net.py), so reverse mode and forward-over-reverse both work on `logits`: the
+taped reference loss (`taped_loss`), and all the derivatives of `taped_net`.
+
+`make_net`'s derivatives are hand-derived (numeric/cnn_backprop.py): backprop for the
+gradient and the batched R-operator for the gradient and K Hessian-vector products in
+one pass, tested against Autograd's derivatives of `taped_loss`.
 
 Inputs are flat rows in [0, 1] in (H, W, C) order, as `training.minibatch` returns them,
 so the same SGD, minibatch and hypergradient code serves every network.
@@ -29,12 +32,12 @@ import autograd.numpy as anp
 import numpy as np
 from autograd.extend import defjvp, defvjp, primitive
 
-from shb.numeric.net import autograd_net, bind, block
+from shb.numeric import cnn_backprop
+from shb.numeric.cnn_backprop import KERNEL, PAD
+from shb.numeric.net import Net, autograd_net, bind, block, cross_entropy, hand_derived
 
 PAPER_FILTERS = (32, 32, 64)
 PAPER_HIDDEN = 100
-KERNEL = 3
-PAD = KERNEL // 2
 
 # slices of one layer's weights and bias in the flat vector
 Param = namedtuple("Param", ["w_start", "w_stop", "w_shape", "b_start", "b_stop"])
@@ -82,26 +85,13 @@ def _params(theta, p):
 @primitive
 def im2col(x):
     """(n, H, W, C) -> (n, H, W, 9*C): the zero-padded 3x3 patch around every pixel, index (3*di + dj)*C + c."""
-    n, h, w, c = x.shape
-    padded = np.zeros((n, h + 2 * PAD, w + 2 * PAD, c))
-    padded[:, PAD:PAD + h, PAD:PAD + w, :] = x
-    out = np.empty((n, h, w, KERNEL * KERNEL, c))
-    for di in range(KERNEL):
-        for dj in range(KERNEL):
-            out[:, :, :, KERNEL * di + dj, :] = padded[:, di:di + h, dj:dj + w, :]
-    return out.reshape(n, h, w, KERNEL * KERNEL * c)
+    return cnn_backprop.patches(x).reshape(x.shape[:3] + (KERNEL * KERNEL * x.shape[3],))
 
 
 @primitive
 def col2im(cols, x_shape):
     """The adjoint of im2col: scatter-add every patch entry back to its pixel (padding dropped)."""
-    n, h, w, c = x_shape
-    cols = np.reshape(cols, (n, h, w, KERNEL * KERNEL, c))
-    padded = np.zeros((n, h + 2 * PAD, w + 2 * PAD, c))
-    for di in range(KERNEL):
-        for dj in range(KERNEL):
-            padded[:, di:di + h, dj:dj + w, :] += cols[:, :, :, KERNEL * di + dj, :]
-    return padded[:, PAD:PAD + h, PAD:PAD + w, :]
+    return cnn_backprop.unpatch(cols, x_shape)
 
 
 defvjp(im2col, lambda ans, x: lambda g: col2im(g, x.shape))
@@ -140,7 +130,26 @@ def logits(theta, X, layout):
     return anp.dot(h, W2) + b2
 
 
+def taped_loss(theta, X, Y, layout):
+    """Mean softmax cross-entropy of `logits`, composed of autograd.numpy operations: the reference."""
+    return cross_entropy(logits(theta, X, layout), Y)
+
+
+# L and dL/dtheta as Autograd primitives defined by the hand-derived derivatives (net.hand_derived).
+loss, loss_grad = hand_derived(cnn_backprop.loss_value, cnn_backprop.loss_and_grad, cnn_backprop.grad_and_hvps)
+
+
 def make_net(input_shape, n_classes, filters=PAPER_FILTERS, hidden=PAPER_HIDDEN):
-    """The CNN for inputs of shape (H, W, C) as a Net (numeric/net.py), its derivatives Autograd's."""
+    """The CNN for inputs of shape (H, W, C) as a Net (numeric/net.py): loss, gradient, Hessian-vector products
+    and logits hand-derived (numeric/cnn_backprop.py, in theta's dtype), taped_loss Autograd's; init draws float64."""
+    layout = make_layout(input_shape, filters, hidden, n_classes)
+    return Net("cnn", layout, layout.n_params, lambda rng: init_params(layout, rng), bind(loss, layout),
+               bind(cnn_backprop.loss_and_grad, layout), bind(cnn_backprop.grad_and_hvps, layout),
+               bind(cnn_backprop.logits, layout), bind(taped_loss, layout))
+
+
+def taped_net(input_shape, n_classes, filters=PAPER_FILTERS, hidden=PAPER_HIDDEN):
+    """The same CNN with every derivative Autograd's (net.autograd_net of `logits`; H u by make_jvp per tangent):
+    the network before its derivatives were hand-derived, kept as `shb bench cnn`'s reference."""
     layout = make_layout(input_shape, filters, hidden, n_classes)
     return autograd_net("cnn", layout, layout.n_params, lambda rng: init_params(layout, rng), bind(logits, layout))

@@ -23,16 +23,12 @@ from collections import namedtuple
 import autograd.numpy as anp
 import numpy as np
 from autograd import grad
-from autograd.extend import defjvp, defvjp, primitive
 
-from shb.numeric.backprop import as_dtype, forward_pass, grad_and_hvps, loss_and_grad, softmax_cross_entropy, views
-from shb.numeric.malloc import keep_freed_memory
-from shb.numeric.net import Net, bind, block, cross_entropy
+from shb.numeric.backprop import grad_and_hvps, loss_and_grad, loss_value, views
+from shb.numeric.net import Net, bind, block, cross_entropy, hand_derived
 
 PAPER_SIZES = (784, 100, 100, 10)
 INIT_SCALE = 0.1
-
-keep_freed_memory()  # every process that trains the MLP imports this module: see numeric/malloc.py
 
 Layer = namedtuple("Layer", ["w_start", "w_stop", "w_shape", "b_start", "b_stop"])
 
@@ -87,33 +83,10 @@ loss_grad_taped = grad(loss_taped)
 
 # ---------------------------------------------------------------- the loss as Autograd primitives
 
-@primitive
-def loss(theta, X, Y, layout):
-    """Mean softmax cross-entropy over the minibatch (Y one-hot), in theta's dtype.
-
-    An Autograd primitive: its derivative is `loss_grad` in reverse and forward mode, whose own derivative
-    is `hessian_vector_product`, so grad, make_jvp(grad) and grad-of-grad of it work as on `loss_taped`.
-    """
-    X, Y = as_dtype(theta, X, Y)
-    return softmax_cross_entropy(forward_pass(views(theta, layout), X, slopes=False)[2], Y)[0]
-
-
-@primitive
-def loss_grad(theta, X, Y, layout):
-    """dL/dtheta (`loss_and_grad`); an Autograd primitive whose derivative along u is H u in either mode (H = H^T)."""
-    return loss_and_grad(theta, X, Y, layout)[1]
-
-
-@primitive
-def hessian_vector_product(theta, u, X, Y, layout):
-    """H u for one tangent u: `grad_and_hvps` with K = 1 (third derivatives are not defined)."""
-    return grad_and_hvps(theta, u[None, :], X, Y, layout)[1][0]
-
-
-defvjp(loss, lambda ans, theta, X, Y, layout: lambda g: g * loss_grad(theta, X, Y, layout))
-defjvp(loss, lambda u, ans, theta, X, Y, layout: anp.dot(loss_grad(theta, X, Y, layout), u))
-defvjp(loss_grad, lambda ans, theta, X, Y, layout: lambda w: hessian_vector_product(theta, w, X, Y, layout))
-defjvp(loss_grad, lambda u, ans, theta, X, Y, layout: hessian_vector_product(theta, u, X, Y, layout))
+# L and dL/dtheta in theta's dtype, as Autograd primitives (net.hand_derived): their derivatives are `loss_grad`
+# and H u (`grad_and_hvps` with K = 1) in reverse and forward mode, so grad, make_jvp(grad) and grad-of-grad of
+# them work as on `loss_taped`.
+loss, loss_grad = hand_derived(loss_value, loss_and_grad, grad_and_hvps)
 
 
 def make_net(input_shape, n_classes, hidden_sizes=PAPER_SIZES[1:-1]):

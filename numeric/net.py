@@ -24,7 +24,8 @@ network's layout already bound, so callers pass only theta and the data:
                                   (tests/test_networks.py)
 
 Each network module (numeric/mlp.py, numeric/cnn.py) builds its Net with a `make_net(input_shape,
-n_classes, **sizes)`. A network whose derivatives are Autograd's needs only its logits: `autograd_net`.
+n_classes, **sizes)`. A network whose derivatives are Autograd's needs only its logits: `autograd_net`; one with
+hand-derived derivatives makes its `loss` an Autograd primitive with `hand_derived`.
 """
 from collections import namedtuple
 
@@ -32,6 +33,10 @@ import autograd.numpy as anp
 import numpy as np
 from autograd import grad, make_jvp, value_and_grad
 from autograd.extend import defjvp, defvjp, primitive
+
+from shb.numeric.malloc import keep_freed_memory
+
+keep_freed_memory()  # every process that trains a network imports this module: see numeric/malloc.py
 
 Net = namedtuple("Net", ["name", "layout", "n_params", "init", "loss", "loss_and_grad", "grad_and_hvps", "logits",
                          "taped_loss"])
@@ -68,6 +73,33 @@ def autograd_net(name, layout, n_params, init, logits):
         return g, hvps
 
     return Net(name, layout, n_params, init, loss, value_and_grad(loss), grad_and_hvps, logits, loss)
+
+
+def hand_derived(value, value_and_grad, grad_and_hvps):
+    """(loss, loss_grad): Autograd primitives f(theta, X, Y, layout) of a network's loss L and gradient g = grad L,
+    defined by its hand-derived functions value -> L, value_and_grad -> (L, g), grad_and_hvps(theta, U, ...) -> (g, H U).
+
+    The derivative of `loss` along u is g . u (forward mode) and its adjoint g (reverse mode); that of `loss_grad`
+    along u is H u in either mode (H = H^T), from grad_and_hvps with K = 1. So grad, make_jvp, forward-over-reverse
+    and reverse-over-reverse of them work as on a taped loss; third derivatives are not defined.
+    """
+    @primitive
+    def loss(theta, X, Y, layout):
+        return value(theta, X, Y, layout)
+
+    @primitive
+    def loss_grad(theta, X, Y, layout):
+        return value_and_grad(theta, X, Y, layout)[1]
+
+    @primitive
+    def hessian_vector_product(theta, u, X, Y, layout):
+        return grad_and_hvps(theta, u[None, :], X, Y, layout)[1][0]
+
+    defvjp(loss, lambda ans, theta, X, Y, layout: lambda g: g * loss_grad(theta, X, Y, layout))
+    defjvp(loss, lambda u, ans, theta, X, Y, layout: anp.dot(loss_grad(theta, X, Y, layout), u))
+    defvjp(loss_grad, lambda ans, theta, X, Y, layout: lambda w: hessian_vector_product(theta, w, X, Y, layout))
+    defjvp(loss_grad, lambda u, ans, theta, X, Y, layout: hessian_vector_product(theta, u, X, Y, layout))
+    return loss, loss_grad
 
 
 # ---------------------------------------------------------------- views of the flat parameter vector

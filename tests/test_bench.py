@@ -35,3 +35,26 @@ def test_bench_mlp_reports_both_dtypes_against_their_own_floors():
     assert "float64: plain step" in text and "float32: plain step" in text
     run = subprocess.run([sys.executable, "-m", "shb.cli", "bench", "mlp", "--repeats", "0"], capture_output=True, text=True)
     assert run.returncode == 2 and "Traceback" not in run.stderr and "--repeats" in run.stderr
+
+
+def test_bench_cnn_reports_steps_floors_and_autograd_speedup():
+    # Catches: a missing dtype or key, a ratio formed from the wrong timings, the Autograd reference or the
+    # one-thread claim dropped, a bad --batch taken silently.
+    run = lambda *extra: subprocess.run([sys.executable, "-m", "shb.cli", "bench", "cnn", "--repeats", "1", "--steps",  # noqa: E731
+                                         "1", "--batch", "4", *extra], capture_output=True, text=True)
+    result = json.loads(run("--json").stdout)
+    assert result["blas_threads"] == 1 and result["input_shape"] == [28, 28, 1] and result["batch_size"] == 4
+    assert result["filters"] == [32, 32, 64] and result["hidden"] == 100
+    for s in ("", "_float32"):
+        plain, hyper, floor, hyper_floor = (result[f"ms_{k}{s}"] for k in ("plain_step", "hyper_step", "matmul_floor",
+                                                                            "hyper_matmul_floor"))
+        assert min(plain, hyper, floor, hyper_floor) > 0
+        assert result[f"plain_over_floor{s}"] == plain / floor
+        assert result[f"hyper_over_hyper_floor{s}"] == hyper / hyper_floor
+        assert result[f"hyper_over_plain{s}"] == hyper / plain
+    assert result["hyper_speedup_over_autograd"] == result["ms_hyper_step_autograd"] / result["ms_hyper_step"]
+    assert result["plain_speedup_over_autograd"] == result["ms_plain_step_autograd"] / result["ms_plain_step"]
+    text = run("--input", "cifar10", "--no-autograd").stdout
+    assert "float64: plain step" in text and "32x32x3 inputs" in text and "Autograd" not in text
+    bad = run("--batch", "0")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--batch" in bad.stderr

@@ -7,20 +7,20 @@ import pytest
 
 from shb.experiments import online
 from shb.experiments.online import checks, units
-from shb.experiments.online.config import AUDIT_TOLERANCE, TINY, run_specs
+from shb.experiments.online.config import AUDIT_TOLERANCE, TINY, config_for, run_specs
 from shb.experiments.runner import load_progress
 from shb.numeric import cnn, mlp, online_smd
 from shb.numeric.hypergrad import finite_difference_hypergrad, relative_errors
 from shb import cli
-from shb.ground.errors import ProgressError
+from shb.ground.errors import InputError, ProgressError
 
 
 from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
 
 
-@pytest.fixture
-def data_dir(tmp_path):
-    d = str(tmp_path / "data")
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):  # read only: shared by the module's tests
+    d = str(tmp_path_factory.mktemp("data"))
     write_synthetic_split(d, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
     write_synthetic_split(d, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
     return d
@@ -95,7 +95,7 @@ def test_decay_reaches_final_lr_exponentially():
 
 def test_run_writes_results_and_checks(tmp_path, data_dir):
     out = str(tmp_path / "out")
-    result = online.run(out, config=TINY, data_dir=data_dir)
+    result = online.run(out, config=TINY, net="mlp", data_dir=data_dir)
     assert result.complete and result.figures == ["fig7", "fig8"]
     saved = json.load(open(os.path.join(out, "online.json")))
     assert set(saved["runs"]) == {"fixed", "stochastic", "stochastic_lr0.01", "deterministic"}
@@ -118,6 +118,94 @@ def test_run_writes_results_and_checks(tmp_path, data_dir):
     assert "| check | passed | detail |" in result.report and "shb online" in result.report
     assert result.paper_vs_ours[0]["ours"] == pytest.approx(
         saved["summary"]["stochastic"]["initial_lr"] / saved["summary"]["stochastic"]["lr_end_of_adaptation"])
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory, data_dir):
+    """A whole two-panel run at tiny settings (the MLP and the CNN, as `make reproduce` runs them): (out, result)."""
+    out = str(tmp_path_factory.mktemp("both"))
+    return out, online.run(out, config=config_for("tiny", net="both"), scale="tiny", net="both", data_dir=data_dir)
+
+
+def test_both_networks_give_two_columns_and_leave_the_mlp_alone(tmp_path, data_dir, both):
+    # Catches: the MLP's online.json changed by running the CNN beside it (a number, a key, a check name), a panel
+    # missing from a figure or its sidecar, check names that collide across panels, a CNN panel without its JSON
+    # or without its checks, the report not naming each panel's data set.
+    alone = str(tmp_path / "alone")
+    online.run(alone, config=TINY, scale="tiny", net="mlp", data_dir=data_dir)
+    out, result = both
+    mlp_alone, mlp_both = (json.load(open(os.path.join(d, "online.json"))) for d in (alone, out))
+    strip = lambda saved: dict(saved, seconds=None, summary={run: dict(s, cpu_seconds=None)  # noqa: E731
+                                                             for run, s in saved["summary"].items()})
+    assert strip(mlp_alone) == strip(mlp_both)
+    cnn_saved = json.load(open(os.path.join(out, "online_cnn.json")))
+    assert set(cnn_saved) == set(mlp_both) and cnn_saved["net"] == "cnn" and cnn_saved["dataset"] == "fashion-mnist"
+    names = [c["name"] for c in result.checks]
+    assert len(names) == len(set(names)) and {n.split("/")[0] for n in names} == {"mlp", "cnn"}
+    for panel in ("mlp", "cnn"):  # every check of the MLP's is there for the CNN too
+        assert {n.split("/", 1)[1] for n in names if n.startswith(panel + "/")} >= {
+            "hypergrad_used_vs_finite_differences_stochastic", "hypergrad_used_vs_finite_differences_deterministic",
+            "logged_lr_is_applied_fixed", "logged_lr_is_applied_stochastic", "logged_lr_is_applied_deterministic",
+            "stochastic_lr_falls_3x", "stochastic_lr_3x_below_deterministic", f"{panel}_trains_fixed_baseline"}
+    for figure in ("fig7", "fig8"):
+        sidecar = json.load(open(os.path.join(out, f"{figure}.json")))
+        assert set(sidecar["data"]) == set(sidecar["config"]) == {"mlp", "cnn"}
+        assert {c["name"].split("/")[0] for c in sidecar["checks"]} == {"mlp", "cnn"}
+    assert "### MLP on fashion-mnist" in result.report and "### CNN on fashion-mnist" in result.report
+    assert {row["quantity"].split(":")[0] for row in result.paper_vs_ours} == {
+        "MLP on fashion-mnist", "CNN on fashion-mnist"}
+    with pytest.raises(InputError, match="one configuration per network"):
+        online.run(str(tmp_path / "bad"), config=TINY, net="both", data_dir=data_dir)
+
+
+def test_two_panels_resume_to_the_same_result(tmp_path, data_dir, both):
+    # Catches progress files that collide across panels (the same run name in both), a panel whose runs a resume
+    # restarts or skips, and segment counts that mix the panels' configurations.
+    configs = config_for("tiny", net="both")
+    parts = str(tmp_path / "parts")
+    first = online.run(parts, config=configs, scale="tiny", net="both", data_dir=data_dir, stop_after=4)
+    assert first.complete is False and not os.path.exists(os.path.join(parts, "online_cnn.json"))
+    started = [units.progress_path(parts, net, "fashion-mnist", "stochastic") for net in ("mlp", "cnn")]
+    assert any(os.path.exists(p) for p in started)
+    online.run(parts, config=configs, scale="tiny", net="both", data_dir=data_dir)
+    strip = lambda summary: {k: dict(s, cpu_seconds=None) for k, s in summary.items()}  # noqa: E731
+    for name in ("online.json", "online_cnn.json"):
+        a, b = (json.load(open(os.path.join(d, name))) for d in (both[0], parts))
+        assert a["runs"] == b["runs"] and strip(a["summary"]) == strip(b["summary"])
+        assert a["hypergrad_check"] == b["hypergrad_check"]
+
+
+def test_a_wrong_cnn_input_fails_its_checks(data_dir, both):
+    # Catches a CNN panel whose checks cannot fail: a hypergradient the run did not compute (off by 1%), and a
+    # logged learning rate that is not the one applied (off by 1%), each fail the CNN's own named check.
+    from shb.experiments.online import panel
+    out, _ = both
+    config = config_for("tiny", net="cnn")
+    problem = units.build_problem(config, "cnn", "fashion-mnist", data_dir)
+    specs = run_specs(config)
+    states = {s.name: online_smd.read_state(units.progress_path(out, "cnn", "fashion-mnist", s.name))[1]
+              for s in specs}
+    cnn_panel = units.Panel("cnn", "fashion-mnist", data_dir, config, specs, None)
+    passed = lambda o: {c["name"]: c["passed"] for c in o.checks7 + o.checks8}  # noqa: E731
+    right = passed(panel.outcome(cnn_panel, problem, states, "tiny"))
+    assert right["hypergrad_used_vs_finite_differences_stochastic"] and right["logged_lr_is_applied_deterministic"]
+    wrong = dict(states["stochastic"])
+    wrong["hypergrad_sample"] = dict(wrong["hypergrad_sample"])
+    wrong["hypergrad_sample"]["hypergrad_used"] = np.asarray(wrong["hypergrad_sample"]["hypergrad_used"]) * 1.01
+    wrong_log = json.loads(json.dumps(states["deterministic"]["log"]))
+    wrong_log["lr"][wrong_log["step"].index(config["audit_step"])] *= 1.01
+    result = passed(panel.outcome(cnn_panel, problem, dict(states, stochastic=wrong, deterministic=dict(
+        states["deterministic"], log=wrong_log)), "tiny"))
+    assert not result["hypergrad_used_vs_finite_differences_stochastic"]
+    assert not result["logged_lr_is_applied_deterministic"]
+    assert result["hypergrad_used_vs_finite_differences_deterministic"] and result["logged_lr_is_applied_fixed"]
+
+
+def test_an_audit_step_that_is_not_logged_is_refused_before_work():
+    # Catches a configuration whose audited step has no logged lr: it crashed after the whole run (ValueError in
+    # the audit) instead of failing at the start with a one-line error.
+    with pytest.raises(InputError, match="audit_step 7 must be a logged step"):
+        run_specs(dict(TINY, audit_step=7))
 
 
 def test_audit_check_fails_when_the_logged_lr_is_not_the_applied_one(tmp_path, data_dir):
@@ -151,13 +239,13 @@ def test_segments_do_not_change_a_number(data_dir):
 
 def test_resume_gives_the_same_result(tmp_path, data_dir):
     whole = str(tmp_path / "whole")
-    online.run(whole, config=TINY, data_dir=data_dir)
+    online.run(whole, config=TINY, net="mlp", data_dir=data_dir)
     parts = str(tmp_path / "parts")
-    first = online.run(parts, config=TINY, data_dir=data_dir, stop_after=3)  # 3 segments of 10 steps
+    first = online.run(parts, config=TINY, net="mlp", data_dir=data_dir, stop_after=3)  # 3 segments of 10 steps
     assert first.complete is False and not os.path.exists(os.path.join(parts, "online.json"))
     _, saved = online_smd.read_state(units.progress_path(parts, "mlp", "fashion-mnist", "stochastic"))
     assert saved["t"] == 30 and saved["adam_step"] > 0  # in this process, runs go one after another
-    online.run(parts, config=TINY, data_dir=data_dir)
+    online.run(parts, config=TINY, net="mlp", data_dir=data_dir)
     a = json.load(open(os.path.join(whole, "online.json")))
     b = json.load(open(os.path.join(parts, "online.json")))
     assert a["runs"] == b["runs"]
@@ -165,7 +253,7 @@ def test_resume_gives_the_same_result(tmp_path, data_dir):
     assert strip(a["summary"]) == strip(b["summary"])
     changed = dict(TINY, meta_lr=0.02)
     with pytest.raises(ProgressError, match="different configuration"):
-        online.run(parts, config=changed, data_dir=data_dir)
+        online.run(parts, config=changed, net="mlp", data_dir=data_dir)
 
 
 def test_cnn_runs_on_a_cifar_directory(tmp_path):
@@ -184,8 +272,9 @@ def test_cnn_runs_on_a_cifar_directory(tmp_path):
     assert result.complete
     names = {c["name"]: c["passed"] for c in result.checks}
     assert names["hypergrad_used_vs_finite_differences_stochastic"] and names["logged_lr_is_applied_stochastic"]
-    saved = json.load(open(os.path.join(out, "online.json")))
-    assert saved["net"] == "cnn" and saved["runs"]["fixed"]["step"][-1] == 12
+    saved = json.load(open(os.path.join(out, "online_cnn.json")))
+    assert saved["net"] == "cnn" and saved["dataset"] == "cifar10" and saved["runs"]["fixed"]["step"][-1] == 12
+    assert not os.path.exists(os.path.join(out, "online.json"))  # the MLP's file
 
 
 @pytest.mark.parametrize("argv, expected", [
@@ -219,10 +308,10 @@ def test_dask_cluster_gives_the_in_process_results(tmp_path, data_dir):
     from distributed import LocalCluster
 
     here = str(tmp_path / "here")
-    online.run(here, config=TINY, data_dir=data_dir)
+    online.run(here, config=TINY, net="mlp", data_dir=data_dir)
     there = str(tmp_path / "there")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp", host="127.0.0.1",
                       dashboard_address=None) as cluster:
-        online.run(there, config=TINY, data_dir=data_dir, scheduler=cluster.scheduler_address)
+        online.run(there, config=TINY, net="mlp", data_dir=data_dir, scheduler=cluster.scheduler_address)
     a, b = (json.load(open(os.path.join(d, "online.json"))) for d in (here, there))
     assert a["runs"] == b["runs"] and a["hypergrad_check"] == b["hypergrad_check"]

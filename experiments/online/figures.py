@@ -19,16 +19,32 @@ def curve_panel(axes, runs, names, color, config, initial):
         ax.axvline(config["adapt_steps"], color="gray", ls=":", lw=1)
 
 
-def figure(runs, smd_names, title, config, initial):
-    fig, axes = plt.subplots(3, 1, figsize=(6, 8.5), sharex=True)
-    curve_panel(axes, runs, smd_names, "blue", config, initial)
-    curve_panel(axes, runs, ["fixed"], "red", config, initial)
-    axes[0].set(yscale="log", ylabel=f"train loss (first {config['eval_train']} examples)", title=title)
-    axes[1].set(yscale="log", ylabel=r"learning rate $\alpha$")
-    axes[2].set(yscale="log", ylabel=r"$\alpha_{eff} = \alpha / (1 - \mu)$", xlabel="training step")
-    axes[0].legend(fontsize=7)
-    axes[1].text(config["adapt_steps"], axes[1].get_ylim()[0], " adaptation stops", fontsize=7, color="gray",
-                 va="bottom")
+def figure(outcomes, kind, title):
+    """Figure 7 (kind "stochastic": the stochastic-lookahead SMD runs) or 8 ("deterministic") with the fixed-lr
+    baseline: one column per panel (experiments/online/panel.py), rows train loss, alpha and alpha_eff.
+
+    Returns (figure, data): data {run: log} for one panel, {net: {run: log}} for several.
+    """
+    many = len(outcomes) > 1
+    fig, grid = plt.subplots(3, len(outcomes), figsize=(6 * len(outcomes), 8.5), sharex="col", squeeze=False)
+    data = {}
+    for axes, o in zip(grid.T, outcomes):
+        names = o.stochastic_names if kind == "stochastic" else ["deterministic"]
+        curve_panel(axes, o.runs, names, "blue", o.config, o.initial)
+        curve_panel(axes, o.runs, ["fixed"], "red", o.config, o.initial)
+        where = f"{o.net.upper()}, {o.dataset}" if many else f"{title} ({o.net}, {o.dataset})"
+        axes[0].set(yscale="log", ylabel=f"train loss (first {o.config['eval_train']} examples)", title=where)
+        axes[1].set(yscale="log", ylabel=r"learning rate $\alpha$")
+        axes[2].set(yscale="log", ylabel=r"$\alpha_{eff} = \alpha / (1 - \mu)$", xlabel="training step")
+        axes[0].legend(fontsize=7)
+        axes[1].text(o.config["adapt_steps"], axes[1].get_ylim()[0], " adaptation stops", fontsize=7, color="gray",
+                     va="bottom")
+        logs = {name: o.runs[name] for name in list(names) + ["fixed"]}
+        if many:
+            data[o.net] = logs
+        else:
+            data = logs
+    if many:
+        fig.suptitle(title)
     fig.tight_layout()
-    data = {name: runs[name] for name in list(smd_names) + ["fixed"]}
     return fig, data

@@ -9,11 +9,22 @@ def fmt(x):
     return "diverged" if x is None else f"{x:.4g}"
 
 
-def report(scale, net_name, dataset, config, summaries, checks, seconds, command):
+def report(scale, outcomes, checks, seconds):
+    """The REPORT.md section: for each panel (experiments/online/panel.py) its settings, runs, checks and claims;
+    `checks` {net: the panel's checks as listed}."""
+    lines = ["## Online meta-optimization (Section 3.3, Figures 7 and 8)", ""]
+    for column, o in zip(("left", "right"), outcomes):
+        if len(outcomes) > 1:
+            lines += [f"### {o.net.upper()} on {o.dataset} (Figures 7 and 8, {column} column)", ""]
+        lines += panel_report(scale, o.net, o.dataset, o.config, o.summaries, checks[o.net], seconds, o.command)
+    return "\n".join(lines)
+
+
+def panel_report(scale, net_name, dataset, config, summaries, checks, seconds, command):
     sto, det, fixed = summaries["stochastic"], summaries["deterministic"], summaries["fixed"]
     lines = [
-        "## Online meta-optimization (Section 3.3, Figures 7 and 8)", "",
-        f"Scale `{scale}`: {net_name.upper()} on {dataset}, SGD momentum for {config['steps']} steps; online SMD "
+        f"Scale `{scale}`: {net_name.upper()} on {dataset}, SGD momentum for {config['steps']} steps of minibatches "
+        f"of {config['batch_size']} (meta-objective minibatch {config['meta_batch']}); online SMD "
         f"adapts (log alpha_eff, log(1 - mu)) with Adam (lr {config['meta_lr']}) for the first "
         f"{config['adapt_steps']} steps, lookahead T={config['lookahead']}, then alpha decays exponentially to "
         f"{config['final_lr']:g}. Burst shape: {config['meta_steps_per_burst']} meta-steps every "
@@ -53,20 +64,23 @@ def report(scale, net_name, dataset, config, summaries, checks, seconds, command
         f"x{fmt(spike['fixed'])}); diverged at {det['diverged_at']}; "
         f"{det['nonfinite_meta_grads']} non-finite meta-gradients; final train loss {fmt(det['final_train_loss'])} "
         f"(fixed {fmt(fixed['final_train_loss'])}); unstable: {'yes' if unstable else 'no'} |",
-        "", f"Regenerate: `{command}` (resumable; progress in OUT/online_progress/).",
+        "", f"Regenerate: `{command}` (resumable; progress in OUT/online_progress/).", "",
     ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
-def paper_rows(summaries, command):
+def paper_rows(outcome, many):
+    """The paper-vs-toolkit rows of one panel, their quantities prefixed with the network and data set if `many`."""
+    summaries, command = outcome.summaries, outcome.command
     sto, det, fixed = summaries["stochastic"], summaries["deterministic"], summaries["fixed"]
+    prefix = f"{outcome.net.upper()} on {outcome.dataset}: " if many else ""
     rows = [
-        paper_row("online SMD, stochastic lookahead: initial lr / lr at end of adaptation", "much greater than 1",
-                  sto["initial_lr"] / sto["lr_end_of_adaptation"], command),
-        paper_row("online SMD: deterministic / stochastic lookahead lr at end of adaptation", "much greater than 1",
-                  det["lr_end_of_adaptation"] / sto["lr_end_of_adaptation"], command),
+        paper_row(f"{prefix}online SMD, stochastic lookahead: initial lr / lr at end of adaptation",
+                  "much greater than 1", sto["initial_lr"] / sto["lr_end_of_adaptation"], command),
+        paper_row(f"{prefix}online SMD: deterministic / stochastic lookahead lr at end of adaptation",
+                  "much greater than 1", det["lr_end_of_adaptation"] / sto["lr_end_of_adaptation"], command),
     ]
     if sto["final_train_loss"] and fixed["final_train_loss"]:
-        rows.append(paper_row("online SMD (stochastic) / fixed lr: final train loss", "greater than 1",
+        rows.append(paper_row(f"{prefix}online SMD (stochastic) / fixed lr: final train loss", "greater than 1",
                               sto["final_train_loss"] / fixed["final_train_loss"], command))
     return rows

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import time
+from collections import namedtuple
 
 import numpy as np
 
@@ -17,40 +18,63 @@ from shb.ground.errors import InputError
 from shb.numeric import cifar, idx, networks, online_smd, training
 
 
+# One network's part of the experiment (a column of Figures 7 and 8): its network, data set and data directory,
+# configuration, runs and initial weights.
+Panel = namedtuple("Panel", ["net", "dataset", "data_dir", "config", "specs", "theta0"])
+
+
 class Work:
-    """The runs of one online experiment for the runner: their states, next segments and saved progress."""
+    """The runs of one online experiment (one or more panels) for the runner: their states, next segments and saved
+    progress. A run's key is (net, run name); ready() lists SMD runs before fixed ones, the panels in the order given
+    (the costliest first), so the longest chains start first and both workers stay busy to the end."""
 
-    def __init__(self, out_dir, config, net_name, dataset, data_dir, specs, theta0):
-        self.config, self.specs, self.problem = config, {s.name: s for s in specs}, (net_name, dataset, data_dir)
-        self.paths = {s.name: progress_path(out_dir, net_name, dataset, s.name) for s in specs}
+    def __init__(self, out_dir, panels):
+        self.panels = {p.net: p for p in panels}
+        self.specs = {(p.net, s.name): s for p in panels for s in p.specs}
+        self.paths = {(p.net, s.name): progress_path(out_dir, p.net, p.dataset, s.name)
+                      for p in panels for s in p.specs}
         self.location = os.path.dirname(next(iter(self.paths.values())))
-        self.states = {s.name: load_progress(self.paths[s.name], online_smd.identity(s, config),
-                                             functools.partial(online_smd.new_state, s, config, theta0),
-                                             online_smd.read_state) for s in specs}
+        self.states = {(p.net, s.name): load_progress(self.paths[p.net, s.name], online_smd.identity(s, p.config),
+                                                      functools.partial(online_smd.new_state, s, p.config, p.theta0),
+                                                      online_smd.read_state) for p in panels for s in p.specs}
+        rank = {net: i for i, net in enumerate(self.panels)}
+        self.order = sorted(self.specs, key=lambda key: (self.specs[key].mode == "fixed", rank[key[0]]))
 
-    def segments(self, state):
+    def config(self, key):
+        return self.panels[key[0]].config
+
+    def segments(self, key):
         """Segments done: a diverged run is done with all of them."""
-        every, steps = self.config["save_every"], self.config["steps"]
-        return math.ceil(steps / every) if finished(state, self.config) else math.ceil(state["t"] / every)
+        config, state = self.config(key), self.states[key]
+        every, steps = config["save_every"], config["steps"]
+        return math.ceil(steps / every) if finished(state, config) else math.ceil(state["t"] / every)
 
     @property
     def total(self):
-        return len(self.specs) * math.ceil(self.config["steps"] / self.config["save_every"])
+        return sum(math.ceil(self.config(key)["steps"] / self.config(key)["save_every"]) for key in self.specs)
 
     @property
     def done(self):
-        return sum(self.segments(s) for s in self.states.values())
+        return sum(self.segments(key) for key in self.specs)
 
     def ready(self):
-        every, steps = self.config["save_every"], self.config["steps"]
-        return [Unit(("run", name), segment, (json.dumps(self.config), *self.problem, self.specs[name], state,
-                                              min(steps, (state["t"] // every + 1) * every)))
-                for name, state in self.states.items() if not finished(state, self.config)]
+        units = []
+        for key in self.order:
+            config, state, panel = self.config(key), self.states[key], self.panels[key[0]]
+            if not finished(state, config):
+                until = min(config["steps"], (state["t"] // config["save_every"] + 1) * config["save_every"])
+                units.append(Unit(("run",) + key, segment, (json.dumps(config), panel.net, panel.dataset,
+                                                            panel.data_dir, self.specs[key], state, until)))
+        return units
 
     def record(self, key, state):
-        name = key[1]
-        self.states[name] = state
-        online_smd.save_state(self.paths[name], state, self.specs[name], self.config)
+        key = key[1:]
+        self.states[key] = state
+        online_smd.save_state(self.paths[key], state, self.specs[key], self.config(key))
+
+    def panel_states(self, net):
+        """{run name: state} of one panel."""
+        return {name: state for (n, name), state in self.states.items() if n == net}
 
 
 def finished(state, config):

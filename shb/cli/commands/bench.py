@@ -3,46 +3,15 @@
 A benchmark is a `register_<name>(subparsers)` function below, listed in BENCHMARKS;
 to add one (e.g. `shb bench nqm-grad`), write its register function and append it.
 Timings are medians over repeats of the mean time per step; nothing here asserts a speed.
-BLAS threading matters: the experiments' workers run with one BLAS thread (shb/blas.py), and
-`shb bench mlp` measures in a process started that way; `shb bench nqm-grad` (elementwise work,
-no matrix products) runs in the calling process.
+BLAS threading matters: the experiments' workers run with one BLAS thread (shb/ground/blas.py), and
+`shb bench mlp` and `shb bench cnn` (shb/cli/commands/bench_cnn.py) measure in a process started that
+way (shb/cli/commands/timing.py); `shb bench nqm-grad` (elementwise work, no matrix products) runs in
+the calling process.
 """
 import json
-import multiprocessing
-import time
 
-from shb.ground.blas import single_thread_environment
-
-
-def median_ms(fn, steps, repeats):
-    """Median over `repeats` of the mean wall time (ms) of `steps` calls of fn (after one warm-up call)."""
-    import numpy as np
-
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(steps):
-            fn()
-        times.append((time.perf_counter() - start) / steps * 1e3)
-    return float(np.median(times))
-
-
-def medians_ms(fns, steps, repeats):
-    """{name: median_ms} for the functions in `fns` ({name: fn}), their repeats interleaved (one repeat of each
-    in turn), so that a slow spell of a busy machine falls on all of them alike and their ratios stay fair."""
-    import numpy as np
-
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            for _ in range(steps):
-                fn()
-            times[name].append((time.perf_counter() - start) / steps * 1e3)
-    return {name: float(np.median(t)) for name, t in times.items()}
+from shb.cli.commands.bench_cnn import register_cnn
+from shb.cli.commands.timing import in_single_thread_process, median_ms, medians_ms
 
 
 def register_mlp(subparsers):
@@ -125,9 +94,9 @@ def bench_mlp(args):
 
     if args.repeats < 1 or args.steps < 1:
         raise InputError(f"--repeats and --steps must be positive, got {args.repeats} and {args.steps}")
-    with single_thread_environment():  # measured as the experiments' workers run: one BLAS thread
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            timings = pool.starmap(mlp_timings, [(dtype, args.steps, args.repeats) for dtype in ("float64", "float32")])
+    # measured as the experiments' workers run: one BLAS thread
+    timings = in_single_thread_process(mlp_timings, [(dtype, args.steps, args.repeats)
+                                                     for dtype in ("float64", "float32")])
     result = {}
     for ms, suffix in zip(timings, ("", "_float32")):
         result.update({
@@ -205,11 +174,11 @@ def bench_nqm_grad(args):
     return 0
 
 
-BENCHMARKS = [register_mlp, register_nqm_grad]
+BENCHMARKS = [register_mlp, register_cnn, register_nqm_grad]
 
 
 def register(subparsers):
-    parser = subparsers.add_parser("bench", help="speed benchmarks (shb bench mlp | nqm-grad)")
+    parser = subparsers.add_parser("bench", help="speed benchmarks (shb bench mlp | cnn | nqm-grad)")
     benchmarks = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for register_benchmark in BENCHMARKS:
         register_benchmark(benchmarks)
