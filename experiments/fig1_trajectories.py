@@ -12,7 +12,7 @@ import numpy as np
 from shb.experiments.common import generated_code_check, paper_row
 from shb.experiments.result import Result
 from shb.experiments.verified import check, save_verified_figure
-from shb.numeric import nqm_checks, nqm_dynamics, nqm_montecarlo, nqm_problem, nqm_schedules
+from shb.numeric import nqm_checks, nqm_dynamics, nqm_fixed_decay, nqm_montecarlo, nqm_problem
 
 # ---- configuration (our choice: the paper does not give Figure 1's numbers) -------------------
 PAPER = dict(h=[0.02, 1.0], sigma2=[0.5, 4.0], mean0=[-10.0, 3.0], T=150, k=100,
@@ -27,7 +27,7 @@ def schedules(cfg):
     """(conservative, aggressive-then-decay) as {"alpha", "mu"} with mu = 0 (plain SGD)."""
     T, k = cfg["T"], cfg["k"]
     small = np.full(T, cfg["alpha_small"])
-    large = nqm_schedules.fixed_then_decay(cfg["alpha_large"], k, T - k, cfg["decay_to"])
+    large = nqm_fixed_decay.fixed_then_decay(cfg["alpha_large"], k, T - k, cfg["decay_to"])
     zero = np.zeros(T)
     return {"small": {"alpha": small, "mu": zero}, "decay": {"alpha": large, "mu": zero}}
 

@@ -12,7 +12,7 @@ import numpy as np
 from shb.experiments.common import generated_code_check, paper_row
 from shb.experiments.result import Result
 from shb.experiments.verified import check, save_verified_figure
-from shb.numeric import nqm_checks, nqm_dynamics, nqm_problem, nqm_schedules
+from shb.numeric import nqm_checks, nqm_dynamics, nqm_fixed_decay, nqm_problem
 
 # ---- configuration ----------------------------------------------------------------------------
 PAPER = dict(preset="paper", horizons=(30, 100, 300, 1000), tail=50, decay_to=0.01,
@@ -33,7 +33,7 @@ def sweep(problem, cfg):
         curve = nqm_dynamics.rollout(problem, fixed, np.zeros_like(fixed))["loss"]
         for k in cfg["horizons"]:
             solid[k] = curve[:, k]
-            schedule = nqm_schedules.fixed_then_decay(alphas, k, cfg["tail"], cfg["decay_to"])
+            schedule = nqm_fixed_decay.fixed_then_decay(alphas, k, cfg["tail"], cfg["decay_to"])
             dashed[k] = nqm_dynamics.rollout(problem, schedule, np.zeros_like(schedule))["loss"][:, -1]
     return alphas, solid, dashed
 
@@ -48,7 +48,7 @@ def run(out_dir, cfg, scale="quick"):
     alphas, solid, dashed = sweep(problem, cfg)
     best = {k: (argmin_alpha(alphas, solid[k]), argmin_alpha(alphas, dashed[k])) for k in cfg["horizons"]}
     k_mid = sorted(cfg["horizons"])[len(cfg["horizons"]) // 2]
-    single = nqm_schedules.fixed_then_decay(np.array([best[k_mid][1]]), k_mid, cfg["tail"], cfg["decay_to"])[0]
+    single = nqm_fixed_decay.fixed_then_decay(np.array([best[k_mid][1]]), k_mid, cfg["tail"], cfg["decay_to"])[0]
     single_loss = nqm_dynamics.rollout(problem, single, np.zeros_like(single))["loss"][-1]
     checks = [
         generated_code_check(),

@@ -9,7 +9,8 @@ expected excess loss of numeric.nqm_dynamics for t = 0..T), plus a few documente
 - optimized: one (alpha_t, mu_t) per step, fitted by Autograd + Adam on L(T) from the best exponentially
   decaying schedule of a grid, with the paper's safeguard (no coordinate's loss component above its
   initial value): a penalty during the fit, then an exact per-step learning-rate bound.
-- fixed_then_decay: k steps at a fixed alpha, then m steps at alpha r^j (Figure 2's dashed curves).
+- fixed_then_decay (numeric/nqm_fixed_decay.py): k steps at a fixed alpha, then m steps at alpha r^j
+  (Figure 2's dashed curves).
 
 Parameterization of fitted schedules (well conditioned for Adam; the paper, Section 4.1, likewise
 optimizes log effective learning rate and log(1 - mu)):
@@ -24,11 +25,6 @@ the greedy schedule and the best exponentially decaying schedule alpha0 f^(t/(T-
 The grids: alpha log-spaced on [1e-3, 8], mu = 0 and 1 - mu log-spaced on [1e-3, 1); alpha0 log-spaced
 on [0.01, 4], mu in {0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95}, f log-spaced on [1e-4, 1]. On the `paper`
 preset at T = 250 the decaying start is (alpha0, mu, f) = (1.59, 0.8, 1e-3).
-
-Measured on the `paper` preset, T = 250 (d = 1000; 2 shared cores under load): greedy 63.93 (paper
-63.86), greedy-sgd 65.10, fixed 42.20 (42.19), optimized 3.95 (4.25; start 5.15), every one keeping
-each loss component <= its initial value. `paper-deterministic`: greedy 7.5e-29 (= CG), optimized
-7.5e-29 (no better than greedy), fixed 2.2e-23, initial loss 25125.
 """
 import numpy as np
 from autograd import value_and_grad
@@ -47,7 +43,8 @@ DET_RTOL = 1e-12
 ADAM_STEPS, ADAM_LR = 500, 0.003  # Adam as in the paper (Section 2.3); the registry's defaults too
 
 
-def _result(problem, alpha, mu, **extra):
+def schedule_result(problem, alpha, mu, **extra):
+    """The schedule dict: alpha, mu and the loss curve L(0..T) of their rollout (Theorem 1), plus extras."""
     alpha = np.asarray(alpha, dtype=float)
     mu = np.asarray(mu, dtype=float)
     out = {"alpha": alpha, "mu": mu, "loss": rollout(problem, alpha, mu)["loss"]}
@@ -89,7 +86,7 @@ def greedy(problem, T, momentum=True):
         alpha.append(a)
         mu.append(m)
         stats = nqm_step(a, m, problem.h, problem.sigma2, *stats)
-    return _result(problem, alpha, mu)
+    return schedule_result(problem, alpha, mu)
 
 
 def greedy_sgd(problem, T):
@@ -184,7 +181,7 @@ def fixed(problem, T, steps=ADAM_STEPS, lr=ADAM_LR, init=None, momentum=True):
     x, _, history = adam_fit(objective, x0, steps, lr, desc="fixed")
     alpha = float(np.exp(x[0]))
     mu = float(1.0 - np.exp(x[1])) if momentum else 0.0
-    return _result(problem, alpha * ones, mu * ones, history=np.array(history))
+    return schedule_result(problem, alpha * ones, mu * ones, history=np.array(history))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -371,40 +368,5 @@ def optimized(problem, T, steps=ADAM_STEPS, lr=ADAM_LR, init="auto", momentum=Tr
     if safeguard:
         alpha = project_safeguard(problem, alpha, mu)
     init_loss = float(final_loss(problem, np.asarray(alpha0, float), np.asarray(mu0, float)))
-    return _result(problem, alpha, mu, history=np.array(history), init=init_loss,
-                   violation=constraint_violation(problem, alpha, mu))
-
-
-# ---------------------------------------------------------------------------------------------
-# Fixed learning rate followed by an exponential decay tail (Figure 2, dashed curves)
-# ---------------------------------------------------------------------------------------------
-
-DECAY_FINAL_FRACTIONS = np.geomspace(1e-4, 1.0, 49)
-
-
-def fixed_then_decay(alpha, k, m, decay_to=0.01):
-    """Learning rates: k steps at alpha, then m steps at alpha r^j, j = 1..m, with r = decay_to^(1/m)
-    (so the last step runs at decay_to * alpha). alpha may be an array of B values: returns (B, k + m)."""
-    alpha = np.asarray(alpha, dtype=float)
-    r = decay_to ** (1.0 / m) if m > 0 else 1.0
-    tail = r ** np.arange(1, m + 1)
-    return np.concatenate([np.broadcast_to(alpha[..., None], alpha.shape + (k,)), alpha[..., None] * tail], axis=-1)
-
-
-def fixed_then_decay_schedule(problem, alpha, k, m, mu=0.0, decay_to=None, fractions=DECAY_FINAL_FRACTIONS):
-    """The schedule dict of `fixed_then_decay` (momentum mu throughout) with its loss curve.
-
-    decay_to: the final fraction r^m. If None it is fitted: the value in `fractions` (default 1e-4 .. 1,
-    49 values log-spaced; 1 means no decay) minimizing L(k + m), by one batched rollout, i.e. the best
-    exponential tail for this (alpha, k). Extras: "r" (the per-step factor) and "decay_to".
-    """
-    if decay_to is None and m > 0:
-        alphas = np.stack([fixed_then_decay(alpha, k, m, f) for f in fractions])
-        with np.errstate(over="ignore", invalid="ignore"):
-            losses = final_loss(problem, alphas, np.full(alphas.shape, float(mu)))
-        losses = np.where(np.isfinite(losses), losses, np.inf)
-        decay_to = float(np.asarray(fractions)[int(np.argmin(losses))])
-    decay_to = 1.0 if decay_to is None else float(decay_to)
-    alpha_t = fixed_then_decay(float(alpha), k, m, decay_to)
-    r = decay_to ** (1.0 / m) if m > 0 else 1.0
-    return _result(problem, alpha_t, np.full(k + m, float(mu)), r=r, decay_to=decay_to)
+    return schedule_result(problem, alpha, mu, history=np.array(history), init=init_loss,
+                           violation=constraint_violation(problem, alpha, mu))

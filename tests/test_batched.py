@@ -14,7 +14,7 @@ from autograd import grad
 from hypothesis import example, given, strategies as st
 
 from shb.experiments import fig2_short_horizon
-from shb.numeric import nqm_adjoint, nqm_dynamics, nqm_schedules
+from shb.numeric import nqm_adjoint, nqm_dynamics, nqm_fixed_decay, nqm_schedules
 from shb.numeric.nqm_problem import make_problem
 
 RTOL = 1e-12
@@ -124,10 +124,10 @@ def test_fixed_then_decay_of_an_array_equals_one_alpha_at_a_time(alphas, k, m, d
     # Catches: the batch axis of fixed_then_decay broadcast wrongly (the tail or the fixed part of another
     # alpha, the decay applied along the batch axis).
     alphas = np.array(alphas)
-    batch = nqm_schedules.fixed_then_decay(alphas, k, m, decay_to)
+    batch = nqm_fixed_decay.fixed_then_decay(alphas, k, m, decay_to)
     assert batch.shape == (alphas.size, k + m)
     for b, alpha in enumerate(alphas):
-        one = nqm_schedules.fixed_then_decay(alpha, k, m, decay_to)
+        one = nqm_fixed_decay.fixed_then_decay(alpha, k, m, decay_to)
         assert one.shape == (k + m,)
         close(batch[b], one)
         close(one, [alpha] * k + [alpha * decay_to ** (j / m) for j in range(1, m + 1)])
@@ -147,7 +147,7 @@ def test_figure_2_sweep_equals_one_learning_rate_at_a_time(problem, horizons, ta
         for j, alpha in enumerate(alphas):
             fixed = np.full(k, alpha)
             close(solid[k][j], nqm_dynamics.rollout(problem, fixed, np.zeros(k))["loss"][k])
-            decayed = nqm_schedules.fixed_then_decay(alpha, k, tail, decay_to)
+            decayed = nqm_fixed_decay.fixed_then_decay(alpha, k, tail, decay_to)
             close(dashed[k][j], nqm_dynamics.rollout(problem, decayed, np.zeros_like(decayed))["loss"][-1])
 
 
@@ -198,8 +198,8 @@ def test_fitted_decay_tail_equals_one_fraction_at_a_time(problem, k, m, alpha, m
     # Catches: fixed_then_decay_schedule's batched choice of the final fraction reading another fraction's loss.
     alpha = alpha / problem.h.max()
     fractions = np.geomspace(1e-3, 1.0, 13)
-    out = nqm_schedules.fixed_then_decay_schedule(problem, alpha, k, m, mu, fractions=fractions)
-    grid = [(nqm_schedules.fixed_then_decay(alpha, k, m, f), np.full(k + m, mu)) for f in fractions]
+    out = nqm_fixed_decay.fixed_then_decay_schedule(problem, alpha, k, m, mu, fractions=fractions)
+    grid = [(nqm_fixed_decay.fixed_then_decay(alpha, k, m, f), np.full(k + m, mu)) for f in fractions]
     expected = best_one_at_a_time(problem, grid, safeguard=False)
     close(out["alpha"], expected[0])
     assert out["decay_to"] == fractions[[g[0].tobytes() for g in grid].index(expected[0].tobytes())]

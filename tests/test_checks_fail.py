@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from shb.experiments import common, fig1_trajectories, fig2_short_horizon, fig3_schedules
-from shb.numeric import nqm_checks, nqm_dynamics, nqm_montecarlo, nqm_problem, nqm_schedules
+from shb.numeric import nqm_checks, nqm_dynamics, nqm_fixed_decay, nqm_montecarlo, nqm_problem, nqm_schedules
 
 SHIFT = 4.5  # the variance z-scores' mean shift delta under the wrong input (see the module docstring)
 
@@ -107,7 +107,7 @@ def test_montecarlo_check_fails_figures_2_and_3_with_a_scaled_variance(figure, s
     if figure == "fig2":
         cfg = dict(fig2_short_horizon.CONFIGS[scale])
         k = sorted(cfg["horizons"])[len(cfg["horizons"]) // 2]
-        alpha = nqm_schedules.fixed_then_decay(1.0, k, cfg["tail"], cfg["decay_to"])
+        alpha = nqm_fixed_decay.fixed_then_decay(1.0, k, cfg["tail"], cfg["decay_to"])
         schedule, steps = {"alpha": alpha, "mu": np.zeros_like(alpha)}, (k, alpha.size)
     else:
         cfg = dict(fig3_schedules.CONFIGS[scale])

@@ -18,7 +18,8 @@ from shb.numeric import nqm_dynamics, nqm_schedules
 from shb.numeric.nqm_dynamics import final_loss, loss_curve, rollout
 from shb.numeric.nqm_generated import sgd_min_A_after, sgd_optimal_alpha
 from shb.numeric.nqm_problem import chebyshev_extreme, make_problem
-from shb.numeric.nqm_schedules import fixed, fixed_then_decay, fixed_then_decay_schedule, greedy, greedy_sgd, optimized
+from shb.numeric.nqm_fixed_decay import fixed_then_decay, fixed_then_decay_schedule
+from shb.numeric.nqm_schedules import fixed, greedy, greedy_sgd, optimized
 
 
 @st.composite

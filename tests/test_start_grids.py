@@ -3,27 +3,29 @@
 Adam moves each log-parameter by at most ~1.5 in 500 steps at 0.003, so the start decides the fitted
 schedule; the grids that choose it are documented, and these tests read the documented claims and check
 the code against them: the grid sizes and ranges, and on the paper preset (T = 250) the decaying start
-(alpha0, mu, f) and its L(T) (the "start 5.15" of the measured numbers).
+(alpha0, mu, f) and its L(T) (the "start 5.15" of the README's measured numbers).
 
 Not re-checked here: that the stated start is the best of all 882 grid schedules on the paper preset (the
 full grid costs 40-60 s on the development machine). We check that it lies on the grid, is the best among
 its 26 grid neighbours, satisfies the safeguard and beats greedy, so `auto` picks it over greedy.
 """
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from shb.numeric import nqm_schedules
+from shb.numeric import nqm_fixed_decay, nqm_schedules
 from shb.numeric.nqm_dynamics import final_loss, max_component_ratio
 from shb.numeric.nqm_problem import preset
 
 DOC = " ".join(nqm_schedules.__doc__.split())  # the module docstring, whitespace normalised
+README = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())  # measured numbers
 
 
-def claim(pattern):
-    match = re.search(pattern, DOC)
-    assert match, f"the docstring no longer states {pattern!r}"
+def claim(pattern, text=DOC):
+    match = re.search(pattern, text)
+    assert match, f"the documentation no longer states {pattern!r}"
     return match.groups()
 
 
@@ -89,7 +91,7 @@ def test_the_paper_preset_starts_where_the_docstring_says(noisy):
     start = [grid[i] for grid, i in zip(grids, index)]
     alpha, mu_t = decaying(*start, T)
     loss = float(final_loss(noisy, alpha, mu_t))
-    (documented,) = claim(r"optimized [0-9.]+ \([0-9.]+; start ([0-9.]+)\)")
+    (documented,) = claim(r"optimized [0-9.]+ \([0-9.]+; start ([0-9.]+)\)", README)
     assert f"{loss:.{len(documented.split('.')[1])}f}" == documented
     assert max_component_ratio(noisy, alpha, mu_t) <= 1.0
     # The best of its grid neighbours (each index +- 1, among schedules that keep the safeguard).
@@ -139,7 +141,7 @@ def test_fit_defaults_are_the_documented_ones():
     readme = " ".join((pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text().split())
     (weight,) = re.search(r"as the penalty ([0-9.e]+) \* sum relu", readme).groups()
     assert inspect.signature(nqm_schedules.optimized).parameters["penalty_weight"].default == float(weight)
-    doc = " ".join(nqm_schedules.fixed_then_decay_schedule.__doc__.split())
+    doc = " ".join(nqm_fixed_decay.fixed_then_decay_schedule.__doc__.split())
     lo, hi, n = re.search(r"\(default ([0-9.e-]+) \.\. ([0-9.]+), (\d+) values log-spaced", doc).groups()
-    assert len(nqm_schedules.DECAY_FINAL_FRACTIONS) == int(n)
-    assert log_spaced(nqm_schedules.DECAY_FINAL_FRACTIONS, float(lo), float(hi))
+    assert len(nqm_fixed_decay.DECAY_FINAL_FRACTIONS) == int(n)
+    assert log_spaced(nqm_fixed_decay.DECAY_FINAL_FRACTIONS, float(lo), float(hi))
