@@ -162,13 +162,9 @@ def evaluate(problem, theta):
     with np.errstate(over="ignore", invalid="ignore"):
         n = min(problem.eval_train, problem.train.images.shape[0])
         train_loss = training.mean_loss(net, theta, problem.train, n, chunk=1000)
-        wrong = 0
-        m = min(problem.eval_test, problem.test.images.shape[0])
-        for start in range(0, m, 1000):
-            idx = np.arange(start, min(m, start + 1000))
-            X, _ = training.minibatch(problem.test, idx)
-            wrong += int(np.sum(np.argmax(net.logits(theta, X), axis=1) != problem.test.labels[idx]))
-    return (train_loss if np.isfinite(train_loss) else None), wrong / m
+        test_error = training.error_rate(net, theta, problem.test, min(problem.eval_test, problem.test.images.shape[0]),
+                                         chunk=1000)
+    return (train_loss if np.isfinite(train_loss) else None), test_error
 
 
 def log_point(state, problem, alpha, mu):

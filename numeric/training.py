@@ -60,26 +60,23 @@ def minibatch(data, idx, dtype=np.float64):
     return X, Y
 
 
+def chunks(n, chunk):
+    """Index arrays of the examples 0 .. n-1, `chunk` consecutive ones at a time."""
+    return (np.arange(start, min(n, start + chunk)) for start in range(0, n, chunk))
+
+
 def mean_loss(net, theta, data, n=None, chunk=5000):
     """(1/n) sum_i L(theta; x_i, y_i) over the first n examples of `data` (all when None), `chunk` at a time."""
     n = data.images.shape[0] if n is None else n
-    total = 0.0
-    for start in range(0, n, chunk):
-        idx = np.arange(start, min(n, start + chunk))
-        X, Y = minibatch(data, idx, theta.dtype)
-        total += float(net.loss(theta, X, Y)) * len(idx)
-    return total / n
+    return sum(float(net.loss(theta, *minibatch(data, idx, theta.dtype))) * len(idx) for idx in chunks(n, chunk)) / n
 
 
 def error_rate(net, theta, data, n=None, chunk=5000):
     """Fraction of the first n examples of `data` (all when None) whose argmax logit is not the label."""
     n = data.images.shape[0] if n is None else n
-    wrong = 0
-    for start in range(0, n, chunk):
-        idx = np.arange(start, min(n, start + chunk))
-        X, _ = minibatch(data, idx, theta.dtype)
-        wrong += int(np.sum(np.argmax(net.logits(theta, X), axis=1) != data.labels[idx]))
-    return wrong / n
+    wrong = (np.argmax(net.logits(theta, minibatch(data, idx, theta.dtype)[0]), axis=1) != data.labels[idx]
+             for idx in chunks(n, chunk))
+    return sum(int(np.sum(w)) for w in wrong) / n
 
 
 def train(net, theta, v, data, alpha0, beta, steps, rng, mu=MU, k=K, batch_size=BATCH_SIZE, t0=0):
