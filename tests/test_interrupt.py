@@ -31,9 +31,18 @@ def data_dir(tmp_path_factory):
     return directory
 
 
-def shb(argv, cwd, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "shb.cli", *argv], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs)
+# The run to be interrupted pauses 0.5 s in its main process after each finished unit (Progress.advance). On an
+# idle machine a tiny run finishes its 20-30 units within about 2 s, so without the pause the signal could land
+# after the run had ended (a race in the test, not a bug in the run); the pause changes no number.
+PACED = ("import sys, time; from shb.ground import progress; advance = progress.Progress.advance; "
+         "progress.Progress.advance = lambda self, *a, **k: (advance(self, *a, **k), time.sleep(0.5))[0]; "
+         "from shb.cli import main; sys.exit(main(sys.argv[1:]))")
+
+
+def shb(argv, cwd, paced=False):
+    program = ["-c", PACED] if paced else ["-m", "shb.cli"]
+    return subprocess.Popen([sys.executable, *program, *argv], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def interrupt_when(process, saved, how, timeout=300):
@@ -75,7 +84,7 @@ def own_lines(err):
 def test_offline_interrupted_resumes_to_the_same_numbers(tmp_path, data_dir, whole, how, status):
     argv = ["offline", "--scale", "tiny", "--data-dir", data_dir]
     progress = tmp_path / "part" / "offline_progress.json"
-    code, err = interrupt_when(shb(argv + ["--workers", "2", "--out", "part"], tmp_path), progress.exists, how)
+    code, err = interrupt_when(shb(argv + ["--workers", "2", "--out", "part"], tmp_path, paced=True), progress.exists, how)
     assert code == status, err
     assert own_lines(err) == [f"shb: interrupted; progress saved in {progress}"], err
     assert "Traceback" not in err and "leaked" not in err
@@ -92,7 +101,7 @@ def test_online_interrupted_resumes_to_the_same_numbers(tmp_path, data_dir, whol
     argv = ["online", "--scale", "tiny", "--data-dir", data_dir]
     progress = tmp_path / "part" / "online_progress"
     saved = lambda: progress.is_dir() and any(progress.iterdir())  # noqa: E731
-    code, err = interrupt_when(shb(argv + ["--workers", "2", "--out", "part"], tmp_path), saved, "ctrl-c")
+    code, err = interrupt_when(shb(argv + ["--workers", "2", "--out", "part"], tmp_path, paced=True), saved, "ctrl-c")
     assert code == 130, err
     assert own_lines(err) == [f"shb: interrupted; progress saved in {progress}"], err
     assert "Traceback" not in err and "leaked" not in err
