@@ -11,7 +11,7 @@ import numpy as np
 
 from shb.experiments.common import generated_code_check, paper_row
 from shb.experiments.result import Result
-from shb.experiments.verified import check, save_verified_figure
+from shb.experiments.verified import check, relation, save_verified_figure
 from shb.numeric import nqm_checks, nqm_dynamics, nqm_fixed_decay, nqm_montecarlo, nqm_problem
 
 # ---- configuration (our choice: the paper does not give Figure 1's numbers) -------------------
@@ -43,9 +43,9 @@ def run(out_dir, cfg, scale="quick"):
     checks = [
         generated_code_check(),
         check("at step k the conservative rate is ahead (short-horizon view)", small[k] < decay[k],
-              f"L(k={k}): small {small[k]:.4g} < large {decay[k]:.4g}"),
+              f"L(k={k}): small {small[k]:.4g} {relation(small[k] < decay[k], '<')} large {decay[k]:.4g}"),
         check("after the decay the aggressive schedule ends lower", decay[-1] < small[-1],
-              f"L(T={cfg['T']}): decayed {decay[-1]:.4g} < small {small[-1]:.4g}"),
+              f"L(T={cfg['T']}): decayed {decay[-1]:.4g} {relation(decay[-1] < small[-1], '<')} small {small[-1]:.4g}"),
     ] + [nqm_checks.montecarlo_agreement(problem, s, cfg["mc_runs"], (k, cfg["T"]), cfg["seed"]) for s in runs.values()]
     fig = plot(problem, runs, cfg)
     data = {name: {"alpha": s["alpha"], "loss": s["loss"], "sampled_path": s["path"]} for name, s in runs.items()}

@@ -11,7 +11,7 @@ import numpy as np
 
 from shb.experiments.common import generated_code_check, paper_row
 from shb.experiments.result import Result
-from shb.experiments.verified import check, save_verified_figure
+from shb.experiments.verified import check, relation, save_verified_figure
 from shb.numeric import nqm_checks, nqm_dynamics, nqm_fixed_decay, nqm_problem
 
 # ---- configuration ----------------------------------------------------------------------------
@@ -53,7 +53,7 @@ def run(out_dir, cfg, scale="quick"):
     checks = [
         generated_code_check(),
         check("every solid minimiser is below its dashed minimiser", all(s < d for s, d in best.values()),
-              "; ".join(f"k={k}: {s:.3g} < {d:.3g}" for k, (s, d) in best.items())),
+              "; ".join(f"k={k}: {s:.3g} {relation(s < d, '<')} {d:.3g}" for k, (s, d) in best.items())),
         check("every minimiser lies inside the swept learning-rate range",
               all(alphas[0] < a < alphas[-1] for pair in best.values() for a in pair),
               f"range [{alphas[0]:.3g}, {alphas[-1]:.3g}]"),

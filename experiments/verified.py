@@ -23,6 +23,14 @@ def check(name, passed, detail=""):
     return {"name": name, "passed": bool(passed), "detail": str(detail)}
 
 
+NEGATION = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
+
+
+def relation(holds, op):
+    """`op` where the comparison holds, its negation where not: a check's detail then reads true either way."""
+    return op if holds else NEGATION[op]
+
+
 def stamp_text(checks):
     passed = sum(c["passed"] for c in checks)
     if checks and passed == len(checks):

@@ -87,5 +87,5 @@ def montecarlo_agreement(problem, schedule, runs, steps, seed, family_alarm=1e-3
     passed = worst <= threshold and exact_gap <= 1e-9
     return _check("exact moments agree with Monte-Carlo", passed,
                   f"{runs} runs (seed {seed}) at steps {list(map(int, steps))}: {comparisons} z-scores of E[theta_i], "
-                  f"V[theta_i], max |z| = {worst:.2f} <= {threshold:.2f} (Bonferroni, family-wise false alarm "
+                  f"V[theta_i], max |z| = {worst:.2f} {'<=' if worst <= threshold else '>'} {threshold:.2f} (Bonferroni, family-wise false alarm "
                   f"{family_alarm:g}); {int((~random).sum())} deterministic entries, max relative gap {exact_gap:.1e}")

@@ -41,7 +41,7 @@ def max_z(result):
 
 
 def threshold_of(result):
-    return float(re.search(r"<= ([0-9.]+) \(Bonferroni", result["detail"]).group(1))
+    return float(re.search(r"(?:<=|>) ([0-9.]+) \(Bonferroni", result["detail"]).group(1))
 
 
 @pytest.fixture(scope="module")

@@ -125,3 +125,17 @@ def test_each_claim_check_of_figures_7_and_8_fails_when_missed_by_one_percent(cl
     passed = {c["name"]: c["passed"] for c in checks7 + checks8 if not c["name"].startswith("logged_lr")}
     assert passed == {name: name != claim for name in ("stochastic_lr_falls_3x", "stochastic_lr_3x_below_deterministic",
                                                        "mlp_trains_fixed_baseline")}
+
+
+def test_a_failing_checks_detail_does_not_state_the_relation_that_failed(quick_sized_sample, monkeypatch):
+    # Catches: a detail printing "< tolerance" beside a FAIL (the detail must read true whichever way it went).
+    problem, sample = quick_sized_sample
+    monkeypatch.setattr(hypergrad, "carry_tangents", carry_tangents_without("dmu v"))
+    batches, meta_batch = online_smd.batches_of(problem.train, list(sample["step_idx"]), sample["meta_idx"])
+    used = online_smd.lookahead_hypergrad(problem.net, sample["u"], sample["theta"], sample["v"], batches,
+                                          meta_batch)[1]
+    hc = checks.hypergrad_check(problem, {"hypergrad_sample": dict(sample, hypergrad_used=used)}, QUICK["check_eps"])
+    never_audited = {name: {"audit": None, "diverged_at": None} for name in ("fixed", "stochastic", "deterministic")}
+    checks7, _ = checks.make_checks(None, never_audited, summaries_missing("none"), {"stochastic": hc}, TINY, "mlp")
+    (failed,) = [c for c in checks7 if c["name"].startswith("hypergrad_used")]
+    assert not failed["passed"] and f">= {HYPERGRAD_TOLERANCE:g}" in failed["detail"], failed["detail"]

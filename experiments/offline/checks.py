@@ -12,7 +12,7 @@ import numpy as np
 
 from shb.experiments.offline.chains import best_region, chosen_schedule
 from shb.experiments.offline.config import BIAS_RATIO, HYPERGRAD_TOLERANCE
-from shb.experiments.verified import check
+from shb.experiments.verified import check, relation
 from shb.numeric import smd
 
 
@@ -64,7 +64,8 @@ def figure5_checks(state, config, horizons):
     checks = [check(
         "hypergrad_forward_vs_finite_differences",
         hc["max_rel_error"] < HYPERGRAD_TOLERANCE,
-        f"max rel error {hc['max_rel_error']:.2e} < {HYPERGRAD_TOLERANCE:g} (float64, T={hc['horizon']}, "
+        f"max rel error {hc['max_rel_error']:.2e} {relation(hc['max_rel_error'] < HYPERGRAD_TOLERANCE, '<')} "
+        f"{HYPERGRAD_TOLERANCE:g} (float64, T={hc['horizon']}, "
         f"at SMD start alpha0={hc['at']['alpha0']:g}, beta={hc['at']['beta']:g}; reverse mode {hc['max_rel_error_reverse']:.1e})",
     )]
     for h in config["horizons"]:

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from shb.experiments.online.config import AUDIT_TOLERANCE, HYPERGRAD_TOLERANCE, LR_RATIO
-from shb.experiments.verified import check
+from shb.experiments.verified import check, relation
 from shb.numeric import hypergrad, online_smd, training
 
 
@@ -85,7 +85,8 @@ def make_checks(problem, states, summaries, hchecks, config, net_name):
         target = checks7 if name == "stochastic" else checks8
         target.append(check(
             f"hypergrad_used_vs_finite_differences_{name}", hc["max_rel_error"] < HYPERGRAD_TOLERANCE,
-            f"max rel error {hc['max_rel_error']:.2e} < {HYPERGRAD_TOLERANCE:g} (float64, central differences, "
+            f"max rel error {hc['max_rel_error']:.2e} {relation(hc['max_rel_error'] < HYPERGRAD_TOLERANCE, '<')} "
+            f"{HYPERGRAD_TOLERANCE:g} (float64, central differences, "
             f"eps {hc['eps']:g}, {name} lookahead at step {hc['t']}; reverse mode {hc['max_rel_error_reverse']:.1e})"))
     for name, target in (("fixed", checks7), ("stochastic", checks7), ("deterministic", checks8)):
         if states[name]["audit"] is None:
@@ -96,7 +97,7 @@ def make_checks(problem, states, summaries, hchecks, config, net_name):
         target.append(check(
             f"logged_lr_is_applied_{name}", err <= AUDIT_TOLERANCE,
             f"step {config['audit_step']} recomputed from logged lr={lr:.4g}, mu={mu:.4g}: "
-            f"max |theta difference| {err:.1e} <= {AUDIT_TOLERANCE:g}"))
+            f"max |theta difference| {err:.1e} {relation(err <= AUDIT_TOLERANCE, '<=')} {AUDIT_TOLERANCE:g}"))
     drop = sto["initial_lr"] / sto["lr_end_of_adaptation"]
     drop_eff = sto["initial_lr"] / (1 - sto["initial_mu"]) / sto["alpha_eff_end_of_adaptation"]
     checks7.append(check(
