@@ -39,10 +39,16 @@ PACED = ("import sys, time; from shb.ground import progress; advance = progress.
          "from shb.cli import main; sys.exit(main(sys.argv[1:]))")
 
 
+def as_in_a_terminal():
+    """Ctrl-C's default disposition in the child, as in a terminal's foreground job: the test suite itself may run
+    with SIGINT ignored (started in the background by a script, `make test &`), which children inherit."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def shb(argv, cwd, paced=False):
     program = ["-c", PACED] if paced else ["-m", "shb.cli"]
     return subprocess.Popen([sys.executable, *program, *argv], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=as_in_a_terminal)
 
 
 def interrupt_when(process, saved, how, timeout=300):
