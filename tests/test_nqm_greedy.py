@@ -190,3 +190,20 @@ def test_the_mu_sign_mutation_fails_the_argmin_check(mutant, monkeypatch):
     assert mu != 0.0
     with pytest.raises(AssertionError):
         assert_is_argmin(problem, stats, alpha, mu)
+
+
+def test_greedy_sgd_never_uses_momentum():
+    # Catches: greedy_sgd calling greedy with momentum on (its mu is then nonzero after step 0, where greedy's is).
+    problem = make_problem([1.0, 0.1], [1.0, 10.0], [3.0, 3.0], [0.0, 0.0])
+    assert np.all(greedy(problem, 4)["mu"][1:] != 0.0)
+    assert np.all(greedy_sgd(problem, 4)["mu"] == 0.0)
+
+
+def test_greedy_step_with_a_rank_one_hessian_takes_the_sgd_step():
+    # One deterministic coordinate: A(theta) A(v) = E[theta v]^2, so det H = H_aa H_mm - H_am^2 = 0 while
+    # H_am != 0, and mu is not identifiable (a line of minimizers). Catches a det with the wrong sign or power of
+    # H_am (found by mutation testing): H then looks invertible and the solve returns a spurious or infinite mu.
+    problem = make_problem([0.5], [0.0], [2.0], [0.0])
+    stats = (np.array([1.5]), np.array([-0.75]), np.zeros(1), np.zeros(1), np.zeros(1))
+    alpha, mu = greedy_step(problem, stats, momentum=True)
+    assert (alpha, mu) == greedy_step(problem, stats, momentum=False) and mu == 0.0 and np.isfinite(alpha)
