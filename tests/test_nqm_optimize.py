@@ -318,3 +318,26 @@ def test_fixed_then_decay_schedule_without_a_tail():
     # Catches: m = 0 (no decay steps) reporting a final fraction or a factor other than 1.
     out = fixed_then_decay_schedule(noisy_ill_conditioned(), 0.5, 4, 0)
     assert out["alpha"].tolist() == [0.5] * 4 and out["decay_to"] == 1.0 and out["r"] == 1.0
+
+
+def test_learning_rate_bound_is_both_roots_of_the_binding_coordinate():
+    # upper and lower are where the binding coordinate's one-step loss l_i(alpha) (Eq. 15) meets its initial value:
+    # every coordinate keeps l_i <= L_i(0) on [lower, upper] and one sits on it at each end, to rounding; a
+    # coordinate whose L_i(0) is 0 does not bind (the noise lifts it for every alpha != 0). Catches a wrong
+    # discriminant (sign or factor of 4 c2 c0), a wrong lower root, and start = 0 counted as binding (found by
+    # mutation testing: the 1%-bump test above is too coarse for them).
+    from shb.numeric.nqm_generated import nqm_step, one_step_loss, raw_moments
+
+    problem = make_problem([1.0, 0.3, 0.05], [1.0, 1.0, 1.0], [2.0, -1.0, 0.0], [0.5, 0.0, 0.0])
+    stats = nqm_step(0.4, 0.5, problem.h, problem.sigma2, *nqm_dynamics.initial_stats(problem))
+    start = nqm_schedules.initial_components(problem)
+    mu = 0.5
+    upper, lower = nqm_schedules.learning_rate_bound(problem, stats, mu, start)
+    assert lower < 0.0 < upper < np.inf
+
+    def excess(alpha):  # l_i(alpha) / L_i(0) - 1 over the coordinates that can bind
+        return one_step_loss(alpha, mu, problem.h, problem.sigma2, *raw_moments(*stats))[:2] / start[:2] - 1
+
+    for end in (upper, lower):
+        assert np.max(excess(end)) == pytest.approx(0.0, abs=1e-9)
+    assert np.all(excess(0.5 * (upper + lower)) < 0.0)
