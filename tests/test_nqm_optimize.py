@@ -341,3 +341,24 @@ def test_learning_rate_bound_is_both_roots_of_the_binding_coordinate():
     for end in (upper, lower):
         assert np.max(excess(end)) == pytest.approx(0.0, abs=1e-9)
     assert np.all(excess(0.5 * (upper + lower)) < 0.0)
+
+
+def test_the_decay_grid_start_with_the_safeguard_keeps_every_component_down():
+    # Catches decay_grid ignoring its safeguard (choosing among all schedules): `optimized` projects its result
+    # afterwards, which would hide it from the tests of the fit. (A relaxed threshold, ratio <= 2, survives: on
+    # every problem tried, the best grid schedule with ratio <= 2 has ratio 1; see docs/mutation.md.)
+    problem = noisy_ill_conditioned()
+    free = nqm_schedules.decay_grid(problem, 20, safeguard=False)
+    assert nqm_dynamics.max_component_ratio(problem, *free) > 2.0  # the unconstrained best breaks the safeguard
+    safe = nqm_schedules.decay_grid(problem, 20)
+    assert nqm_dynamics.max_component_ratio(problem, *safe) <= 1.0
+
+
+def test_the_greedy_start_is_the_greedy_schedule_inside_its_floor_and_cap():
+    # Catches a wrong floor or cap in start_greedy (alpha floored at 1 instead of 1e-12, found by mutation
+    # testing): inside them the start is Theorem 2's schedule itself.
+    problem = noisy_ill_conditioned()
+    g = greedy(problem, 20)
+    assert np.all(g["alpha"] > 1e-12) and np.all(g["mu"] < 0.999) and np.min(g["alpha"]) < 1.0
+    alpha, mu = nqm_schedules.start_greedy(problem, 20, momentum=True, safeguard=True)
+    assert np.array_equal(alpha, g["alpha"]) and np.array_equal(mu, g["mu"])
