@@ -362,3 +362,16 @@ def test_the_greedy_start_is_the_greedy_schedule_inside_its_floor_and_cap():
     assert np.all(g["alpha"] > 1e-12) and np.all(g["mu"] < 0.999) and np.min(g["alpha"]) < 1.0
     alpha, mu = nqm_schedules.start_greedy(problem, 20, momentum=True, safeguard=True)
     assert np.array_equal(alpha, g["alpha"]) and np.array_equal(mu, g["mu"])
+
+
+@pytest.mark.parametrize("m", [0, 1, 6])
+def test_fixed_then_decay_schedule_reports_its_per_step_factor(m):
+    # The extra "r" is the factor of each tail step: r^m = decay_to, the tail is alpha r^j, and r = 1 without a
+    # tail. Catches a wrong r (decay_to * (1/m), decay_to^(2/m), decay_to^m, or 1 at m = 1; found by mutation
+    # testing: the schedule itself is made by fixed_then_decay, so only the reported factor was wrong).
+    out = fixed_then_decay_schedule(noisy_ill_conditioned(), 0.5, 10, m, mu=0.5, decay_to=0.01)
+    if m == 0:
+        assert out["r"] == 1.0
+    else:
+        assert out["r"] ** m == pytest.approx(0.01, rel=1e-12)
+        assert np.allclose(out["alpha"][10:], 0.5 * out["r"] ** np.arange(1, m + 1), rtol=1e-12)
