@@ -67,3 +67,15 @@ def tree_copy(tmp_path, generated_outputs):
         os.makedirs(tmp_path / os.path.dirname(rel), exist_ok=True)
         shutil.copy(resources.path(rel), tmp_path / rel)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    """IDX files of a synthetic data set (8x8 images, 3 classes; 300 training and 100 test examples), read only:
+    the tiny MLP/CNN runs' data (tests/test_offline.py has its own, of another shape)."""
+    from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
+
+    directory = str(tmp_path_factory.mktemp("data"))
+    write_synthetic_split(directory, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
+    write_synthetic_split(directory, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
+    return directory

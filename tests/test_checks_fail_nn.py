@@ -13,8 +13,6 @@ from shb.experiments.online import checks, units
 from shb.experiments.online.config import AUDIT_TOLERANCE, HYPERGRAD_TOLERANCE, LR_RATIO, QUICK, TINY, run_specs
 from shb.numeric import hypergrad, mlp, online_smd, training
 
-from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
-
 
 def carry_tangents_without(term):
     """hypergrad.carry_tangents with one term of dv_i <- mu dv_i + dmu_i v - dalpha_i g - alpha H dtheta_i left
@@ -73,11 +71,8 @@ def test_hypergradient_check_fails_a_hypergradient_with_a_tangent_term_dropped(t
 
 
 @pytest.fixture
-def tiny_problem(tmp_path):
-    d = str(tmp_path / "data")
-    write_synthetic_split(d, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
-    write_synthetic_split(d, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
-    return units.build_problem(json.loads(json.dumps(TINY)), "mlp", "fashion-mnist", d)
+def tiny_problem(data_dir):
+    return units.build_problem(json.loads(json.dumps(TINY)), "mlp", "fashion-mnist", data_dir)
 
 
 def run_logging_one_step_late(problem, monkeypatch):

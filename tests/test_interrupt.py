@@ -18,17 +18,8 @@ import pytest
 
 from shb.experiments.offline.units import units_done
 
-from data_writers import write_synthetic_split
 
 PROGRESS_LINE = ("offline: ", "online: ")  # the progress mechanism's own lines on stderr (not a log file here)
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    directory = str(tmp_path_factory.mktemp("data"))
-    write_synthetic_split(directory, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
-    write_synthetic_split(directory, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
-    return directory
 
 
 # The run to be interrupted pauses 0.5 s in its main process after each finished unit (Progress.advance). On an

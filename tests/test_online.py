@@ -15,17 +15,6 @@ from shb import cli
 from shb.ground.errors import InputError, ProgressError
 
 
-from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):  # read only: shared by the module's tests
-    d = str(tmp_path_factory.mktemp("data"))
-    write_synthetic_split(d, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
-    write_synthetic_split(d, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
-    return d
-
-
 def tiny_mlp(seed=0, n=20):
     rng = np.random.default_rng(seed)
     net = mlp.make_net((7,), 3, hidden_sizes=(5,))

@@ -13,16 +13,6 @@ from shb.experiments.reproduce import plan
 from shb.experiments.result import Result
 from shb.ground.errors import InputError
 
-from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    directory = str(tmp_path_factory.mktemp("data"))
-    write_synthetic_split(directory, "train", n=300, shape=(8, 8), n_classes=3, seed=0)
-    write_synthetic_split(directory, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
-    return directory
-
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_every_entry_runs_at_tiny_scale_and_tells_the_truth(name, tmp_path, data_dir):
