@@ -12,7 +12,8 @@ the unmutated tests comes first and must pass. The score and every surviving mut
 
 --resume goes on with interrupted sessions (a module whose session exists is not listed again);
 --recheck runs the survivors again against the current tests (after adding tests that kill them), which
-takes minutes instead of hours; --report-only rewrites the report.
+takes minutes instead of hours, and the mutants killed only by the timeout (slowness on a loaded machine is
+not a kill); --report-only rewrites the report.
 A run that kills no mutant at all is an error: the tests then did not run the mutated code.
 """
 import argparse
@@ -82,16 +83,24 @@ def keep_one_number_mutant_per_literal(session):
                                                       worker_outcome=WorkerOutcome.SKIPPED))
 
 
-def recheck_survivors(session):
-    """Run every surviving mutant of `session` again against the current tests and record the new outcome."""
+def timed_out(result):
+    """cosmic-ray counts a test run that hits the timeout as a kill (output "timeout"); on a loaded machine that
+    may be slowness, not the mutant, so --recheck runs these again too."""
+    return result.output == "timeout"
+
+
+def recheck_survivors(module):
+    """Run every surviving (or timed-out) mutant of `module`'s session again against the module's current tests
+    and record the new outcome."""
     from cosmic_ray.config import load_config
     from cosmic_ray.mutating import mutate_and_test
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import TestOutcome
 
-    config = load_config(CONFIG)
-    with use_db(session, WorkDB.Mode.open) as db:
-        survivors = [item for item, result in db.completed_work_items if result.test_outcome == TestOutcome.SURVIVED]
+    config = load_config(module_config(module))
+    with use_db(session_of(module), WorkDB.Mode.open) as db:
+        survivors = [item for item, result in db.completed_work_items
+                     if result.test_outcome == TestOutcome.SURVIVED or timed_out(result)]
         for n, item in enumerate(survivors, 1):
             result = mutate_and_test(item.mutations, config.test_command, config.timeout)
             db.set_result(item.job_id, result)
@@ -118,6 +127,7 @@ def tally(session):
                 name = {TestOutcome.KILLED: "killed", TestOutcome.SURVIVED: "survived"}.get(result.test_outcome,
                                                                                           "incompetent")
                 outcomes[name] += 1
+                outcomes["timeout"] += timed_out(result)
                 if name == "survived":
                     survivors.append((item, result))
     return outcomes, survivors, other, pending
@@ -128,6 +138,7 @@ def score_line(label, outcomes, pending):
     tested = killed + survived
     return (f"{label}: {tested} mutants run, {killed} killed, {survived} survived"
             + (f", score {killed / tested:.1%}" if tested else "")
+            + f" ({outcomes['timeout']} by the timeout)"
             + f"; {outcomes['incompetent']} incompetent, {outcomes['not run']} not run, {pending} pending, "
               f"{outcomes['skipped']} left out by the filters")
 
@@ -179,7 +190,7 @@ def main(argv=None):
     if args.recheck:
         for module in chosen:
             if os.path.exists(session_of(module)):
-                recheck_survivors(session_of(module))
+                recheck_survivors(module)
     elif not args.report_only:
         baselined = set()
         for module in chosen:
