@@ -3,14 +3,24 @@
 Order: the generated code is current (`shb derive --check`), every proof holds (`shb prove`), then every
 experiment of the registry (experiments/registry.py) in the chosen parts. Each part's checks go into the report;
 a part that cannot run (bad input, e.g. no data set) is reported as failed with its one-line reason.
+
+Two lanes. The neural-network experiments keep both cores busy with their Dask workers only part of the time (a
+long unit finishing alone); the derivations, the proofs and the NQM figures run in one process. So the NQM lane
+runs in a second process beside the neural-network lane (one BLAS thread there, as in a worker), and the
+operating system fills the idle core with it. Every number is the same as run one part after another; each
+part's time in the report is its wall time while the other lane ran beside it.
 """
+import multiprocessing
 import os
+import signal
+import sys
 import time
 
 from shb.experiments.common import generated_code_check
 from shb.experiments.registry import EXPERIMENTS
 from shb.experiments.report import checks_table, write_report
 from shb.experiments.result import Result
+from shb.ground.blas import single_blas_thread, single_thread_environment
 from shb.ground.errors import ShbError
 
 
@@ -29,25 +39,30 @@ def proofs(out_dir, scale, **options):
     return Result(section["title"], section["passed"], report=section["report"])
 
 
-def experiment(entry):
-    def part(out_dir, scale, **options):
-        return entry.run(out_dir, scale, **options)
-    part.chapter = entry.chapter  # the REPORT.md chapter of its result, run or not
-    return part
+derivations.beside = proofs.beside = True  # the NQM lane (see the module's docstring)
+
+
+class ExperimentPart:
+    """A registry entry as a part of the plan; picklable (by name), so the NQM lane's process can run it."""
+
+    def __init__(self, entry):
+        self.name, self.chapter = entry.name, entry.chapter  # chapter: where its result goes, run or not
+        self.beside = entry.part == "nqm"  # the neural-network experiments use the Dask workers
+
+    def __call__(self, out_dir, scale, **options):
+        return EXPERIMENTS[self.name].run(out_dir, scale, **options)
 
 
 def plan(only=None):
     """[(label, part(out_dir, scale, **options) -> Result)] in report order; `only`: "nqm" or "mlp" experiments."""
     steps = [("Derivations", derivations), ("Proofs", proofs)]
-    return steps + [(e.label, experiment(e)) for e in EXPERIMENTS.values() if only in (None, e.part)]
+    return steps + [(e.label, ExperimentPart(e)) for e in EXPERIMENTS.values() if only in (None, e.part)]
 
 
-def reproduce(out_dir, scale, only=None, log=print, **options):
-    """Run the plan into out_dir and write REPORT.md; returns the results. `options` (data_dir, ...) go to every
-    experiment that takes them."""
-    start = time.monotonic()
-    sections = []
-    for label, part in plan(only):
+def run_parts(steps, out_dir, scale, log, options):
+    """{label: Result} of running `steps` one after another, each timed and logged."""
+    results = {}
+    for label, part in steps:
         t0 = time.monotonic()
         log(f"[reproduce] {label} ...")
         try:
@@ -57,7 +72,52 @@ def reproduce(out_dir, scale, only=None, log=print, **options):
         result.seconds = time.monotonic() - t0
         result.chapter = getattr(part, "chapter", None)
         log(f"[reproduce] {label}: {'PASS' if result.passed else 'FAIL'} ({result.seconds:.0f} s)")
-        sections.append(result)
+        results[label] = result
+    return results
+
+
+def _stderr_log(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def _lane_process_start():
+    """Ctrl-C reaches the whole terminal's process group: the main process stops the lane (Pool.terminate)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def side_lane(steps, out_dir, scale, options):
+    """In the second process: run_parts with one BLAS thread (as in a worker), logged to stderr."""
+    with single_blas_thread():
+        return run_parts(steps, out_dir, scale, _stderr_log, options)
+
+
+def run_lanes(steps, out_dir, scale, log, options):
+    """{label: Result}: the parts marked `beside` (the NQM lane) in a second process while this one runs the
+    others; all in this process when either lane is empty."""
+    beside = [(label, part) for label, part in steps if getattr(part, "beside", False)]
+    here = [(label, part) for label, part in steps if not getattr(part, "beside", False)]
+    if not beside or not here:
+        return run_parts(steps, out_dir, scale, log, options)
+    with single_thread_environment():  # read by the BLAS of the process started here
+        pool = multiprocessing.get_context("spawn").Pool(1, initializer=_lane_process_start)
+    try:
+        lane = pool.apply_async(side_lane, (beside, out_dir, scale, options))
+        results = run_parts(here, out_dir, scale, log, options)
+        results.update(lane.get())
+        pool.close()
+        return results
+    finally:
+        pool.terminate()  # the lane stops at once on Ctrl-C, SIGTERM or an error here (after the results: idle)
+        pool.join()
+
+
+def reproduce(out_dir, scale, only=None, log=print, **options):
+    """Run the plan into out_dir and write REPORT.md; returns the results. `options` (data_dir, ...) go to every
+    experiment that takes them."""
+    start = time.monotonic()
+    steps = plan(only)
+    results = run_lanes(steps, out_dir, scale, log, options)
+    sections = [results[label] for label, _ in steps]
     command = "shb reproduce" + (f" --only {only}" if only else "") + f" --scale {scale}"
     write_report(out_dir, scale, command, sections, time.monotonic() - start)
     return sections

@@ -26,7 +26,7 @@ def register(subparsers):
                         "fashion-mnist, and cifar10 for the CNN at paper scale (its --data-dir; the MLP beside "
                         "it then reads Fashion-MNIST from $SHB_DATA or the system's copy)")
     parser.add_argument("--scale", choices=SCALES, default="quick",
-                        help="quick (MLP: 3k steps, ~2 minutes; CNN: 1k steps of batch 10, a few minutes) or paper "
+                        help="quick (MLP: 3k steps; CNN: 1.3k steps of batch 10; minutes) or paper "
                         "(50k steps; hours to days); tiny: seconds, for tests")
     add_run_options(parser, "data directory (default for IDX: $SHB_DATA, else "
                     "/usr/share/datasets/fashion-mnist; required for cifar10)")

@@ -1,0 +1,104 @@
+"""`shb reproduce` runs the NQM lane in a second process beside the neural-network lane
+(experiments/reproduce.py, run_lanes).
+
+Catches: the lanes not running at the same time (no time saved), a part run in the wrong lane or twice, the
+report's order following completion instead of the plan, and an interrupted reproduce leaving the second
+process running on.
+"""
+import os
+import time
+
+import pytest
+
+from shb.experiments import reproduce
+from shb.experiments.result import Result
+
+
+def _part(label, beside, seconds=0.0, marker=None, wait_for=None):
+    """A picklable plan part (the lane's process imports this module) that records its process id."""
+    return label, _Part(label, beside, seconds, marker, wait_for)
+
+
+def _appears(path, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return os.path.exists(path)
+
+
+class _Part:
+    def __init__(self, label, beside, seconds, marker, wait_for):
+        self.label, self.beside, self.chapter = label, beside, None
+        self.seconds, self.marker, self.wait_for = seconds, marker, wait_for
+
+    def __call__(self, out_dir, scale, **options):
+        if self.marker:  # written when the part starts: its process id (renamed into place: read whole)
+            with open(self.marker + ".tmp", "w", encoding="utf-8") as handle:
+                handle.write(str(os.getpid()))
+            os.replace(self.marker + ".tmp", self.marker)
+        seen = "-"
+        if self.wait_for:  # only another process running at the same time can write it
+            seen = "seen" if _appears(self.wait_for) else "never"
+        time.sleep(self.seconds)
+        return Result(self.label, True, report=f"{os.getpid()} {seen} {options['token']}")
+
+
+def _run(tmp_path, steps):
+    return reproduce.run_lanes(steps, str(tmp_path), "tiny", lambda *a: None, {"token": "t"})
+
+
+def test_the_nqm_lane_runs_in_a_second_process_at_the_same_time(tmp_path):
+    marker = str(tmp_path / "started")
+    # N1 (this process) waits for D (the lane) to start, and D stays until N1 has seen it: they overlap.
+    steps = [_part("D", True, 0.5, marker=marker), _part("P", True), _part("N1", False, wait_for=marker),
+             _part("N2", False), _part("Q", True)]
+    results = _run(tmp_path, steps)
+    assert list(results) == ["N1", "N2", "D", "P", "Q"], "each part exactly once"
+    info = {label: r.report.split() for label, r in results.items()}
+    pids = {label: int(v[0]) for label, v in info.items()}
+    assert pids["N1"] == pids["N2"] == os.getpid()
+    assert pids["D"] == pids["P"] == pids["Q"] != os.getpid()
+    assert all(v[2] == "t" for v in info.values()), "the options reach both lanes"
+    assert info["N1"][1] == "seen", "the NQM lane ran while this one waited"
+    assert all(r.seconds is not None for r in results.values())
+
+
+def test_reproduce_keeps_the_plan_order_whatever_finishes_first(monkeypatch, tmp_path):
+    steps = [_part("Slow NQM", True, 1.0), _part("Net", False), _part("Fast NQM", True)]
+    monkeypatch.setattr(reproduce, "plan", lambda only=None: steps)
+    sections = reproduce.reproduce(str(tmp_path), "tiny", log=lambda *a: None, token="t")
+    assert [s.title for s in sections] == ["Slow NQM", "Net", "Fast NQM"]
+    text = (tmp_path / "REPORT.md").read_text()
+    assert text.index("## Slow NQM") < text.index("## Net") < text.index("## Fast NQM")
+
+
+def test_one_lane_only_runs_in_this_process(tmp_path):
+    results = _run(tmp_path, [_part("A", True), _part("B", True)])
+    assert {int(r.report.split()[0]) for r in results.values()} == {os.getpid()}
+
+
+class _Interrupt:
+    beside, chapter = False, None
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __call__(self, out_dir, scale, **options):
+        assert _appears(self.marker)  # the lane's part is running
+        raise KeyboardInterrupt
+
+
+def test_an_interrupt_stops_the_second_process(tmp_path):
+    marker = str(tmp_path / "lane.pid")
+    steps = [_part("Long NQM", True, 60.0, marker), ("Net", _Interrupt(marker))]
+    with pytest.raises(KeyboardInterrupt):
+        _run(tmp_path, steps)
+    pid = int(open(marker, encoding="utf-8").read())
+    with pytest.raises(ProcessLookupError):  # gone (and reaped), not still sleeping its 60 s
+        os.kill(pid, 0)
+
+
+def test_the_plan_puts_the_nqm_parts_beside_and_the_network_experiments_here():
+    lanes = {label: getattr(part, "beside", False) for label, part in reproduce.plan()}
+    assert lanes["Derivations"] and lanes["Proofs"] and lanes["Figure 1"] and lanes["Lookahead on the NQM"]
+    assert not lanes["Offline meta-optimization"] and not lanes["Online meta-optimization"]
