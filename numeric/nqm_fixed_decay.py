@@ -11,7 +11,7 @@ from shb.numeric.nqm_schedules import schedule_result
 DECAY_FINAL_FRACTIONS = np.geomspace(1e-4, 1.0, 49)
 
 
-def fixed_then_decay(alpha, k, m, decay_to=0.01):
+def fixed_then_decay(alpha, k, m, decay_to):
     """Learning rates: k steps at alpha, then m steps at alpha r^j, j = 1..m, with r = decay_to^(1/m)
     (so the last step runs at decay_to * alpha). alpha may be an array of B values: returns (B, k + m)."""
     alpha = np.asarray(alpha, dtype=float)

@@ -109,8 +109,23 @@ def test_zero_tangents_skip_the_hessian_but_not_the_gradient():
     assert hvps.shape == (2, theta.size) and not hvps.any()
 
 
+def test_a_tangent_whose_last_entry_is_zero_still_gets_its_hessian_product():
+    # The zero-tangent shortcut looks at the last entries first: catches a shortcut taken when only they are zero.
+    net, (theta, v, batches, _), _ = problem(horizon=1)
+    X, Y = batches[0]
+    tangents = np.random.default_rng(3).standard_normal((2, theta.size))
+    tangents[:, -1] = 0.0
+    g, hvps = grad_and_hvps(net, theta, tangents, X, Y)
+    g_ref, hvps_ref = net.grad_and_hvps(theta, tangents, X, Y)
+    assert np.abs(hvps_ref).max() > 0
+    np.testing.assert_array_equal(hvps, hvps_ref)
+    np.testing.assert_array_equal(g, g_ref)
+
+
 def test_relative_errors():
-    np.testing.assert_allclose(relative_errors([1.0, 0.0, -2.0], [1.1, 0.0, 2.0]), [0.1 / 1.1, 0.0, 2.0])
+    # Catches a denominator floored at 1 (an absolute error for small values): 0.5 against 0.25 is 50% off.
+    np.testing.assert_allclose(relative_errors([1.0, 0.0, -2.0, 0.5], [1.1, 0.0, 2.0, 0.25]),
+                               [0.1 / 1.1, 0.0, 2.0, 0.5])
 
 
 def test_cli_hypergrad_check_json(tmp_path, capsys):

@@ -316,8 +316,10 @@ def test_decay_grid_with_nothing_admissible_starts_from_tiny_steps():
 
 def test_fixed_then_decay_schedule_without_a_tail():
     # Catches: m = 0 (no decay steps) reporting a final fraction or a factor other than 1.
+    # And the default momentum is plain SGD's (mu = 0), as Figure 2's dashed curves use.
     out = fixed_then_decay_schedule(noisy_ill_conditioned(), 0.5, 4, 0)
     assert out["alpha"].tolist() == [0.5] * 4 and out["decay_to"] == 1.0 and out["r"] == 1.0
+    assert out["mu"].tolist() == [0.0] * 4
 
 
 def test_learning_rate_bound_is_both_roots_of_the_binding_coordinate():

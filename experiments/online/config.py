@@ -70,19 +70,19 @@ PAPER = dict(
 # The CNN: the public code's hand-tuned CIFAR-10 lr 5e-3 and its initial lrs for SMD.
 CNN_PAPER = dict(PAPER, fixed_lr=0.005, deterministic_lr=0.005, init_lrs=[0.005, 0.01, 0.001, 0.0005])
 # CNN at quick scale, sized from measured costs (one BLAS thread, float64, Fashion-MNIST; `shb bench cnn` for the
-# step against its floor): a training step and a T=5 lookahead meta-step scale with the batch, so batch 10 buys 1300
-# training steps and 200 meta-steps (2 every 10 steps for the first 1000) per SMD run; the CNN panel runs beside the
-# NQM figures in `make reproduce` (experiments/reproduce.py, two lanes). Initial lr 0.05 for both lookaheads (at 0.1
-# with mu 0.9 the CNN stops learning within 100 steps). Adam's step 0.15: the stochastic lookahead lowers mu as well
-# as alpha_eff, and alpha = alpha_eff (1 - mu) fell short of 3x with step 0.05 or 0.1 (also with batch 25, meta-batch
-# 100, or 1200 adaptation steps); at 0.2 its lr overshot and the CNN stopped learning. README: the quick CNN's numbers.
-# The fixed baseline keeps the public code's hand-tuned CIFAR-10 lr 5e-3.
+# step against its floor): a training step and a T=5 lookahead meta-step scale with the batch, so batch 10 buys 900
+# training steps and 140 meta-steps (2 every 10 steps for the first 700) per SMD run, within `make reproduce`'s ten
+# minutes beside everything else (README: timings). Initial lr 0.05 for both lookaheads (at 0.1 with mu 0.9 the CNN
+# stops learning within 100 steps). Adam's step 0.15: the stochastic lookahead lowers mu as well as alpha_eff, and
+# alpha = alpha_eff (1 - mu) fell short of 3x with step 0.05 or 0.1 (also with batch 25, meta-batch 100, or 1000 and
+# 1200 adaptation steps); at 0.2 its lr overshot and the CNN stopped learning. The fixed baseline keeps the public
+# code's hand-tuned CIFAR-10 lr 5e-3.
 CNN_QUICK = dict(
     CNN_PAPER,
     batch_size=10,
     meta_batch=10,
-    steps=1300,
-    adapt_steps=1000,
+    steps=900,
+    adapt_steps=700,
     burst_every=10,
     meta_steps_per_burst=2,
     meta_lr=0.15,
