@@ -21,7 +21,7 @@ from shb.experiments.registry import EXPERIMENTS
 from shb.experiments.report import checks_table, write_report
 from shb.experiments.result import Result
 from shb.ground.blas import single_blas_thread, single_thread_environment
-from shb.ground.errors import ShbError
+from shb.ground.errors import Interrupted, ShbError
 
 
 def derivations(out_dir, scale, **options):
@@ -67,6 +67,8 @@ def run_parts(steps, out_dir, scale, log, options):
         log(f"[reproduce] {label} ...")
         try:
             result = part(out_dir, scale, **options)
+        except Interrupted:  # Ctrl-C or SIGTERM stops the whole reproduce, not just this part
+            raise
         except ShbError as err:
             result = Result(label, False, report=f"Not run: {err}")
         result.seconds = time.monotonic() - t0

@@ -12,6 +12,7 @@ import pytest
 
 from shb.experiments import reproduce
 from shb.experiments.result import Result
+from shb.ground.errors import Interrupted
 
 
 def _part(label, beside, seconds=0.0, marker=None, wait_for=None):
@@ -102,3 +103,21 @@ def test_the_plan_puts_the_nqm_parts_beside_and_the_network_experiments_here():
     lanes = {label: getattr(part, "beside", False) for label, part in reproduce.plan()}
     assert lanes["Derivations"] and lanes["Proofs"] and lanes["Figure 1"] and lanes["Lookahead on the NQM"]
     assert not lanes["Offline meta-optimization"] and not lanes["Online meta-optimization"]
+
+
+class _Interrupted:
+    beside, chapter = False, None
+
+    def __call__(self, out_dir, scale, **options):
+        raise Interrupted("interrupted; progress saved in somewhere", 143)
+
+
+def test_an_interrupted_experiment_stops_reproduce_instead_of_going_on_to_the_next(monkeypatch, tmp_path):
+    # A long experiment turns Ctrl-C or SIGTERM into Interrupted (a library error, like bad input): catches
+    # reproduce reporting it as "Not run" and starting the next part.
+    ran = tmp_path / "next ran"
+    monkeypatch.setattr(reproduce, "plan", lambda only=None: [("Net", _Interrupted()),
+                                                              _part("Next", False, marker=str(ran))])
+    with pytest.raises(Interrupted) as stopped:
+        reproduce.reproduce(str(tmp_path), "tiny", log=lambda *a: None, token="t")
+    assert stopped.value.status == 143 and not ran.exists() and not (tmp_path / "REPORT.md").exists()
