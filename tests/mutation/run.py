@@ -46,7 +46,8 @@ def stem(module):
 # online checks shown to fail on a dropped tangent term (tests/test_checks_fail_nn.py).
 HYPERGRADIENT_TESTS = (
     "env HYPOTHESIS_PROFILE=mutate .venv/bin/python -m pytest -x -q -p no:cacheprovider tests/test_hypergrad.py "
-    "tests/test_mlp.py tests/test_checks_fail_nn.py tests/test_online.py -k 'not dask and not cifar and not panel'"
+    "tests/test_mlp.py tests/test_checks_fail_nn.py tests/test_online.py tests/test_online_burst.py "
+    "-k 'not dask and not cifar and not panel'"
 )
 TEST_COMMANDS = {module: HYPERGRADIENT_TESTS
                  for module in ("numeric/hypergrad.py", "numeric/online_smd.py", "numeric/backprop.py")}
