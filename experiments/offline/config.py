@@ -57,10 +57,10 @@ QUICK = dict(
                                # (ReLU), and at 1e-5 a kink inside the stencil was seen to cost 4e-3
     dask=True,                 # run units on Dask workers (False: in this process)
 )
-# Medium: the paper's four horizons in under an hour on two cores (README: costs). The short horizons start far
-# from their optimum (as the paper's random starts); the long ones refine the surface's best region, whose first
-# 100 samples are done early, and stop when their meta-objective stops improving. Training in float32, as the
-# paper's code (TensorFlow's default): half the time of float64, which buys the surface 300 samples.
+# Medium: the paper's four horizons, more than the hour on two cores it was sized for (README: costs, as measured).
+# The short horizons start far from their optimum (as the paper's random starts); the long ones refine the
+# surface's best region, whose first 100 samples are done early, and stop when their meta-objective stops
+# improving. Training in float32, as the paper's code (TensorFlow's default): half the time of float64.
 MEDIUM = dict(
     QUICK,
     horizons=[100, 1000, 5000, 20000],

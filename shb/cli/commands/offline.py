@@ -15,7 +15,7 @@ def register(subparsers):
         "Resumable: re-run the same command to continue an interrupted run.",
     )
     parser.add_argument("--scale", default="quick", help="quick (horizons 100, 1k; curves to 20k steps; minutes), "
-                        "medium (horizons 100, 1k, 5k, 20k; 300 surface samples; under an hour on 2 cores) or paper "
+                        "medium (horizons 100, 1k, 5k, 20k; 300 surface samples; about 1.3 h on 2 cores) or paper "
                         "(2,500 surface samples, 5k meta-steps per chain; CPU-weeks: a cluster); tiny: seconds, for tests")
     add_run_options(parser, "directory with the Fashion-MNIST/MNIST IDX files "
                     "(default: $SHB_DATA, else /usr/share/datasets/fashion-mnist)")
