@@ -183,8 +183,8 @@ def burst(state, problem, run, config, rng):
     A non-finite meta-gradient (the lookahead blew up: the meta-objective is +inf there)
     is replaced by (1, 0), so Adam lowers alpha_eff; such steps are counted. So is a finite one
     too large to square (|g| > 1e154, the lookahead as good as blown up): Adam's second moment
-    v += (1 - b2) g^2 would overflow to inf and freeze that coordinate of u for the rest of the run. u is kept in
-    the box [log_alpha_eff_bounds] x [log(1e-4), 0] (0 <= mu <= 0.9999), as the public code does.
+    v += (1 - b2) g^2 would overflow to inf and freeze that coordinate of u for the rest of the
+    run. u is kept in the box [log_alpha_eff_bounds] x [log(1e-4), 0] (0 <= mu <= 0.9999), as the public code does.
     """
     net, data = problem.net, problem.train
     _, update = adam(config["meta_lr"])
@@ -199,7 +199,6 @@ def burst(state, problem, run, config, rng):
         batches, meta_batch = batches_of(data, step_idx, meta_idx)
         with np.errstate(over="ignore", invalid="ignore"):
             meta_loss, hypergrad = lookahead_hypergrad(net, u, state["theta"], state["v"], batches, meta_batch)
-        with np.errstate(over="ignore"):
             finite = np.isfinite(meta_loss) and np.all(np.isfinite(hypergrad * hypergrad))  # as Adam squares it
         if state["hypergrad_sample"] is None and m == 0 and state["t"] >= config["check_step"]:
             state["hypergrad_sample"] = {

@@ -1,5 +1,6 @@
 """One burst of online SMD and the evaluation it logs (numeric/online_smd.py), with the lookahead's meta-gradient
-replaced by known values: Adam's first step, the box on u and its counter, and what `evaluate` averages over."""
+replaced by known values: Adam's first step, the box on u and its counter, a meta-gradient Adam cannot square, and
+what `evaluate` averages over."""
 import json
 
 import numpy as np
@@ -51,3 +52,14 @@ def test_evaluate_averages_over_the_first_eval_train_examples(data_dir):
     train_loss, test_error = online_smd.evaluate(problem, theta)
     assert train_loss == pytest.approx(training.mean_loss(problem.net, theta, problem.train, 100), rel=1e-12)
     assert test_error == training.error_rate(problem.net, theta, problem.test, 50)
+
+
+@pytest.mark.parametrize("huge", [1e200, np.inf])
+def test_a_meta_gradient_adam_cannot_square_lowers_alpha_eff_and_is_counted(monkeypatch, data_dir, huge):
+    # Catches a frozen meta-optimizer: a finite meta-gradient of 1e200 squares to inf in Adam's second moment,
+    # whose update of that coordinate is then m / sqrt(inf) = 0 for the rest of the run (seen in the deterministic
+    # lookahead runs, whose lr then stayed constant while the lookahead kept blowing up).
+    before, state, config = burst_with(monkeypatch, data_dir, [[huge, 1e-3], [1e-3, 1e-3], [1e-3, 1e-3]])
+    assert state["nonfinite_meta_grads"] == 1
+    assert np.all(np.isfinite(state["adam_v"])) and np.all(np.isfinite(state["adam_m"]))
+    assert state["u"][0] < before["u"][0] - config["meta_lr"], "alpha_eff kept falling after the huge meta-gradient"

@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from shb.experiments.online.config import AUDIT_TOLERANCE, HYPERGRAD_TOLERANCE, LR_RATIO
+from shb.experiments.online.report import fmt
 from shb.experiments.verified import check, relation
 from shb.numeric import hypergrad, online_smd, training
 
@@ -115,6 +116,5 @@ def make_checks(problem, states, summaries, hchecks, config, net_name):
     checks7.append(check(
         f"{net_name}_trains_fixed_baseline", trains,
         f"fixed alpha={config['fixed_lr']:g}, mu={config['mu0']:g}: train loss {fixed['first_train_loss']:.4g} "
-        f"at step 0 -> {'diverged' if fixed['final_train_loss'] is None else format(fixed['final_train_loss'], '.4g')} "
-        f"at step {config['steps']}"))
+        f"at step 0 -> {fmt(fixed['final_train_loss'])} at step {config['steps']}"))
     return checks7, checks8
