@@ -1,6 +1,7 @@
-"""One burst of online SMD and the evaluation it logs (numeric/online_smd.py), with the lookahead's meta-gradient
-replaced by known values: Adam's first step, the box on u and its counter, a meta-gradient Adam cannot square, and
-what `evaluate` averages over."""
+"""One burst of online SMD and the run around it (numeric/online_smd.py), with the lookahead's meta-gradient
+replaced by known values: Adam's first step, the box on u and its counter, a meta-gradient Adam cannot square,
+where the lookahead's minibatches come from, which meta-step the hypergradient check audits, what `evaluate`
+averages over, the step a divergence is reported at, and what the progress file holds."""
 import json
 
 import numpy as np
@@ -11,15 +12,25 @@ from shb.experiments.online.config import TINY, run_specs
 from shb.numeric import online_smd, training
 
 
-def burst_with(monkeypatch, data_dir, grads, **config):
-    """(state before, state after) one burst of len(grads) meta-steps whose meta-gradients are `grads`."""
-    config = dict(json.loads(json.dumps(TINY)), meta_steps_per_burst=len(grads), **config)
+def set_up(data_dir, name="stochastic", **config):
+    """(config, problem, run, fresh state) of the tiny MLP experiment's run `name`, with `config`'s changes."""
+    config = dict(json.loads(json.dumps(TINY)), **config)
     problem = units.build_problem(config, "mlp", "fashion-mnist", data_dir)
-    run = next(s for s in run_specs(config) if s.name == "stochastic")
-    state = online_smd.new_state(run, config, problem.net.init(np.random.default_rng(0)))
-    before = {"u": state["u"].copy(), "clipped": state["clipped_meta_steps"]}
+    run = next(s for s in run_specs(config) if s.name == name)
+    return config, problem, run, online_smd.new_state(run, config, problem.net.init(np.random.default_rng(0)))
+
+
+def meta_gradients(monkeypatch, grads):
+    """The lookahead's meta-gradients replaced by `grads`, one per meta-step (its meta-loss by 1)."""
     sequence = iter(np.asarray(g, dtype=float) for g in grads)
     monkeypatch.setattr(online_smd, "lookahead_hypergrad", lambda *args: (1.0, next(sequence)))
+
+
+def burst_with(monkeypatch, data_dir, grads, **config):
+    """(state before, state after) one burst of len(grads) meta-steps whose meta-gradients are `grads`."""
+    config, problem, run, state = set_up(data_dir, meta_steps_per_burst=len(grads), **config)
+    before = {"u": state["u"].copy(), "clipped": state["clipped_meta_steps"]}
+    meta_gradients(monkeypatch, grads)
     online_smd.burst(state, problem, run, config, np.random.default_rng(0))
     return before, state, config
 
@@ -63,3 +74,77 @@ def test_a_meta_gradient_adam_cannot_square_lowers_alpha_eff_and_is_counted(monk
     assert state["nonfinite_meta_grads"] == 1
     assert np.all(np.isfinite(state["adam_v"])) and np.all(np.isfinite(state["adam_m"]))
     assert state["u"][0] < before["u"][0] - config["meta_lr"], "alpha_eff kept falling after the huge meta-gradient"
+
+
+def test_each_meta_step_draws_its_minibatches_from_the_whole_training_set(monkeypatch, data_dir):
+    # Catches the lookahead's minibatches drawn from range(n) of another axis of the images (the pixels per example):
+    # on Fashion-MNIST that is the first 784 of 60 000 examples.
+    config, problem, run, state = set_up(data_dir)
+    n_train, pixels = problem.train.images.shape
+    assert n_train != pixels
+    drawn, draw = [], online_smd.draw_lookahead
+    monkeypatch.setattr(online_smd, "draw_lookahead", lambda rng, n, *rest: drawn.append(n) or draw(rng, n, *rest))
+    meta_gradients(monkeypatch, [[1e-3, 1e-3]] * config["meta_steps_per_burst"])
+    online_smd.burst(state, problem, run, config, np.random.default_rng(0))
+    assert drawn == [n_train] * config["meta_steps_per_burst"]
+
+
+def test_the_hypergradient_check_audits_the_first_meta_step_at_or_after_check_step(monkeypatch, data_dir):
+    # Catches the audited meta-step taken later in its burst (its u is then not the u the burst started from), or
+    # overwritten by every later meta-step (the check would audit the last one instead of the first).
+    config, problem, run, state = set_up(data_dir, meta_steps_per_burst=2)
+    meta_gradients(monkeypatch, [[1e-3, 1e-3]] * 6)
+    rng = np.random.default_rng(0)
+    state["t"] = config["check_step"] - 1
+    online_smd.burst(state, problem, run, config, rng)
+    assert state["hypergrad_sample"] is None
+    state["t"], u_start = config["check_step"], state["u"].copy()
+    online_smd.burst(state, problem, run, config, rng)
+    sample = state["hypergrad_sample"]
+    assert sample["t"] == config["check_step"]
+    np.testing.assert_array_equal(sample["u"], u_start)
+    state["t"] += config["burst_every"]
+    online_smd.burst(state, problem, run, config, rng)
+    assert state["hypergrad_sample"] is sample
+
+
+def overflowing_step(monkeypatch, at):
+    """SGD steps as usual, except the step number `at` (counted from 0), which leaves the weights non-finite."""
+    step, taken = training.sgd_momentum_step, []
+
+    def patched(theta, v, g, alpha, mu):
+        theta, v = step(theta, v, g, alpha, mu)
+        taken.append(1)
+        if len(taken) == at + 1:
+            theta = theta.copy()
+            theta[0] = np.inf
+        return theta, v
+    monkeypatch.setattr(training, "sgd_momentum_step", patched)
+
+
+def test_a_divergence_is_reported_at_the_step_that_made_the_weights_non_finite(monkeypatch, data_dir):
+    # Catches a divergence reported only once the loss is non-finite too (one step late: the loss of step 3 was
+    # computed before its update overflowed), and a run that goes on after it.
+    config, problem, run, state = set_up(data_dir, name="fixed")
+    overflowing_step(monkeypatch, at=3)
+    online_smd.advance(state, problem, run, config, config["steps"])
+    assert state["diverged_at"] == 3 and state["t"] == 4
+
+
+def test_the_progress_file_holds_each_array_once_and_a_diverged_run_reads_back(monkeypatch, data_dir, tmp_path):
+    # Catches the weights written a second time into the JSON header (as text, with inf as null) beside the binary
+    # arrays; and a diverged run's progress (inf in the weights, NaN in the log) that does not read back as saved.
+    config, problem, run, state = set_up(data_dir, name="fixed")
+    overflowing_step(monkeypatch, at=3)
+    online_smd.advance(state, problem, run, config, config["steps"])
+    path = tmp_path / "progress.npz"
+    online_smd.save_state(path, state, run, config)
+    with np.load(path) as npz:
+        header = json.loads(npz["header"].tobytes().decode("utf-8"))
+    assert not set(header) & set(online_smd.ARRAY_KEYS)
+    saved, read = online_smd.read_state(path)
+    assert saved == online_smd.identity(run, config)
+    assert set(read) == set(state)
+    for key in online_smd.ARRAY_KEYS:
+        np.testing.assert_array_equal(read[key], state[key])
+    assert json.loads(json.dumps(read["log"])) == json.loads(json.dumps(state["log"]))
