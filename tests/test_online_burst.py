@@ -1,13 +1,15 @@
 """One burst of online SMD and the run around it (numeric/online_smd.py), with the lookahead's meta-gradient
 replaced by known values: Adam's first step, the box on u and its counter, a meta-gradient Adam cannot square,
-where the lookahead's minibatches come from, which meta-step the hypergradient check audits, what `evaluate`
-averages over, the step a divergence is reported at, and what the progress file holds."""
+the meta-loss a burst logs, when bursts run, where the minibatches come from, which meta-step the hypergradient
+check audits, what `evaluate` averages over, the step a divergence is reported at, and what the progress file holds
+and refuses."""
 import json
 
 import numpy as np
 import pytest
 
 from shb.experiments.online import units
+from shb.ground.errors import ProgressError
 from shb.experiments.online.config import TINY, run_specs
 from shb.numeric import online_smd, training
 
@@ -20,17 +22,19 @@ def set_up(data_dir, name="stochastic", **config):
     return config, problem, run, online_smd.new_state(run, config, problem.net.init(np.random.default_rng(0)))
 
 
-def meta_gradients(monkeypatch, grads):
-    """The lookahead's meta-gradients replaced by `grads`, one per meta-step (its meta-loss by 1)."""
-    sequence = iter(np.asarray(g, dtype=float) for g in grads)
-    monkeypatch.setattr(online_smd, "lookahead_hypergrad", lambda *args: (1.0, next(sequence)))
+def meta_gradients(monkeypatch, grads, losses=None):
+    """The lookahead's meta-gradients replaced by `grads`, one per meta-step, and its meta-losses by `losses`
+    (default 1)."""
+    sequence = zip(losses or [1.0] * len(grads), (np.asarray(g, dtype=float) for g in grads))
+    monkeypatch.setattr(online_smd, "lookahead_hypergrad", lambda *args: next(sequence))
 
 
-def burst_with(monkeypatch, data_dir, grads, **config):
-    """(state before, state after) one burst of len(grads) meta-steps whose meta-gradients are `grads`."""
+def burst_with(monkeypatch, data_dir, grads, losses=None, **config):
+    """(state before, state after, config) one burst of len(grads) meta-steps whose meta-gradients are `grads`
+    (and meta-losses `losses`)."""
     config, problem, run, state = set_up(data_dir, meta_steps_per_burst=len(grads), **config)
     before = {"u": state["u"].copy(), "clipped": state["clipped_meta_steps"]}
-    meta_gradients(monkeypatch, grads)
+    meta_gradients(monkeypatch, grads, losses)
     online_smd.burst(state, problem, run, config, np.random.default_rng(0))
     return before, state, config
 
@@ -52,6 +56,44 @@ def test_steps_inside_the_box_are_not_counted_as_clipped_and_steps_outside_are(m
     _, state, _ = burst_with(monkeypatch, data_dir, [[-1.0, 0.0]] * 3, alpha_eff_bounds=[1e-6, bound])
     assert state["clipped_meta_steps"] == 3
     assert np.exp(state["u"][0]) == pytest.approx(bound, rel=1e-12)
+
+
+def test_a_start_on_the_box_s_edge_that_stays_there_is_not_counted_as_clipped(monkeypatch, data_dir):
+    # Catches the counter's comparisons with the box made non-strict (u on a bound counted as clipped). A run
+    # that starts at mu = 0 has u_1 = log(1 - mu) = 0, the upper bound of its coordinate; here alpha_eff also
+    # starts on its lower bound, and zero meta-gradients leave both where they are.
+    start = TINY["init_lrs"][0]
+    before, state, _ = burst_with(monkeypatch, data_dir, [[0.0, 0.0]] * 3, mu0=0.0, alpha_eff_bounds=[start, 10.0])
+    np.testing.assert_array_equal(before["u"], [np.log(start), 0.0])
+    np.testing.assert_array_equal(state["u"], before["u"])
+    assert state["clipped_meta_steps"] == 0
+
+
+@pytest.mark.parametrize("losses, logged", [([1.0, 3.0], 2.0), ([1.0, np.nan], np.inf)])
+def test_a_burst_logs_the_mean_meta_loss_of_its_meta_steps(monkeypatch, data_dir, losses, logged):
+    # Catches the finite and non-finite cases swapped when a burst's meta-losses are logged (Figure 7's
+    # meta-objective), and a log of another statistic.
+    _, state, _ = burst_with(monkeypatch, data_dir, [[1e-3, 1e-3]] * 2, losses=losses)
+    assert state["meta"]["step"] == [0] and state["meta"]["meta_loss"] == [logged]
+
+
+def test_the_meta_steps_run_every_burst_every_steps_before_adapt_steps_only(monkeypatch, data_dir):
+    # Catches one more burst at t = adapt_steps, after which the lr is meant to follow its decay only.
+    config, problem, run, state = set_up(data_dir)
+    bursts = list(range(0, config["adapt_steps"], config["burst_every"]))
+    assert config["adapt_steps"] % config["burst_every"] == 0 and len(bursts) > 1
+    meta_gradients(monkeypatch, [[1e-3, 1e-3]] * config["meta_steps_per_burst"] * len(bursts))
+    online_smd.advance(state, problem, run, config, config["steps"])
+    assert state["meta"]["step"] == bursts and state["t"] == config["steps"]
+
+
+def test_training_draws_its_minibatches_from_the_whole_training_set(monkeypatch, data_dir):
+    # Catches the training minibatches drawn from range(n) of another axis of the images (the pixels per example).
+    config, problem, run, state = set_up(data_dir, name="fixed")
+    drawn, draw = [], training.batch_indices
+    monkeypatch.setattr(training, "batch_indices", lambda rng, n, *rest: drawn.append(n) or draw(rng, n, *rest))
+    online_smd.advance(state, problem, run, config, 5)
+    assert drawn == [problem.train.images.shape[0]] * 5 != [problem.train.images.shape[1]] * 5
 
 
 def test_evaluate_averages_over_the_first_eval_train_examples(data_dir):
@@ -148,3 +190,18 @@ def test_the_progress_file_holds_each_array_once_and_a_diverged_run_reads_back(m
     for key in online_smd.ARRAY_KEYS:
         np.testing.assert_array_equal(read[key], state[key])
     assert json.loads(json.dumps(read["log"])) == json.loads(json.dumps(state["log"]))
+
+
+def test_a_progress_file_with_a_pickled_object_is_refused(data_dir, tmp_path):
+    # Catches read_state loading with allow_pickle=True: unpickling a file can run arbitrary code, and a progress
+    # file holds only numbers (arrays and a strict-JSON header).
+    config, problem, run, state = set_up(data_dir, name="fixed")
+    path = tmp_path / "progress.npz"
+    online_smd.save_state(path, state, run, config)
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    arrays["theta"] = np.array([{"not": "a number"}], dtype=object)
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+    with pytest.raises(ProgressError, match="unreadable"):
+        online_smd.read_state(path)
