@@ -80,6 +80,7 @@ def test_decay_reaches_final_lr_exponentially():
     a = [online_smd.decayed_alpha(0.2, t, 100, 201, 1e-4) for t in (100, 150, 200)]
     assert np.isclose(a[0], 0.2) and np.isclose(a[2], 1e-4) and np.isclose(a[1], np.sqrt(0.2 * 1e-4))
     assert np.isclose(online_smd.decayed_alpha(1e-5, 200, 100, 201, 1e-4), 1e-5)  # never raised
+    assert np.isclose(online_smd.decayed_alpha(0.2, 101, 100, 102, 1e-4), 1e-4)  # a tail of one step
 
 
 def test_run_writes_results_and_checks(tmp_path, data_dir):

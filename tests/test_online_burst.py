@@ -4,6 +4,7 @@ the meta-loss a burst logs, when bursts run, where the minibatches come from, wh
 check audits, what `evaluate` averages over, the step a divergence is reported at, and what the progress file holds
 and refuses."""
 import json
+import time
 
 import numpy as np
 import pytest
@@ -96,15 +97,27 @@ def test_training_draws_its_minibatches_from_the_whole_training_set(monkeypatch,
     assert drawn == [problem.train.images.shape[0]] * 5 != [problem.train.images.shape[1]] * 5
 
 
-def test_evaluate_averages_over_the_first_eval_train_examples(data_dir):
+def test_evaluate_averages_over_the_first_eval_train_and_eval_test_examples(data_dir):
     # Catches the evaluation subset sized by another axis of the images (e.g. the pixels per example).
-    config = dict(json.loads(json.dumps(TINY)), eval_train=100, eval_test=50)
+    # The test subset lies between the pixels per example and the test set's size, so that such a mix-up shows.
+    config = dict(json.loads(json.dumps(TINY)), eval_train=100, eval_test=80)
     problem = units.build_problem(config, "mlp", "fashion-mnist", data_dir)
     theta = problem.net.init(np.random.default_rng(1))
     assert problem.train.images.shape[0] > 100 and problem.train.images.shape[1] != 100
+    assert problem.test.images.shape[1] < 80 < problem.test.images.shape[0]
     train_loss, test_error = online_smd.evaluate(problem, theta)
     assert train_loss == pytest.approx(training.mean_loss(problem.net, theta, problem.train, 100), rel=1e-12)
-    assert test_error == training.error_rate(problem.net, theta, problem.test, 50)
+    assert test_error == training.error_rate(problem.net, theta, problem.test, 80)
+    assert test_error != training.error_rate(problem.net, theta, problem.test, problem.test.images.shape[1])
+
+
+def test_a_non_finite_meta_gradient_counts_as_the_meta_gradient_1_0(monkeypatch, data_dir):
+    # Catches another stand-in for a blown-up lookahead's meta-gradient: one that also moves mu (it should only
+    # lower alpha_eff), or one of another size (Adam's later steps weigh it against the earlier meta-gradients).
+    _, replaced, _ = burst_with(monkeypatch, data_dir, [[0.5, -0.2], [np.nan, 5.0], [0.3, 0.1]])
+    _, explicit, _ = burst_with(monkeypatch, data_dir, [[0.5, -0.2], [1.0, 0.0], [0.3, 0.1]])
+    np.testing.assert_array_equal(replaced["u"], explicit["u"])
+    assert replaced["nonfinite_meta_grads"] == 1 and explicit["nonfinite_meta_grads"] == 0
 
 
 @pytest.mark.parametrize("huge", [1e200, np.inf])
@@ -205,3 +218,11 @@ def test_a_progress_file_with_a_pickled_object_is_refused(data_dir, tmp_path):
         np.savez(handle, **arrays)
     with pytest.raises(ProgressError, match="unreadable"):
         online_smd.read_state(path)
+
+
+def test_a_run_s_cpu_time_is_that_of_its_own_segments(data_dir):
+    # Catches a fresh run whose CPU-time account does not start at 0 (the report's per-run CPU seconds).
+    config, problem, run, state = set_up(data_dir, name="fixed")
+    started = time.process_time()
+    units.segment(json.dumps(config), "mlp", "fashion-mnist", data_dir, run, state, 3)
+    assert 0.0 < state["cpu_seconds"] <= time.process_time() - started and state["t"] == 3
