@@ -323,6 +323,19 @@ def test_hypergradient_check_fails_above_its_tolerance(error, ok):
         "hypergrad_forward_vs_finite_differences"] is ok
 
 
+def test_figure_6_curves_train_in_curve_dtype(uninterrupted, data_dir):
+    # Catches curves trained in the surface's float64 (twice the cost) or from another schedule or seed.
+    out, _ = uninterrupted
+    progress, config = load(out, PROGRESS_FILE), normalized(TINY)
+    assert config["curve_dtype"] == "float32" and "dtype" not in config
+    (alpha0, beta), _ = chains.chosen_schedule(progress, 15)
+    spec = problem_spec(config, data_dir)
+    args = alpha0, beta, config["curve_steps"], smd.derive_seed(config["seed"], 5), config["test_examples"], \
+        config["curve_points"]
+    assert progress["curves"]["15"] == smd.training_curve(spec._replace(dtype="float32"), *args)
+    assert progress["curves"]["15"] != smd.training_curve(spec, *args)
+
+
 def test_float32_training_keeps_a_float64_hypergradient_check(tmp_path, data_dir, uninterrupted):
     # Catches a check that silently runs in the training dtype, and a float32 run that does not train in float32.
     out = str(tmp_path)

@@ -62,8 +62,8 @@ def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, workers=N
         stop_after=None, log=log_stderr):
     """Run (or resume) the offline experiment; write offline.json and Figures 5 and 6 into out_dir.
 
-    Training (surface, SMD, curves) computes in `dtype` (float64 or float32; the configuration's
-    "dtype" key, absent for float64); the hypergradient check is float64 either way.
+    Training (surface, SMD) computes in `dtype` (float64 or float32; the configuration's "dtype" key, absent for
+    float64), Figure 6's curves in the configuration's "curve_dtype"; the hypergradient check is float64 either way.
     Returns an experiments.result.Result; with `stop_after` units finished it returns early with
     complete=False (used to test resuming). `log` receives the projection lines at the start.
     """

@@ -16,6 +16,7 @@ Keys that shape the work (experiments/offline/units.py, chains.py):
                            >= 2W when the mean of its last W meta-objective samples is no lower than the mean of
                            the W before them (chains.chain_finished)
     curve_steps            Figure 6 trains each horizon's schedule this long (the paper: 20k)
+    curve_dtype            ... in this arithmetic, whatever the rest trains in
     endpoint_quantile      the SMD end point must lie in this best fraction of its horizon's surface samples
 """
 import json
@@ -50,6 +51,8 @@ QUICK = dict(
     meta_grad_clip=1.0,        # meta-gradient norm clip (typical norms ~1e-2; outliers reach 1e7)
     eval_seeds=3,              # runs averaged for the SMD start/end comparison
     curve_steps=20000,         # Figure 6: each horizon's schedule trained for the paper's 20k steps
+    curve_dtype="float32",     # in float32, as the paper's code (TensorFlow's default): half the cost of float64,
+                               # and the curves are compared at the percent level, not to the last digit
     curve_points=60,
     endpoint_quantile=None,    # 30 samples are too few to rank SMD's end point at quick scale
     check_horizon=20,          # hypergradient check against finite differences
@@ -121,6 +124,7 @@ def normalized(config):
 def resolved(config, dtype="float64"):
     """The configuration a run uses: `dtype` recorded in it when not float64, as it reads back from JSON."""
     config = normalized(config if dtype == "float64" else dict(config, dtype=dtype))
-    if config.get("dtype", "float64") not in DTYPES:
-        raise InputError(f"unknown dtype {config['dtype']!r}; choose one of: {', '.join(DTYPES)}")
+    for key in ("dtype", "curve_dtype"):
+        if config.get(key, "float64") not in DTYPES:
+            raise InputError(f"unknown {key} {config[key]!r}; choose one of: {', '.join(DTYPES)}")
     return config

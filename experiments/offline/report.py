@@ -53,7 +53,8 @@ def setup_lines(scale, config, dataset, data_dir, timing):
     lines = [
         f"Scale `{scale}`, data set **{dataset}** (`{data_dir}`; the paper: MNIST): MLP with hidden layers "
         f"{config['hidden_sizes']} (ReLU), SGD momentum mu={config['mu']}, alpha_t = alpha0 (1 + t/K)^(-beta) with "
-        f"K={config['k']:g}, warm start 50 steps at alpha=0.1; training in {config.get('dtype', 'float64')}.",
+        f"K={config['k']:g}, warm start 50 steps at alpha=0.1; training in {config.get('dtype', 'float64')} "
+        f"(Figure 6's curves in {config['curve_dtype']}).",
         f"Surface: {config['surface_samples']} random (alpha0, beta), each one run of {max(config['horizons'])} "
         "steps on one shared minibatch sequence giving J_T for every horizon (loss on the first "
         f"{config['eval_examples']} training examples).",

@@ -134,8 +134,8 @@ def ready_units(state, config, spec):
         if str(h) not in state["curves"] and chains.chains_finished(state, config, h) and evaluated(state, h):
             (alpha0, beta), _ = chains.chosen_schedule(state, h)
             units.append(unit(("curve", h), smd.training_curve,
-                              (spec, alpha0, beta, config["curve_steps"], smd.derive_seed(seed, 5),
-                               config["test_examples"], config["curve_points"])))
+                              (spec._replace(dtype=config["curve_dtype"]), alpha0, beta, config["curve_steps"],
+                               smd.derive_seed(seed, 5), config["test_examples"], config["curve_points"])))
     done = state["surface"]["losses"][str(horizons[0])]
     for i, (alpha0, beta) in enumerate(state["surface"]["points"]):
         if str(i) not in done:
