@@ -361,6 +361,15 @@ def test_a_noise_free_coordinate_at_its_optimum_does_not_lift_the_others_bound()
     assert np.isfinite(upper) and (upper, lower) == pytest.approx(expected, rel=1e-9)
 
 
+@pytest.mark.parametrize("bounds, expected", [((0.3, 0.3), 0.3), ((0.3, 0.1), 0.3), ((0.3, 0.4), 1.0)])
+def test_the_safeguard_caps_alpha_unless_no_alpha_is_feasible(monkeypatch, bounds, expected):
+    # learning_rate_bound's feasible set is [lower, upper], empty if lower > upper (nothing keeps every component
+    # down: alpha is left alone). Catches a one-point set (upper == lower, a tangent root) taken for an empty one.
+    monkeypatch.setattr(nqm_schedules, "learning_rate_bound", lambda *args: bounds)
+    problem = make_problem([1.0], [1.0], [1.0], [0.0])
+    assert nqm_schedules.project_safeguard(problem, [1.0], [0.0]).tolist() == [expected]
+
+
 def test_the_decay_grid_start_with_the_safeguard_keeps_every_component_down():
     # Catches decay_grid ignoring its safeguard (choosing among all schedules): `optimized` projects its result
     # afterwards, which would hide it from the tests of the fit. (Here the unconstrained best raises a component more
