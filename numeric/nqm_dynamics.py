@@ -66,8 +66,9 @@ def rollout(problem, alpha, mu):
 
 
 def rollout_bytes(d, T, batch=1):
-    """Memory `rollout` needs: five statistics and the loss terms, (T+1) x d float64 each, with temporaries."""
-    return 8 * 8 * (T + 1) * d * batch
+    """Memory `rollout` needs, an upper bound: eight (T+1) x d float64 arrays (the five statistics, the loss terms
+    and their temporaries) and sixteen d-vectors (one step's temporaries, which dominate when T is small)."""
+    return 8 * (8 * (T + 1) + 16) * d * batch
 
 
 def loss_components(problem, stats):

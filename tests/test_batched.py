@@ -8,6 +8,8 @@ alphas, fixed_then_decay_schedule's fitted tail, and the Figure 2 sweep. A wrong
 silently mixes schedules; the strategies draw B == T and B == 1 on purpose. Items are compared to 1e-12
 relative: the batched and single computations do the same arithmetic per item.
 """
+import tracemalloc
+
 import numpy as np
 import pytest
 from autograd import grad
@@ -216,6 +218,21 @@ def test_decay_grid_finds_its_best_schedule_at_every_chunk_boundary(best):
     alpha0s[best] = 0.5
     alpha, mu = nqm_schedules.decay_grid(problem, 1, True, alpha0s, np.array([0.0]), np.array([1.0]))
     assert alpha.tolist() == [0.5] and mu.tolist() == [0.0]
+
+
+@pytest.mark.parametrize("d, T, batch", [(200_000, 1, None), (20_000, 1, 8), (2_000, 200, None), (500, 100, 8)])
+def test_rollout_bytes_bounds_what_a_rollout_allocates(d, T, batch):
+    # The size check before work (`shb nqm dynamics`) trusts it. Measured by tracemalloc (numpy reports its
+    # buffers), at sizes where arrays dominate Python's own objects. Catches an estimate below the peak (a wrong power
+    # of T or d, a step's temporaries left out: they dominate at T = 1) or far above it (a batch counted twice).
+    problem = make_problem(np.linspace(0.1, 1.0, d), np.ones(d), np.ones(d), np.zeros(d))
+    alpha = np.full((T,) if batch is None else (batch, T), 0.1)
+    tracemalloc.start()
+    nqm_dynamics.rollout(problem, alpha, np.full_like(alpha, 0.5))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    estimate = nqm_dynamics.rollout_bytes(d, T) if batch is None else nqm_dynamics.rollout_bytes(d, T, batch)
+    assert peak <= estimate <= 1.6 * peak
 
 
 def test_a_schedule_of_another_shape_is_refused():
