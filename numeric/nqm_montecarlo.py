@@ -83,10 +83,11 @@ SECONDS_PER_SAMPLE_STEP = 3e-8
 
 
 def simulate_cost(d, T, runs, n_steps=1):
-    """(bytes, seconds) that `simulate` needs: a chunk of about a million (theta, v) samples and its temporaries,
-    plus the reported moments, and one update per run, step and coordinate."""
+    """(bytes, seconds) that `simulate` needs: a chunk of about a million (theta, v) samples and its temporaries
+    (nine float64 arrays of the chunk's size at the peak, an upper bound), plus the reported moments, and one update
+    per run, step and coordinate."""
     chunk = max(1, min(runs, 1_000_000 // d))
-    return 8 * (6 * chunk * d + 12 * n_steps * d), SECONDS_PER_SAMPLE_STEP * runs * T * d
+    return 8 * (9 * chunk * d + 12 * n_steps * d), SECONDS_PER_SAMPLE_STEP * runs * T * d
 
 
 def sample_paths(problem, alpha, mu, runs, seed):

@@ -17,11 +17,13 @@ coordinate and step t = 1..T, at most 4 * 3 * 6 = 72 comparisons; with the thres
 (the hypothesis-drawn seed, and derandomize=True in `ci`), so a run is repeatable.
 Power: `test_power_*` perturb one coefficient of the dynamics by 3% and show max |z| > 2 x threshold.
 """
+import tracemalloc
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from shb.numeric import nqm_dynamics
+from shb.numeric import nqm_dynamics, nqm_montecarlo
 from shb.numeric.nqm_dynamics import rollout
 from shb.numeric.nqm_montecarlo import sample_paths, simulate
 from shb.numeric.nqm_problem import make_problem
@@ -181,3 +183,29 @@ def test_simulate_is_the_update_of_section_2_2_on_the_same_draws(runs, chunk):
     for bad_alpha, bad_mu in ((alpha, mu[:2]), (np.stack([alpha, alpha]), np.stack([mu, mu]))):
         with pytest.raises(ValueError, match=r"must both have shape \(T,\)"):
             simulate(problem, bad_alpha, bad_mu, 2, seed=0)
+
+
+@pytest.mark.parametrize("d, T, runs, every_step", [(1000, 5, 3000, False), (1000, 400, 2, True),
+                                                    (100_000, 3, 20, False)])
+def test_simulate_cost_bounds_what_simulate_allocates(d, T, runs, every_step):
+    # The size check before work (`shb nqm montecarlo`) trusts it. Peak measured by tracemalloc (numpy reports its
+    # buffers): a chunk of a million samples, moments at every step, and a chunk of a few wide runs. Catches an
+    # estimate below the peak (it was: six arrays of the chunk's size counted where the peak holds about eight) or
+    # far above it, and a wrong power of the chunk, the steps reported or d.
+    problem = make_problem(np.linspace(0.1, 1.0, d), np.ones(d), np.ones(d), np.zeros(d))
+    steps = list(range(T + 1)) if every_step else None
+    tracemalloc.start()
+    nqm_montecarlo.simulate(problem, np.full(T, 0.1), np.full(T, 0.5), runs, 0, steps=steps)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    estimate, _ = nqm_montecarlo.simulate_cost(d, T, runs, T + 1 if every_step else 1)
+    assert peak <= estimate <= 1.5 * peak
+
+
+def test_simulate_cost_time_is_linear_in_runs_steps_and_coordinates():
+    # Catches a time estimate that divides by one of them, and one that would refuse a second's work (a million
+    # run-step-coordinates, one normal draw and a few multiply-adds each) as taking minutes.
+    seconds = lambda d, T, runs: nqm_montecarlo.simulate_cost(d, T, runs)[1]  # noqa: E731
+    base = seconds(10, 20, 30)
+    assert seconds(20, 20, 30) == seconds(10, 40, 30) == seconds(10, 20, 60) == pytest.approx(2 * base, rel=1e-12)
+    assert 0 < seconds(100, 100, 100) < 60
