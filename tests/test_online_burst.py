@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from shb.experiments.online import units
-from shb.ground.errors import ProgressError
 from shb.experiments.online.config import TINY, run_specs
+from shb.ground.errors import ProgressError
 from shb.numeric import online_smd, training
 
 
@@ -28,6 +28,13 @@ def meta_gradients(monkeypatch, grads, losses=None):
     (default 1)."""
     sequence = zip(losses or [1.0] * len(grads), (np.asarray(g, dtype=float) for g in grads))
     monkeypatch.setattr(online_smd, "lookahead_hypergrad", lambda *args: next(sequence))
+
+
+def sizes_drawn(monkeypatch, module, name):
+    """The set sizes n that `module.name(rng, n, ...)` (an index draw) is called with, recorded in the list returned."""
+    drawn, draw = [], getattr(module, name)
+    monkeypatch.setattr(module, name, lambda rng, n, *rest: drawn.append(n) or draw(rng, n, *rest))
+    return drawn
 
 
 def burst_with(monkeypatch, data_dir, grads, losses=None, **config):
@@ -91,8 +98,7 @@ def test_the_meta_steps_run_every_burst_every_steps_before_adapt_steps_only(monk
 def test_training_draws_its_minibatches_from_the_whole_training_set(monkeypatch, data_dir):
     # Catches the training minibatches drawn from range(n) of another axis of the images (the pixels per example).
     config, problem, run, state = set_up(data_dir, name="fixed")
-    drawn, draw = [], training.batch_indices
-    monkeypatch.setattr(training, "batch_indices", lambda rng, n, *rest: drawn.append(n) or draw(rng, n, *rest))
+    drawn = sizes_drawn(monkeypatch, training, "batch_indices")
     online_smd.advance(state, problem, run, config, 5)
     assert drawn == [problem.train.images.shape[0]] * 5 != [problem.train.images.shape[1]] * 5
 
@@ -100,8 +106,7 @@ def test_training_draws_its_minibatches_from_the_whole_training_set(monkeypatch,
 def test_evaluate_averages_over_the_first_eval_train_and_eval_test_examples(data_dir):
     # Catches the evaluation subset sized by another axis of the images (e.g. the pixels per example).
     # The test subset lies between the pixels per example and the test set's size, so that such a mix-up shows.
-    config = dict(json.loads(json.dumps(TINY)), eval_train=100, eval_test=80)
-    problem = units.build_problem(config, "mlp", "fashion-mnist", data_dir)
+    _, problem, _, _ = set_up(data_dir, eval_train=100, eval_test=80)
     theta = problem.net.init(np.random.default_rng(1))
     assert problem.train.images.shape[0] > 100 and problem.train.images.shape[1] != 100
     assert problem.test.images.shape[1] < 80 < problem.test.images.shape[0]
@@ -137,8 +142,7 @@ def test_each_meta_step_draws_its_minibatches_from_the_whole_training_set(monkey
     config, problem, run, state = set_up(data_dir)
     n_train, pixels = problem.train.images.shape
     assert n_train != pixels
-    drawn, draw = [], online_smd.draw_lookahead
-    monkeypatch.setattr(online_smd, "draw_lookahead", lambda rng, n, *rest: drawn.append(n) or draw(rng, n, *rest))
+    drawn = sizes_drawn(monkeypatch, online_smd, "draw_lookahead")
     meta_gradients(monkeypatch, [[1e-3, 1e-3]] * config["meta_steps_per_burst"])
     online_smd.burst(state, problem, run, config, np.random.default_rng(0))
     assert drawn == [n_train] * config["meta_steps_per_burst"]
