@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 SCALE  ?= quick
 OUT    ?= results
 
-.PHONY: reproduce test venv data clean mutate
+.PHONY: reproduce test test-fast venv data clean mutate
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -36,8 +36,18 @@ data:
 reproduce: venv data
 	$(BIN)/shb reproduce --scale $(SCALE) --out $(OUT)
 
+# The whole suite on every core (pytest-xdist; --dist loadfile: a test file's shared set-up, such as the one run
+# of the proofs, is computed once, on the worker that runs the file), then the tests marked serial, alone.
+TEST_WORKERS ?= auto
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile
+
 test: venv data
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q $(PARALLEL) -m "not serial" tests
+	$(BIN)/python -m pytest -q -m serial tests
+
+# About a minute: every test not marked slow (no real runs, new processes, derivations, proofs or wheel).
+test-fast: venv data
+	$(BIN)/python -m pytest -q $(PARALLEL) -m "not slow" tests
 
 # Mutation testing of the NQM math (docs/mutation.md): cosmic-ray, installed here only, mutates
 # numeric/nqm_{checks,dynamics,adjoint,montecarlo,schedules}.py in place, one mutant at a time, and runs

@@ -41,7 +41,7 @@ setup(
     ],
     extras_require={
         # setuptools >= 70.1 builds wheels by itself: the wheel test builds one without network access
-        "test": ["pytest>=7", "hypothesis>=6.80", "dask[distributed]>=2024.1", "setuptools>=70.1"],
+        "test": ["pytest>=7", "pytest-xdist>=3.5", "hypothesis>=6.80", "dask[distributed]>=2024.1", "setuptools>=70.1"],
         "dist": ["dask[distributed]>=2024.1"],
     },
     entry_points={"console_scripts": ["shb = shb.cli:main"]},

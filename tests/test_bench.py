@@ -3,6 +3,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # each test runs `shb bench` in a new process
+
 
 def test_bench_nqm_grad_reports_json():
     out = subprocess.run([sys.executable, "-m", "shb.cli", "bench", "nqm-grad", "--json", "--repeats", "1",

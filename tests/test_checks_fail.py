@@ -218,6 +218,7 @@ def cached_outputs(generated_outputs, monkeypatch):
     monkeypatch.setattr(codegen, "outputs", lambda: dict(generated_outputs))
 
 
+@pytest.mark.slow
 def test_generated_code_check_fails_on_a_stale_generated_module(tree_copy, cached_outputs):
     # Mistake: figures computed by a generated module that no longer matches symbolic/ (a hand edit, or a
     # derivation changed without `shb derive`): one coefficient of Theorem 1 changed in a copy of the tree.

@@ -61,6 +61,7 @@ def error_of_used(problem, sample):
     return checks.hypergrad_check(problem, state, QUICK["check_eps"])["max_rel_error"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("term", ["alpha H dtheta", "dmu v", "mu dv", "dalpha g"])
 def test_hypergradient_check_fails_a_hypergradient_with_a_tangent_term_dropped(term, quick_sized_sample,
                                                                                monkeypatch):

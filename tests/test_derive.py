@@ -23,11 +23,13 @@ from shb.symbolic import codegen
 SHB = [sys.executable, "-m", "shb.cli"]
 
 
+@pytest.mark.slow
 def test_regeneration_is_deterministic():
     # Catches: set/dict ordering or time stamps leaking into the generated text.
     assert codegen.outputs() == codegen.outputs()
 
 
+@pytest.mark.slow
 def test_committed_generated_files_are_current():
     # Catches: a derivation changed without `shb derive`, or a hand edit of a generated file.
     assert codegen.stale() == []
@@ -35,6 +37,7 @@ def test_committed_generated_files_are_current():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rel", sorted(codegen.outputs()))
 def test_check_catches_a_hand_edit(tree_copy, rel):
     # Catches: a --check that compares nothing, or exits 0 when a file differs.
@@ -48,12 +51,14 @@ def test_check_catches_a_hand_edit(tree_copy, rel):
     assert codegen.stale(str(tree_copy)) == []
 
 
+@pytest.mark.slow
 def test_check_catches_a_missing_file(tree_copy):
     os.remove(tree_copy / codegen.GENERATED_MODULE)
     result = subprocess.run(SHB + ["derive", "--check", "--root", str(tree_copy)], capture_output=True, text=True)
     assert result.returncode == 1 and codegen.GENERATED_MODULE in result.stdout
 
 
+@pytest.mark.slow
 def test_bad_root_is_a_one_line_error(tmp_path):
     result = subprocess.run(SHB + ["derive", "--root", str(tmp_path / "nope")], capture_output=True, text=True)
     assert result.returncode == 2

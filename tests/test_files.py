@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from shb.ground.io import atomic_write_json, read_json, to_json
 
@@ -21,6 +22,7 @@ def strict_loads(text):
     return json.loads(text, parse_constant=reject)
 
 
+@pytest.mark.slow
 def test_results_follow_the_umask_and_their_json_is_strict(tmp_path):
     # Figure 2 sweeps learning rates up to where the loss grows without bound.
     run = subprocess.run([sys.executable, "-m", "shb.cli", "figure", "fig2", "--scale", "tiny", "--out", "out"],

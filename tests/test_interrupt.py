@@ -18,6 +18,9 @@ import pytest
 
 from shb.experiments.offline.units import units_done
 
+# Run alone (make test's serial pass): signals timed against real runs on a two-worker Dask cluster.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
 
 PROGRESS_LINE = ("offline: ", "online: ")  # the progress mechanism's own lines on stderr (not a log file here)
 

@@ -64,6 +64,7 @@ def test_schedule_commands_json(files, capsys, monkeypatch):
     assert "optimized schedule" in result.stdout and "final loss" in result.stdout
 
 
+@pytest.mark.slow
 def test_overflow_is_one_line_not_nan_or_warnings(files):
     """A problem whose squares overflow float64 is refused, naming the field; one whose products overflow during
     the run is said in one line naming the step (exit 1), never a NaN schedule or numpy's warnings."""
@@ -132,6 +133,7 @@ def test_bad_input_is_one_line_and_exit_2(files, capsys, monkeypatch, args, word
     check_one_line_error(run(args, files, capsys, monkeypatch), words)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, words", [BAD[1], BAD[2], BAD[4], BAD[7]])
 def test_bad_input_in_a_real_process_has_no_traceback(files, args, words):
     write_bad_files(files)

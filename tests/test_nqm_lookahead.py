@@ -104,6 +104,7 @@ def test_newton_from_far_away_finds_theorem_2s_pair(sigma_scale):
         assert x[1] == pytest.approx(schedule["mu"][t], rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("K, deterministic", [(2, False), (5, False), (12, False), (5, True), (12, True)])
 def test_every_plan_is_a_minimum_of_its_k_step_loss(K, deterministic):
     # Catches Newton stopping short of a minimum, a saddle or maximum taken for a minimum, the tracking of minima

@@ -46,6 +46,7 @@ def quiet(**kwargs):
     return offline.run(log=lambda line: None, **kwargs)
 
 
+@pytest.mark.slow
 def test_outputs_and_checks(uninterrupted, data_dir):
     out, result = uninterrupted
     summary = load(out, "offline.json")
@@ -123,6 +124,7 @@ def test_chains_stop_by_the_rule_and_the_totals_add_up(uninterrupted):
     assert sum(count for _, count in cost.remaining_units(fresh, config)) == n
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_same_results(tmp_path, data_dir, uninterrupted):
     # Catches lost or repeated work units and seeds that depend on the session.
     out = str(tmp_path)
@@ -136,6 +138,7 @@ def test_resume_after_interruption_gives_the_same_results(tmp_path, data_dir, un
     assert load(out, PROGRESS_FILE) == load(full_out, PROGRESS_FILE)
 
 
+@pytest.mark.slow
 def test_killed_at_any_moment_and_rerun_gives_the_same_results(tmp_path, data_dir, uninterrupted):
     # The command killed with SIGKILL (no clean-up) after k units, for several k, then rerun to the end: catches
     # progress written non-atomically (a torn file), and state kept only in memory between units.
@@ -165,6 +168,7 @@ def test_progress_from_another_configuration_is_refused(tmp_path, data_dir):
         quiet(out_dir=str(tmp_path), data_dir=data_dir, config=dict(TINY, seed=1), stop_after=1)
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_in_process_results(tmp_path, data_dir, uninterrupted):
     from distributed import LocalCluster
 
@@ -336,6 +340,7 @@ def test_figure_6_curves_train_in_curve_dtype(uninterrupted, data_dir):
     assert progress["curves"]["15"] != smd.training_curve(spec, *args)
 
 
+@pytest.mark.slow
 def test_float32_training_keeps_a_float64_hypergradient_check(tmp_path, data_dir, uninterrupted):
     # Catches a check that silently runs in the training dtype, and a float32 run that does not train in float32.
     out = str(tmp_path)

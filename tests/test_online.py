@@ -83,6 +83,7 @@ def test_decay_reaches_final_lr_exponentially():
     assert np.isclose(online_smd.decayed_alpha(0.2, 101, 100, 102, 1e-4), 1e-4)  # a tail of one step
 
 
+@pytest.mark.slow
 def test_run_writes_results_and_checks(tmp_path, data_dir):
     out = str(tmp_path / "out")
     result = online.run(out, config=TINY, net="mlp", data_dir=data_dir)
@@ -117,6 +118,7 @@ def both(tmp_path_factory, data_dir):
     return out, online.run(out, config=config_for("tiny", net="both"), scale="tiny", net="both", data_dir=data_dir)
 
 
+@pytest.mark.slow
 def test_both_networks_give_two_columns_and_leave_the_mlp_alone(tmp_path, data_dir, both):
     # Catches: the MLP's online.json changed by running the CNN beside it (a number, a key, a check name), a panel
     # missing from a figure or its sidecar, check names that collide across panels, a CNN panel without its JSON
@@ -148,6 +150,7 @@ def test_both_networks_give_two_columns_and_leave_the_mlp_alone(tmp_path, data_d
         online.run(str(tmp_path / "bad"), config=TINY, net="both", data_dir=data_dir)
 
 
+@pytest.mark.slow
 def test_two_panels_resume_to_the_same_result(tmp_path, data_dir, both):
     # Catches progress files that collide across panels (the same run name in both), a panel whose runs a resume
     # restarts or skips, and segment counts that mix the panels' configurations.
@@ -227,6 +230,7 @@ def test_segments_do_not_change_a_number(data_dir):
     assert whole["log"] == parts["log"] and whole["meta"] == parts["meta"] and whole["rng"] == parts["rng"]
 
 
+@pytest.mark.slow
 def test_resume_gives_the_same_result(tmp_path, data_dir):
     whole = str(tmp_path / "whole")
     online.run(whole, config=TINY, net="mlp", data_dir=data_dir)
@@ -246,6 +250,7 @@ def test_resume_gives_the_same_result(tmp_path, data_dir):
         online.run(parts, config=changed, net="mlp", data_dir=data_dir)
 
 
+@pytest.mark.slow
 def test_cnn_runs_on_a_cifar_directory(tmp_path):
     """`online.run` with the CNN reads the pickle batches (32x32x3: 32 -> 16 -> 8 -> 4) and completes."""
     from test_cifar import write_tiny_cifar  # tests/ is on sys.path under pytest (rootdir-relative, no package)
@@ -293,6 +298,7 @@ def test_corrupt_progress_file_is_a_one_line_error(tmp_path):
                          online_smd.read_state) == {}  # nothing saved: the fresh state
 
 
+@pytest.mark.slow
 def test_dask_cluster_gives_the_in_process_results(tmp_path, data_dir):
     # Catches a run whose numbers depend on where its segments ran (state lost in transit, a worker's own seed).
     from distributed import LocalCluster

@@ -43,6 +43,7 @@ def holds(step):
 # ---------------------------------------------------------------- the real proofs
 
 
+@pytest.mark.slow
 def test_every_step_holds_and_exit_status_is_zero(prove_run):
     status, doc, _ = prove_run
     failing = [(c["theorem"], c["step"], c["detail"]) for c in doc["claims"] if not c["holds"]]
@@ -60,6 +61,7 @@ def test_json_shape(prove_run):
     assert doc["steps"] == len(doc["claims"])
 
 
+@pytest.mark.slow
 def test_every_theorem_and_claim_is_covered(prove_run):
     _, doc, _ = prove_run
     counts = {}
@@ -335,6 +337,7 @@ def test_reproduce_section_writes_the_report_and_reports_failures(monkeypatch, t
     assert section["passed"] is False and "Bad theorem: false" in section["report"]
 
 
+@pytest.mark.slow
 def test_every_update_rule_has_its_theorem1_checked(prove_run):
     # Catches: a rule added to symbolic/optimizers.py without its proofs, or a proofs module dropped from the runner.
     from shb.symbolic.optimizers import RULES

@@ -14,6 +14,7 @@ from shb.experiments.result import Result
 from shb.ground.errors import InputError
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_every_entry_runs_at_tiny_scale_and_tells_the_truth(name, tmp_path, data_dir):
     # Catches: an entry whose module lacks a tiny configuration or the run contract, a Result whose `passed`

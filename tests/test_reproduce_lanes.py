@@ -48,6 +48,7 @@ def _run(tmp_path, steps):
     return reproduce.run_lanes(steps, str(tmp_path), "tiny", lambda *a: None, {"token": "t"})
 
 
+@pytest.mark.slow
 def test_the_nqm_lane_runs_in_a_second_process_at_the_same_time(tmp_path):
     marker = str(tmp_path / "started")
     # N1 (this process) waits for D (the lane) to start, and D stays until N1 has seen it: they overlap.
@@ -64,6 +65,7 @@ def test_the_nqm_lane_runs_in_a_second_process_at_the_same_time(tmp_path):
     assert all(r.seconds is not None for r in results.values())
 
 
+@pytest.mark.slow
 def test_reproduce_keeps_the_plan_order_whatever_finishes_first(monkeypatch, tmp_path):
     steps = [_part("Slow NQM", True, 1.0), _part("Net", False), _part("Fast NQM", True)]
     monkeypatch.setattr(reproduce, "plan", lambda only=None: steps)

@@ -19,6 +19,7 @@ from shb.symbolic.rules import Rule, expect, raw_moment_table
 from test_derive import check_against_lambdify
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # singular draws are rejected by assume
 @pytest.mark.parametrize("func", codegen_rules.functions(), ids=lambda f: f.name)
 @given(data=st.data())

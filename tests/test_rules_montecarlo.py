@@ -68,6 +68,7 @@ def cases(draw, rule):
     return make_problem(h, sigma2, mean0, var0), alpha, mu, extras, draw(st.integers(0, 2**32 - 1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", RULES)
 @given(data=st.data())
 def test_exact_moments_match_monte_carlo_of_the_rules_own_update(rule, data):
@@ -99,6 +100,7 @@ def power_samples():
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", RULES)
 def test_unperturbed_power_case_passes(power_samples, rule):
     problem, alpha, mu, extras = power_case(rule)

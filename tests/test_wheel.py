@@ -19,6 +19,9 @@ import pytest
 
 from shb.experiments.registry import EXPERIMENTS
 
+# Run alone (make test's serial pass): it builds a wheel and a scratch environment, then runs `shb prove` there.
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
 SOURCE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SKIP = shutil.ignore_patterns(".git", ".venv", "results", "build", "dist", "*.egg-info", "__pycache__",
                               ".hypothesis", ".pytest_cache")
