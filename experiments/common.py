@@ -1,14 +1,26 @@
 """Pieces every experiment script shares: the checks that do not depend on a figure, and the report's paper rows."""
+import functools
+
 from shb.experiments.verified import check
 
 
+@functools.lru_cache(maxsize=1)
+def derived_files():
+    """codegen.outputs(), derived once per process: every NQM figure checks the generated code, the derivations are a
+    pure function of the installed symbolic/ and take seconds, and `shb reproduce` runs the figures in one process."""
+    from shb.symbolic import codegen
+
+    return codegen.outputs()
+
+
 def generated_code_check(root=None):
-    """The numbers were computed by code that matches the derivations (`shb derive --check`).
+    """The numbers were computed by code that matches the derivations (`shb derive --check`): the files on disk are
+    read at every call, the derivations come from `derived_files`.
 
     root: a source tree to check instead of the installed package (tests check a copy of the tree)."""
     from shb.symbolic import codegen
 
-    stale = codegen.stale(root)
+    stale = codegen.stale(root, derived_files())
     return check("generated code is current (shb derive --check)", not stale,
                  "stale: " + ", ".join(stale) if stale else "numeric/nqm_generated.py matches symbolic/")
 

@@ -376,9 +376,11 @@ def write(root=None):
     return changed
 
 
-def stale(root=None):
-    """Relative paths of generated files (under `root`, or the installed package's) that differ from the derivations."""
-    return [rel for rel, text in outputs().items() if _read(resources.path(rel, root)) != text]
+def stale(root=None, derived=None):
+    """Relative paths of generated files (under `root`, or the installed package's) that differ from the derivations
+    (`derived`: outputs() computed before, else now)."""
+    derived = outputs() if derived is None else derived
+    return [rel for rel, text in derived.items() if _read(resources.path(rel, root)) != text]
 
 
 def _read(path):
