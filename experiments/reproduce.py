@@ -105,9 +105,12 @@ def run_lanes(steps, out_dir, scale, log, options):
     try:
         lane = pool.apply_async(side_lane, (beside, out_dir, scale, options))
         results = run_parts(here, out_dir, scale, log, options)
-        results.update(lane.get())
+        side = lane.get()
         pool.close()
-        return results
+        for lane_name, part_results in (("main", results), ("beside", side)):
+            for result in part_results.values():
+                result.lane = lane_name
+        return {**results, **side}
     finally:
         pool.terminate()  # the lane stops at once on Ctrl-C, SIGTERM or an error here (after the results: idle)
         pool.join()

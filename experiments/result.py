@@ -16,6 +16,7 @@ class Result:
     seconds        wall time, filled in by whoever timed it
     scale          the scale it ran at (experiments/registry.py fills it in; another when the asked one falls back)
     chapter        the REPORT.md chapter it goes in (None: the paper's), filled in from its registry entry
+    lane           `shb reproduce`'s lane it ran in ("main" or "beside", experiments/reproduce.py); None: run alone
     """
 
     title: str
@@ -28,6 +29,7 @@ class Result:
     seconds: float = None
     scale: str = None
     chapter: str = None
+    lane: str = None
 
 
 def incomplete(title):

@@ -63,6 +63,8 @@ def test_the_nqm_lane_runs_in_a_second_process_at_the_same_time(tmp_path):
     assert all(v[2] == "t" for v in info.values()), "the options reach both lanes"
     assert info["N1"][1] == "seen", "the NQM lane ran while this one waited"
     assert all(r.seconds is not None for r in results.values())
+    assert {label: r.lane for label, r in results.items()} == {"N1": "main", "N2": "main", "D": "beside",
+                                                               "P": "beside", "Q": "beside"}
 
 
 @pytest.mark.slow
@@ -73,6 +75,25 @@ def test_reproduce_keeps_the_plan_order_whatever_finishes_first(monkeypatch, tmp
     assert [s.title for s in sections] == ["Slow NQM", "Net", "Fast NQM"]
     text = (tmp_path / "REPORT.md").read_text()
     assert text.index("## Slow NQM") < text.index("## Net") < text.index("## Fast NQM")
+    # Each part's lane, each lane's total and the longer one (here the NQM lane: it sleeps 1 s) are in the report.
+    assert "| Slow NQM | PASS | - |" in text and text.split("| Slow NQM |")[1].split("\n")[0].endswith(" beside |")
+    assert "- the critical path is the beside lane" in text
+
+
+def test_the_report_names_the_longer_lane_as_the_critical_path(tmp_path):
+    # Catches: lane totals summed over the wrong parts, or the critical path named from the shorter lane.
+    from shb.experiments.report import write_report
+
+    parts = [Result("A", True, seconds=5.0, lane="main"), Result("B", True, seconds=3.0, lane="beside"),
+             Result("C", True, seconds=4.0, lane="beside")]
+    write_report(str(tmp_path), "tiny", "cmd", parts, 9.0)
+    text = (tmp_path / "REPORT.md").read_text()
+    assert "- main lane (the neural-network experiments, on the Dask workers): 5 s" in text
+    assert "- beside lane (the derivations, the proofs and the NQM figures, in a second process beside the main " \
+           "lane): 7 s" in text
+    assert "- the critical path is the beside lane" in text
+    write_report(str(tmp_path), "tiny", "cmd", [Result("A", True, seconds=5.0)], 5.0)  # run alone: no lane column
+    assert "lane" not in (tmp_path / "REPORT.md").read_text()
 
 
 def test_one_lane_only_runs_in_this_process(tmp_path):
