@@ -40,8 +40,8 @@ def checks_table(checks):
     return "\n".join(lines)
 
 
-LANES = {"main": "the neural-network experiments, on the Dask workers",
-         "beside": "the derivations, the proofs and the NQM figures, in a second process beside the main lane"}
+LANES = {"main": "the neural-network experiments on the Dask workers, then the NQM parts not yet started",
+         "beside": "the derivations, the proofs and the NQM figures, in a second process at a lower priority"}
 
 
 def timing_table(sections):

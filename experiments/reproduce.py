@@ -7,8 +7,11 @@ a part that cannot run (bad input, e.g. no data set) is reported as failed with 
 Two lanes. The neural-network experiments keep both cores busy with their Dask workers only part of the time (a
 long unit finishing alone); the derivations, the proofs and the NQM figures run in one process. So the NQM lane
 runs in a second process beside the neural-network lane (one BLAS thread there, as in a worker), and the
-operating system fills the idle core with it. Every number is the same as run one part after another; each
-part's time in the report is its wall time while the other lane ran beside it.
+operating system fills the idle core with it. That process runs at a lower priority (nice), so the neural-network
+lane, the longer one, is not slowed by it; when the neural-network lane is done, the main process takes the NQM
+parts not yet started, one at a time, so both cores work to the end. Every number is the same as run one part
+after another (each part runs with one BLAS thread wherever it runs); each part's time in the report is its wall
+time while the other lane ran beside it.
 """
 import multiprocessing
 import os
@@ -82,34 +85,63 @@ def _stderr_log(line):
     print(line, file=sys.stderr, flush=True)
 
 
-def _lane_process_start():
-    """Ctrl-C reaches the whole terminal's process group: the main process stops the lane (Pool.terminate)."""
+SIDE_NICE = 10  # the second process's niceness: the main lane's critical path gets the cores first
+_next_part = None  # in the second process: the shared counter of beside parts claimed (see `claim`)
+
+
+def _lane_process_start(counter):
+    """Ctrl-C reaches the whole terminal's process group: the main process stops the lane (Pool.terminate). The
+    lane yields the cores to the main lane (nice) and claims its parts from `counter`, shared with the main one."""
+    global _next_part
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.nice(SIDE_NICE)
+    _next_part = counter
+
+
+def claim(counter, n):
+    """The index of the next of n beside parts that no process has taken (None: all taken), taken atomically."""
+    with counter.get_lock():
+        i = counter.value
+        counter.value = min(i + 1, n)
+    return i if i < n else None
+
+
+def run_claimed(steps, counter, out_dir, scale, log, options):
+    """run_parts over the parts of `steps` this process claims, one at a time, until none is left; one BLAS thread."""
+    results = {}
+    with single_blas_thread():
+        while (i := claim(counter, len(steps))) is not None:
+            results.update(run_parts([steps[i]], out_dir, scale, log, options))
+    return results
 
 
 def side_lane(steps, out_dir, scale, options):
-    """In the second process: run_parts with one BLAS thread (as in a worker), logged to stderr."""
-    with single_blas_thread():
-        return run_parts(steps, out_dir, scale, _stderr_log, options)
+    """In the second process: the beside parts it claims, logged to stderr."""
+    return run_claimed(steps, _next_part, out_dir, scale, _stderr_log, options)
 
 
 def run_lanes(steps, out_dir, scale, log, options):
-    """{label: Result}: the parts marked `beside` (the NQM lane) in a second process while this one runs the
-    others; all in this process when either lane is empty."""
+    """{label: Result}: the parts marked `beside` (the NQM lane) in a second process, at a lower priority, while this
+    one runs the others; then this one claims the beside parts not yet started, so both cores work to the end. All in
+    this process when either lane is empty. Each result's `lane` names the process that ran it."""
     beside = [(label, part) for label, part in steps if getattr(part, "beside", False)]
     here = [(label, part) for label, part in steps if not getattr(part, "beside", False)]
     if not beside or not here:
         return run_parts(steps, out_dir, scale, log, options)
+    context = multiprocessing.get_context("spawn")
+    counter = context.Value("i", 0)
     with single_thread_environment():  # read by the BLAS of the process started here
-        pool = multiprocessing.get_context("spawn").Pool(1, initializer=_lane_process_start)
+        pool = context.Pool(1, initializer=_lane_process_start, initargs=(counter,))
     try:
         lane = pool.apply_async(side_lane, (beside, out_dir, scale, options))
         results = run_parts(here, out_dir, scale, log, options)
+        results.update(run_claimed(beside, counter, out_dir, scale, log, options))
+        for result in results.values():
+            result.lane = "main"
         side = lane.get()
         pool.close()
-        for lane_name, part_results in (("main", results), ("beside", side)):
-            for result in part_results.values():
-                result.lane = lane_name
+        for result in side.values():
+            result.lane = "beside"
         return {**results, **side}
     finally:
         pool.terminate()  # the lane stops at once on Ctrl-C, SIGTERM or an error here (after the results: idle)
