@@ -50,7 +50,7 @@ test-fast: venv data
 	$(BIN)/python -m pytest -q $(PARALLEL) -m "not slow" tests
 
 # Mutation testing of the NQM math (docs/mutation.md): cosmic-ray, installed here only, mutates
-# numeric/nqm_{checks,dynamics,adjoint,montecarlo,schedules}.py in place, one mutant at a time, and runs
+# numeric/nqm/{checks,dynamics,adjoint,montecarlo,schedules}.py in place, one mutant at a time, and runs
 # the fast NQM tests against each. Takes hours: leave this checkout alone meanwhile.
 # Report: .mutate/report.txt. MUTATE_ARGS: --resume goes on with interrupted sessions, --recheck runs the
 # survivors again against the current tests, --only nqm_checks ... restricts the modules.

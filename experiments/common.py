@@ -22,7 +22,7 @@ def generated_code_check(root=None):
 
     stale = codegen.stale(root, derived_files())
     return check("generated code is current (shb derive --check)", not stale,
-                 "stale: " + ", ".join(stale) if stale else "numeric/nqm_generated.py matches symbolic/")
+                 "stale: " + ", ".join(stale) if stale else "numeric/nqm/generated.py matches symbolic/")
 
 
 def relative_difference(ours, paper):
@@ -44,12 +44,12 @@ _schedules = {}  # (registry entry, T, options, problem's arrays) -> result: fig
 
 
 def registry_schedule(name, problem, T, options=None):
-    """SCHEDULES[name](problem, T, options) (numeric/nqm_schedule_registry.py), computed once per process for the
+    """SCHEDULES[name](problem, T, options) (numeric/nqm/schedule_registry.py), computed once per process for the
     same arguments: Figure 3a and the lookahead figure share the paper preset's optimized schedule (deterministic,
     so the second figure gets the very same numbers). Callers must not modify the result."""
     import numpy as np
 
-    from shb.numeric.nqm_schedule_registry import SCHEDULES
+    from shb.numeric.nqm.schedule_registry import SCHEDULES
 
     schedule = SCHEDULES[name]
     options = schedule.resolve(options)

@@ -77,15 +77,15 @@ class Experiment:
 
 
 EXPERIMENTS = {e.name: e for e in [
-    Experiment("fig1", "Figure 1", "shb.experiments.fig1_trajectories", "nqm"),
-    Experiment("fig2", "Figure 2", "shb.experiments.fig2_short_horizon", "nqm"),
-    Experiment("fig3a", "Figure 3a", "shb.experiments.fig3_schedules", "nqm", {"preset": "paper"}),
-    Experiment("fig3b", "Figure 3b", "shb.experiments.fig3_schedules", "nqm", {"preset": "paper-deterministic"}),
-    Experiment("offline", "Offline meta-optimization", "shb.experiments.offline", "mlp"),
-    Experiment("online", "Online meta-optimization", "shb.experiments.online", "mlp"),
-    Experiment("lookahead", "Lookahead on the NQM", "shb.experiments.lookahead", "nqm", chapter="Beyond the paper"),
-    Experiment("atlas", "Atlas of short-horizon bias", "shb.experiments.atlas", "nqm", chapter="Beyond the paper"),
-    Experiment("optimizers", "Optimizers beyond heavy ball", "shb.experiments.fig_optimizers", "nqm",
+    Experiment("fig1", "Figure 1", "shb.experiments.figures.fig1_trajectories", "nqm"),
+    Experiment("fig2", "Figure 2", "shb.experiments.figures.fig2_short_horizon", "nqm"),
+    Experiment("fig3a", "Figure 3a", "shb.experiments.figures.fig3_schedules", "nqm", {"preset": "paper"}),
+    Experiment("fig3b", "Figure 3b", "shb.experiments.figures.fig3_schedules", "nqm", {"preset": "paper-deterministic"}),
+    Experiment("offline", "Offline meta-optimization", "shb.experiments.figures.offline", "mlp"),
+    Experiment("online", "Online meta-optimization", "shb.experiments.figures.online", "mlp"),
+    Experiment("lookahead", "Lookahead on the NQM", "shb.experiments.figures.lookahead", "nqm", chapter="Beyond the paper"),
+    Experiment("atlas", "Atlas of short-horizon bias", "shb.experiments.figures.atlas", "nqm", chapter="Beyond the paper"),
+    Experiment("optimizers", "Optimizers beyond heavy ball", "shb.experiments.figures.fig_optimizers", "nqm",
                chapter="Beyond the paper"),
 ]}
 PARTS = ("nqm", "mlp")

@@ -1,4 +1,4 @@
-"""The adjoints behind the schedule gradient (numeric/nqm_adjoint.py): raw moments and the rank-one form.
+"""The adjoints behind the schedule gradient (numeric/nqm/adjoint.py): raw moments and the rank-one form.
 
 With z = (theta, v) and the raw second moment M = E[z z^T] = [[A(theta), E[theta v]], [E[theta v], A(v)]],
 the loss of one coordinate is 1/2 h A(theta) = 1/2 h e_theta^T M e_theta. Checked here, for the expressions
@@ -18,7 +18,7 @@ from shb.proofs.kernel import Identity
 from shb.symbolic import adjoint, dynamics, model
 
 THEOREM = "Adjoint of Theorem 1"
-CITES = "Theorem 1 (differentiated); Appendix A.2; used by numeric/nqm_adjoint.py"
+CITES = "Theorem 1 (differentiated); Appendix A.2; used by numeric/nqm/adjoint.py"
 STATEMENT = r"""
 For a fixed schedule and $\mathcal{L} = \tfrac12 h\,\mathbb{E}[\theta_T^2]$, the adjoint of the raw second moment
 $M_t = \mathbb{E}[z_t z_t^\top]$, $z = (\theta, v)$, is $\tfrac12 h\, w_t w_t^\top$ with $w_T = e_\theta$,

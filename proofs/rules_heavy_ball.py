@@ -2,7 +2,7 @@
 
 The engine (symbolic/rules.py, rule_moments.py, rule_greedy.py) derives everything from a rule's update;
 heavy ball is one rule (symbolic.optimizers.HEAVY_BALL). Checked here against the existing derivations
-that numeric/nqm_generated.py is printed from: the update (symbolic.model.update, Eqs. 1-2), Theorem 1
+that numeric/nqm/generated.py is printed from: the update (symbolic.model.update, Eqs. 1-2), Theorem 1
 (symbolic.dynamics.theorem1), the raw-moment step and its adjoint (symbolic.adjoint), Eq. 15 and the five
 sums of Theorem 2 (symbolic.greedy).
 """

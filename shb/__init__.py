@@ -5,9 +5,9 @@ Floors, bottom to top; a module imports only from its own floor or the floors be
 
     shb.ground        errors, atomic files, progress, BLAS threads, provenance, installed resources
     shb.symbolic      SymPy derivations and the code generator (symbolic/)
-    shb.numeric       the NQM engine, the generated module and the networks (numeric/)
+    shb.numeric       the NQM engine (nqm/), the networks (networks/), meta-optimization (meta/) (numeric/)
     shb.proofs        machine-checked proofs (proofs/)
-    shb.experiments   the verified figures, the experiment registry and the report (experiments/)
+    shb.experiments   the figures (figures/), their registry, runner and report (experiments/)
     shb.cli           the front end: argument parsing and commands
 
 tests/test_layers.py reads the import graph and enforces the rule.

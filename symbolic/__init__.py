@@ -11,5 +11,5 @@ rules          an update rule as data (`Rule`) and the expectation operator over
 optimizers     the rules: heavy ball, Nesterov, diagonal preconditioning, minibatch, iterate averaging
 rule_moments   any rule's Theorem 1 (means, covariances, raw moments), its loss and adjoint
 rule_greedy    any rule's greedy step where its one-step loss is a quadratic
-codegen_rules  `shb derive`: numeric/nqm_generated_rules.py and docs/derivations_rules.md
+codegen_rules  `shb derive`: numeric/nqm/generated_rules.py and docs/derivations_rules.md
 """

@@ -1,7 +1,7 @@
 """Code and document generation: `shb derive`.
 
 The derivations in symbolic/ are turned into
-  - numeric/nqm_generated.py: plain numpy code (through autograd.numpy, so it is
+  - numeric/nqm/generated.py: plain numpy code (through autograd.numpy, so it is
     differentiable by Autograd), elementwise over coordinates, broadcasting over
     any leading batch axes; functions that sum over coordinates reduce the last axis;
   - docs/derivations.md: the same derivations as LaTeX in Markdown.
@@ -20,7 +20,7 @@ from shb.symbolic import adjoint, dynamics, greedy, model, sgd
 
 # Paths relative to a source tree; without an explicit root they are found in the installed package
 # (shb.ground.resources), so an installed toolkit checks its own generated files.
-GENERATED_MODULE = "numeric/nqm_generated.py"
+GENERATED_MODULE = "numeric/nqm/generated.py"
 DERIVATIONS_DOC = "docs/derivations.md"
 
 
@@ -198,7 +198,7 @@ def _render_function(f, printer):
 
 
 def generate_module():
-    """The text of numeric/nqm_generated.py."""
+    """The text of numeric/nqm/generated.py."""
     funcs = functions()
     printer = _printer()
     bodies = [_render_function(f, printer) for f in funcs]
@@ -253,7 +253,7 @@ def generate_document():
         "# Derivations for the noisy quadratic model",
         "",
         "Every expression below is computed by SymPy from the model in `symbolic/model.py`; the same",
-        "expressions are printed as numpy code into `numeric/nqm_generated.py`. Symbols: `mean_*` = E[.],",
+        "expressions are printed as numpy code into `numeric/nqm/generated.py`. Symbols: `mean_*` = E[.],",
         "`var_*` = V[.], `cov_theta_v` = Cov(theta, v), `A_*` = E[.]^2 + V[.], `E_theta_v` = E[theta v].",
         "",
         "## Model (Section 2.2, Appendix A.1)",

@@ -1,4 +1,4 @@
-"""`shb derive` for the update rules: numeric/nqm_generated_rules.py and docs/derivations_rules.md.
+"""`shb derive` for the update rules: numeric/nqm/generated_rules.py and docs/derivations_rules.md.
 
 For each rule of symbolic/optimizers.py, from its update alone (symbolic/rule_moments.py, rule_greedy.py):
 
@@ -14,7 +14,7 @@ and RULES, the metadata the numeric side reads (state names, initial multiples o
 iterate, the greedy kind, the extra that counts noise draws, the order of the second moments). The solution from the sums is Theorem 2's,
 shared by every rule (nqm_generated.greedy_solution / greedy_sgd_solution). Same printer, common
 subexpressions and source hash as symbolic/codegen.py; heavy ball is generated here again through the
-generic engine (the committed numeric/nqm_generated.py stays as it was; proofs/rules_heavy_ball.py checks
+generic engine (the committed numeric/nqm/generated.py stays as it was; proofs/rules_heavy_ball.py checks
 the two derivations agree).
 """
 import textwrap
@@ -25,7 +25,7 @@ from shb.symbolic import codegen, model, rule_greedy, rule_moments
 from shb.symbolic.optimizers import RULES
 from shb.symbolic.rules import HYPER, STOCHASTIC_MINIMUM, raw_symbols
 
-GENERATED_MODULE = "numeric/nqm_generated_rules.py"
+GENERATED_MODULE = "numeric/nqm/generated_rules.py"
 DERIVATIONS_DOC = "docs/derivations_rules.md"
 Function = codegen.Function
 
@@ -164,7 +164,7 @@ def generate_document():
         "",
         "Each rule is its stochastic update written once in SymPy (`symbolic/optimizers.py`); every expression",
         "below is derived from it by the expectation operator of `symbolic/rules.py` and printed as numpy code",
-        "into `numeric/nqm_generated_rules.py`. Primes mark the next step; $\\xi \\sim N(0, 1)$ is independent",
+        "into `numeric/nqm/generated_rules.py`. Primes mark the next step; $\\xi \\sim N(0, 1)$ is independent",
         "of the state, and the stochastic gradient at $x$ is $h(x - c)$ with $c = \\sqrt{n}\\,\\xi$, $n$ the noise variance.",
         "",
     ]

@@ -26,12 +26,12 @@ import pytest  # noqa: E402
 
 from shb.ground import resources  # noqa: E402
 
-GENERATED = pathlib.Path(resources.path("numeric/nqm_generated.py"))  # the installed toolkit's generated module
+GENERATED = pathlib.Path(resources.path("numeric/nqm/generated.py"))  # the installed toolkit's generated module
 
 
 @pytest.fixture
 def mutant(tmp_path):
-    """mutant(old, new) -> a copy of numeric/nqm_generated.py with the one occurrence of `old` replaced by `new`,
+    """mutant(old, new) -> a copy of numeric/nqm/generated.py with the one occurrence of `old` replaced by `new`,
     loaded as a separate temporary module (the generated file itself is never touched)."""
     counter = iter(range(1000))
 
@@ -58,7 +58,7 @@ def generated_outputs():
 
 @pytest.fixture
 def tree_copy(tmp_path, generated_outputs):
-    """A copy of the installed toolkit's generated files (numeric/nqm_generated.py, docs/derivations.md) under
+    """A copy of the installed toolkit's generated files (numeric/nqm/generated.py, docs/derivations.md) under
     tmp_path, laid out as in a source tree, for `shb derive --check --root` and codegen.stale(root)."""
     import os
     import shutil

@@ -9,7 +9,7 @@ import pickle
 
 import numpy as np
 
-from shb.numeric.idx import SPLITS, UBYTE
+from shb.numeric.networks.idx import SPLITS, UBYTE
 
 
 def write_idx(path, array):

@@ -10,8 +10,8 @@ import autograd.numpy as anp
 import numpy as np
 from hypothesis import given, strategies as st
 
-from shb.numeric import nqm_generated as gen
-from shb.numeric.nqm_adjoint import final_loss, rank_one
+from shb.numeric.nqm import generated as gen
+from shb.numeric.nqm.adjoint import final_loss, rank_one
 
 
 def taped_final_loss(alpha, mu, h, sigma2, mean0, var0):
@@ -135,7 +135,7 @@ def test_a_gradient_in_the_problem_together_with_the_schedule_is_refused():
 def test_schedule_gradient_defaults_to_the_unpenalized_loss():
     # Catches: schedule_gradient's default penalty_weight not 0 (called on its own, without the weight, it must
     # give the gradient of the plain loss, as final_loss does without it).
-    from shb.numeric.nqm_adjoint import schedule_gradient
+    from shb.numeric.nqm.adjoint import schedule_gradient
 
     alpha, mu = np.array([2.5, 2.5, 0.3]), np.array([0.6, 0.6, 0.2])  # components rise: a penalty would show
     problem = (np.array([1.0, 0.5]), np.ones(2), np.array([2.0, 0.5]), np.zeros(2))
@@ -153,7 +153,7 @@ def test_the_backward_pass_consumes_the_forward_cache():
     # not the forward and backward passes it reports (README, Performance).
     import pytest
 
-    from shb.numeric import nqm_adjoint
+    from shb.numeric.nqm import adjoint as nqm_adjoint
 
     alpha, mu = np.array([2.5, 2.5, 0.3]), np.array([0.6, 0.6, 0.2])
     problem = (np.array([1.0, 0.5]), np.ones(2), np.array([2.0, 0.5]), np.zeros(2))
@@ -168,7 +168,7 @@ def test_the_backward_pass_consumes_the_forward_cache():
 def test_the_backward_pass_reuses_the_forward_pass(monkeypatch):
     # Catches: the forward pass not kept for the backward pass (keep=False by default), which computes every
     # rollout twice per value and gradient: the cost the generated adjoint and the cache exist to avoid.
-    from shb.numeric import nqm_adjoint
+    from shb.numeric.nqm import adjoint as nqm_adjoint
 
     alpha, mu = np.array([2.5, 2.5, 0.3]), np.array([0.6, 0.6, 0.2])
     problem = (np.array([1.0, 0.5]), np.ones(2), np.array([2.0, 0.5]), np.zeros(2))

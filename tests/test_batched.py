@@ -15,9 +15,12 @@ import pytest
 from autograd import grad
 from hypothesis import example, given, strategies as st
 
-from shb.experiments import fig2_short_horizon
-from shb.numeric import nqm_adjoint, nqm_dynamics, nqm_fixed_decay, nqm_schedules
-from shb.numeric.nqm_problem import make_problem
+from shb.experiments.figures import fig2_short_horizon
+from shb.numeric.nqm import adjoint as nqm_adjoint
+from shb.numeric.nqm import dynamics as nqm_dynamics
+from shb.numeric.nqm import fixed_decay as nqm_fixed_decay
+from shb.numeric.nqm import schedules as nqm_schedules
+from shb.numeric.nqm.problem import make_problem
 
 RTOL = 1e-12
 

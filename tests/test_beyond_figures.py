@@ -1,10 +1,12 @@
-"""The checks of the figures beyond the paper (experiments/lookahead.py, experiments/atlas.py) fail on wrong input."""
+"""The checks of the figures beyond the paper (experiments/figures/lookahead.py, experiments/figures/atlas.py) fail on wrong input."""
 import numpy as np
 import pytest
 
-from shb.experiments import atlas, lookahead
-from shb.numeric import nqm_lookahead
-from shb.numeric.nqm_problem import chebyshev_extreme, make_problem
+from shb.experiments.figures import atlas
+
+from shb.experiments.figures import lookahead
+from shb.numeric.nqm import lookahead as nqm_lookahead
+from shb.numeric.nqm.problem import chebyshev_extreme, make_problem
 
 GRID = {"kappas": (1.0, 10.0, 100.0), "noises": (0.0, 0.1, 1.0)}
 
@@ -107,7 +109,7 @@ def test_a_shared_schedule_is_served_only_for_the_same_entry_problem_horizon_and
     # Catches a cache key that misses an argument: Figure 3a's optimized schedule served to another problem
     # (another noise), another T or other Adam settings, or a stale result after the registry entry is replaced.
     from shb.experiments.common import registry_schedule
-    from shb.numeric.nqm_schedule_registry import SCHEDULES, Schedule
+    from shb.numeric.nqm.schedule_registry import SCHEDULES, Schedule
 
     h = chebyshev_extreme(6, 0.1, 1.0)
     problem, noisier = make_problem(h, 1.0 / h, 10.0, 0.0), make_problem(h, 2.0 / h, 10.0, 0.0)

@@ -1,4 +1,4 @@
-"""numeric/nqm_checks.py: the certificates stamped on the NQM figures must fail when they should.
+"""numeric/nqm/checks.py: the certificates stamped on the NQM figures must fail when they should.
 
 Each test pairs a case the check must pass with a case it must fail (a wrong schedule, a wrong
 noise level in the simulation), so a check that always passes is caught.
@@ -9,7 +9,13 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from shb.numeric import nqm_checks, nqm_montecarlo, nqm_problem, nqm_schedules
+from shb.numeric.nqm import checks as nqm_checks
+
+from shb.numeric.nqm import montecarlo as nqm_montecarlo
+
+from shb.numeric.nqm import problem as nqm_problem
+
+from shb.numeric.nqm import schedules as nqm_schedules
 
 
 @pytest.fixture
@@ -84,7 +90,7 @@ def test_sample_paths_have_the_exact_moments():
     schedule = {"alpha": np.full(T, 0.4), "mu": np.full(T, 0.3)}
     paths = nqm_montecarlo.sample_paths(problem, schedule["alpha"], schedule["mu"], runs, seed=5)
     assert paths.shape == (runs, T + 1, 3)
-    from shb.numeric import nqm_dynamics
+    from shb.numeric.nqm import dynamics as nqm_dynamics
 
     exact = nqm_dynamics.rollout(problem, schedule["alpha"], schedule["mu"])
     threshold = nqm_checks.bonferroni_threshold(12, 1e-3)

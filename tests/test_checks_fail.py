@@ -1,7 +1,7 @@
 """Every kind of check that can stamp an NQM figure "verified" fails on a deliberately wrong input of the
 size the figures use (issue 18: the verifiers verified).
 
-Check kinds (experiments/fig1_trajectories.py, fig2_short_horizon.py, fig3_schedules.py):
+Check kinds (experiments/figures/fig1_trajectories.py, fig2_short_horizon.py, fig3_schedules.py):
 - Monte-Carlo agreement (nqm_checks.montecarlo_agreement), at each figure's run count N and size;
 - greedy minimality (nqm_checks.greedy_is_one_step_minimiser), on the paper preset's T = 250 greedy schedule;
 - the safeguard (nqm_checks.safeguard_holds), on the paper preset, T = 250;
@@ -25,8 +25,19 @@ import re
 import numpy as np
 import pytest
 
-from shb.experiments import common, fig1_trajectories, fig2_short_horizon, fig3_schedules
-from shb.numeric import nqm_checks, nqm_dynamics, nqm_fixed_decay, nqm_montecarlo, nqm_problem, nqm_schedules
+from shb.experiments import common
+
+from shb.experiments.figures import fig1_trajectories
+
+from shb.experiments.figures import fig2_short_horizon
+
+from shb.experiments.figures import fig3_schedules
+from shb.numeric.nqm import checks as nqm_checks
+from shb.numeric.nqm import dynamics as nqm_dynamics
+from shb.numeric.nqm import fixed_decay as nqm_fixed_decay
+from shb.numeric.nqm import montecarlo as nqm_montecarlo
+from shb.numeric.nqm import problem as nqm_problem
+from shb.numeric.nqm import schedules as nqm_schedules
 
 SHIFT = 4.5  # the variance z-scores' mean shift delta under the wrong input (see the module docstring)
 
@@ -223,19 +234,19 @@ def test_generated_code_check_fails_on_a_stale_generated_module(tree_copy, cache
     # Mistake: figures computed by a generated module that no longer matches symbolic/ (a hand edit, or a
     # derivation changed without `shb derive`): one coefficient of Theorem 1 changed in a copy of the tree.
     right = common.generated_code_check(str(tree_copy))
-    assert right["passed"] and right["detail"] == "numeric/nqm_generated.py matches symbolic/", right
-    path = tree_copy / "numeric" / "nqm_generated.py"
+    assert right["passed"] and right["detail"] == "numeric/nqm/generated.py matches symbolic/", right
+    path = tree_copy / "numeric" / "nqm" / "generated.py"
     text = path.read_text()
     assert text.count("sigma2*x5") == 1
     path.write_text(text.replace("sigma2*x5", "1.01*sigma2*x5"))
     wrong = common.generated_code_check(str(tree_copy))
     assert not wrong["passed"]
-    assert wrong["detail"] == "stale: numeric/nqm_generated.py"
+    assert wrong["detail"] == "stale: numeric/nqm/generated.py"
     assert wrong["name"] == right["name"] == "generated code is current (shb derive --check)"
 
 
 def test_generated_code_check_fails_when_the_generated_module_is_missing(tree_copy, cached_outputs):
     # Mistake: a tree without the generated module (never derived, or deleted).
-    (tree_copy / "numeric" / "nqm_generated.py").unlink()
+    (tree_copy / "numeric" / "nqm" / "generated.py").unlink()
     wrong = common.generated_code_check(str(tree_copy))
-    assert not wrong["passed"] and "numeric/nqm_generated.py" in wrong["detail"]
+    assert not wrong["passed"] and "numeric/nqm/generated.py" in wrong["detail"]

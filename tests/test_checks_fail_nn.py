@@ -1,4 +1,4 @@
-"""The online experiment's checks (experiments/online/checks.py) fail on a deliberately wrong input.
+"""The online experiment's checks (experiments/figures/online/checks.py) fail on a deliberately wrong input.
 
 Each test stands for one mistake a run could make and the figure's stamp must catch: a hypergradient that drops
 one term of the tangent recursion (Eq. 9 with momentum), a learning rate logged one step late, and each claim of
@@ -9,9 +9,12 @@ import json
 import numpy as np
 import pytest
 
-from shb.experiments.online import checks, units
-from shb.experiments.online.config import AUDIT_TOLERANCE, HYPERGRAD_TOLERANCE, LR_RATIO, QUICK, TINY, run_specs
-from shb.numeric import hypergrad, mlp, online_smd, training
+from shb.experiments.figures.online import checks, units
+from shb.experiments.figures.online.config import AUDIT_TOLERANCE, HYPERGRAD_TOLERANCE, LR_RATIO, QUICK, TINY, run_specs
+from shb.numeric.meta import hypergrad
+from shb.numeric.networks import mlp
+from shb.numeric.meta import online_smd
+from shb.numeric.networks import training
 
 
 def carry_tangents_without(term):

@@ -1,11 +1,11 @@
-"""CIFAR-10 pickle batches (numeric/cifar.py): layout conversion and one-line errors naming the file."""
+"""CIFAR-10 pickle batches (numeric/networks/cifar.py): layout conversion and one-line errors naming the file."""
 import os
 import pickle
 
 import numpy as np
 import pytest
 
-from shb.numeric import cifar
+from shb.numeric.networks import cifar
 from shb.ground.errors import InputError
 
 from data_writers import write_batch  # a sibling module: tests/ is on sys.path under pytest

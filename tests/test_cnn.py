@@ -1,10 +1,12 @@
-"""The CNN (numeric/cnn.py): im2col convolution and pooling against loop references, Autograd
+"""The CNN (numeric/networks/cnn.py): im2col convolution and pooling against loop references, Autograd
 gradients and Hessian-vector products against finite differences, spatial sizes, and training."""
 import numpy as np
 import pytest
 from autograd import grad, make_jvp
 
-from shb.numeric import cnn, training
+from shb.numeric.networks import cnn
+
+from shb.numeric.networks import training
 
 TINY = dict(filters=(2, 3, 2), hidden=5, n_classes=3)
 K, PAD = cnn.KERNEL, cnn.PAD

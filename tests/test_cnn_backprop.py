@@ -1,4 +1,4 @@
-"""The CNN's hand-derived derivatives (numeric/cnn_backprop.py) against Autograd's derivatives of its taped loss.
+"""The CNN's hand-derived derivatives (numeric/networks/cnn_backprop.py) against Autograd's derivatives of its taped loss.
 
 Random tiny CNNs (input sizes that survive three poolings, odd sides included, 1-3 channels and filters), in two
 regimes: continuous random parameters and inputs, where a ReLU kink or a pooling tie has probability 0, and
@@ -11,7 +11,9 @@ import pytest
 from autograd import grad, make_jvp
 from hypothesis import assume, given, settings, strategies as st
 
-from shb.numeric import cnn, cnn_backprop
+from shb.numeric.networks import cnn
+
+from shb.numeric.networks import cnn_backprop
 
 settings.register_profile("cnn", max_examples=30, deadline=None)
 

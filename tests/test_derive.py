@@ -17,7 +17,7 @@ import pytest
 import sympy as sp
 from hypothesis import assume, given, strategies as st
 
-from shb.numeric import nqm_generated as gen
+from shb.numeric.nqm import generated as gen
 from shb.symbolic import codegen
 
 SHB = [sys.executable, "-m", "shb.cli"]

@@ -4,8 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from shb.numeric import mlp, training
-from shb.numeric.hypergrad import (
+from shb.numeric.networks import mlp
+
+from shb.numeric.networks import training
+from shb.numeric.meta.hypergrad import (
     alpha_and_dalpha, finite_difference_hypergrad, grad_and_hvps, hyper_step, hypergrad_run, meta_objective,
     relative_errors, reverse_hypergrad,
 )

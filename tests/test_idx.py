@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shb.numeric.idx import DEFAULT_DATA_DIR, load_idx, load_split, resolve_data_dir
+from shb.numeric.networks.idx import DEFAULT_DATA_DIR, load_idx, load_split, resolve_data_dir
 from shb.cli import main as shb_main
 from shb.ground.errors import InputError
 
@@ -129,7 +129,7 @@ def test_cli_corrupt_file_is_exit_2(tmp_path, capsys):
 
 def test_dataset_name_from_the_training_labels_class_counts():
     # Fashion-MNIST is balanced (6000 per class), MNIST has its own counts; anything else is named by its directory.
-    from shb.numeric.idx import KNOWN_TRAIN_COUNTS, dataset_name
+    from shb.numeric.networks.idx import KNOWN_TRAIN_COUNTS, dataset_name
 
     for name, counts in KNOWN_TRAIN_COUNTS.items():
         labels = np.repeat(np.arange(10), counts).astype(np.uint8)

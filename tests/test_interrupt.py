@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from shb.experiments.offline.units import units_done
+from shb.experiments.figures.offline.units import units_done
 
 # Run alone (make test's serial pass): signals timed against real runs on a two-worker Dask cluster.
 pytestmark = [pytest.mark.slow, pytest.mark.serial]

@@ -88,10 +88,10 @@ def test_no_floor_imports_a_floor_above_it():
 
 
 @pytest.mark.parametrize("module, source, offending", [
-    ("shb.numeric.mlp", "from shb.cli.commands import bench\n", "shb.cli.commands.bench"),
-    ("shb.symbolic.model", "def f():\n    from shb.numeric import mlp\n", "shb.numeric.mlp"),
+    ("shb.numeric.networks.mlp", "from shb.cli.commands import bench\n", "shb.cli.commands.bench"),
+    ("shb.symbolic.model", "def f():\n    from shb.numeric.networks import mlp\n", "shb.numeric.networks.mlp"),
     ("shb.ground.io", "import shb.experiments.report\n", "shb.experiments.report"),
-    ("shb.numeric.smd", "from ..experiments import offline\n", "shb.experiments.offline"),
+    ("shb.numeric.meta.smd", "from ...experiments import registry\n", "shb.experiments.registry"),
     ("shb.proofs.nqm", "from shb import experiments\n", "shb.experiments"),
     ("shb.experiments.fig1", "from numeric import mlp\n", "numeric.mlp"),
 ])
@@ -103,6 +103,6 @@ def test_the_rule_catches_an_upward_import(module, source, offending):
 
 def test_the_rule_allows_imports_downward_and_within_a_floor():
     sources = {"shb.cli.commands.nqm": ("from shb.numeric import nqm_schedules\nfrom shb.cli import main\n", False),
-               "shb.numeric.smd": ("from . import mlp\nfrom shb.ground.errors import InputError\nimport numpy\n", False),
+               "shb.numeric.meta.smd": ("from . import hypergrad\nfrom ..networks import mlp\nfrom shb.ground.errors import InputError\nimport numpy\n", False),
                "shb.experiments": ("from shb.experiments.registry import EXPERIMENTS\n", True)}
     assert violations(sources) == []

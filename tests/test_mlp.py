@@ -9,7 +9,11 @@ import pytest
 from autograd import grad, make_jvp
 from hypothesis import assume, given, strategies as st
 
-from shb.numeric import backprop, mlp, training
+from shb.numeric.networks import backprop
+
+from shb.numeric.networks import mlp
+
+from shb.numeric.networks import training
 
 SIZES = (20, 10, 3)
 
@@ -198,7 +202,7 @@ def test_float32_agrees_with_float64_to_float32_precision():
 
 
 def test_malloc_thresholds_are_set_unless_the_environment_sets_them(monkeypatch):
-    from shb.numeric.malloc import keep_freed_memory
+    from shb.numeric.networks.malloc import keep_freed_memory
 
     assert keep_freed_memory() in (True, False)  # False off glibc
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")

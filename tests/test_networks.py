@@ -1,4 +1,4 @@
-"""The network interface and registry (numeric/net.py, numeric/networks.py): every registered network agrees with
+"""The network interface and registry (numeric/networks/net.py, numeric/networks/__init__.py): every registered network agrees with
 its taped reference, and a network added to the registry serves training, offline and online SMD unchanged."""
 import autograd.numpy as anp
 import numpy as np
@@ -6,8 +6,13 @@ import pytest
 from autograd import grad, make_jvp
 
 from shb.ground.errors import InputError
-from shb.numeric import hypergrad, mlp, networks, online_smd, smd, training
-from shb.numeric.net import autograd_net, cross_entropy
+from shb.numeric import networks
+from shb.numeric.meta import hypergrad
+from shb.numeric.networks import mlp
+from shb.numeric.meta import online_smd
+from shb.numeric.meta import smd
+from shb.numeric.networks import training
+from shb.numeric.networks.net import autograd_net, cross_entropy
 
 from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
 

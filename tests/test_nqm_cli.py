@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import pytest
 
-from shb.numeric.nqm_dynamics import rollout
-from shb.numeric.nqm_problem import from_json
+from shb.numeric.nqm.dynamics import rollout
+from shb.numeric.nqm.problem import from_json
 
 SHB = [sys.executable, "-m", "shb.cli"]
 

@@ -2,7 +2,7 @@
 
 The bugs caught: the flag changing heavy ball's output (`--optimizer heavy-ball` differs from no flag, byte for
 byte); a rule's command running heavy ball's code, dropping its options (--batch-size, --gamma, --precondition)
-or reporting other statistics than numeric/nqm_optimizers.py's rollout, simulation, greedy and fits.
+or reporting other statistics than numeric/nqm/optimizers.py's rollout, simulation, greedy and fits.
 Bad values of the flags are in tests/test_bad_input.py.
 """
 import json
@@ -10,8 +10,8 @@ import json
 import numpy as np
 import pytest
 
-from shb.numeric import nqm_optimizers
-from shb.numeric.nqm_problem import from_json
+from shb.numeric.nqm import optimizers as nqm_optimizers
+from shb.numeric.nqm.problem import from_json
 
 from test_nqm_cli import PROBLEM, SCHEDULE, files, run  # noqa: F401 (files is a fixture)
 

@@ -1,11 +1,13 @@
-"""Schedules fitted for a batch of problems (numeric/nqm_fit.py) and the adjoint over a batch of problems
-(numeric/nqm_adjoint.py with h, sigma2, mean0, var0 of shape (B, d))."""
+"""Schedules fitted for a batch of problems (numeric/nqm/fit.py) and the adjoint over a batch of problems
+(numeric/nqm/adjoint.py with h, sigma2, mean0, var0 of shape (B, d))."""
 import numpy as np
 import pytest
 
-from shb.numeric import nqm_adjoint, nqm_fit
-from shb.numeric.nqm_dynamics import rollout
-from shb.numeric.nqm_problem import chebyshev_extreme, make_problem
+from shb.numeric.nqm import adjoint as nqm_adjoint
+
+from shb.numeric.nqm import fit as nqm_fit
+from shb.numeric.nqm.dynamics import rollout
+from shb.numeric.nqm.problem import chebyshev_extreme, make_problem
 
 
 def problems():

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from shb.numeric import nqm_schedules
-from shb.numeric.nqm_dynamics import initial_stats
-from shb.numeric.nqm_generated import loss_component, nqm_step
-from shb.numeric.nqm_problem import chebyshev_extreme, log_uniform, make_problem, power_law
-from shb.numeric.nqm_schedules import greedy, greedy_sgd, greedy_step
+from shb.numeric.nqm import schedules as nqm_schedules
+from shb.numeric.nqm.dynamics import initial_stats
+from shb.numeric.nqm.generated import loss_component, nqm_step
+from shb.numeric.nqm.problem import chebyshev_extreme, log_uniform, make_problem, power_law
+from shb.numeric.nqm.schedules import greedy, greedy_sgd, greedy_step
 
 
 def one_step(problem, stats, alpha, mu):

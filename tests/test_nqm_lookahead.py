@@ -1,4 +1,4 @@
-"""K-step lookahead on the NQM (numeric/nqm_horizon.py, numeric/nqm_lookahead.py): the K-step loss is Theorem 1 applied
+"""K-step lookahead on the NQM (numeric/nqm/horizon.py, numeric/nqm/lookahead.py): the K-step loss is Theorem 1 applied
 K times, its jets are Autograd's derivatives, K = 1 is the greedy schedule, and for K > 1 every plan is a minimum.
 
 The references do not use the code under test: L_K is stepped with the generated `raw_step` (Theorem 1 in raw
@@ -11,10 +11,16 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from shb.numeric import nqm_horizon, nqm_lookahead, nqm_lookahead_checks, nqm_schedules
-from shb.numeric.nqm_generated import one_step_loss, raw_step
-from shb.numeric.nqm_horizon import Jet
-from shb.numeric.nqm_problem import chebyshev_extreme, make_problem, preset
+from shb.numeric.nqm import horizon as nqm_horizon
+
+from shb.numeric.nqm import lookahead as nqm_lookahead
+
+from shb.numeric.nqm import lookahead_checks as nqm_lookahead_checks
+
+from shb.numeric.nqm import schedules as nqm_schedules
+from shb.numeric.nqm.generated import one_step_loss, raw_step
+from shb.numeric.nqm.horizon import Jet
+from shb.numeric.nqm.problem import chebyshev_extreme, make_problem, preset
 
 
 @st.composite
@@ -145,7 +151,7 @@ def test_deterministic_lookahead_plans_without_noise_and_steps_with_it():
     reference = nqm_lookahead.lookahead(quiet, 15, 3)
     np.testing.assert_array_equal(planned["alpha"][:1], reference["alpha"][:1])  # same moments at t = 0
     assert not np.allclose(planned["alpha"], nqm_lookahead.lookahead(noisy, 15, 3)["alpha"])
-    from shb.numeric.nqm_dynamics import rollout
+    from shb.numeric.nqm.dynamics import rollout
     np.testing.assert_allclose(planned["loss"], rollout(noisy, planned["alpha"], planned["mu"])["loss"], rtol=1e-14)
 
 

@@ -1,4 +1,4 @@
-"""Exact moments (Theorem 1, numeric.nqm_dynamics) against Monte-Carlo simulation (numeric.nqm_montecarlo).
+"""Exact moments (Theorem 1, numeric.nqm.dynamics) against Monte-Carlo simulation (numeric.nqm.montecarlo).
 
 Every iterate is Gaussian (the update is linear in (theta, v) plus Gaussian noise, and theta(0) is
 Gaussian or fixed), so with N runs the sampling distributions are known exactly:
@@ -23,10 +23,12 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from shb.numeric import nqm_dynamics, nqm_montecarlo
-from shb.numeric.nqm_dynamics import rollout
-from shb.numeric.nqm_montecarlo import sample_paths, simulate
-from shb.numeric.nqm_problem import make_problem
+from shb.numeric.nqm import dynamics as nqm_dynamics
+
+from shb.numeric.nqm import montecarlo as nqm_montecarlo
+from shb.numeric.nqm.dynamics import rollout
+from shb.numeric.nqm.montecarlo import sample_paths, simulate
+from shb.numeric.nqm.problem import make_problem
 
 N_RUNS = 100_000
 THRESHOLD = 5.5
@@ -125,7 +127,7 @@ def test_monte_carlo_statistics_are_seeded_and_chunk_consistent():
     # against chunks of 700 draw different numbers, so compare a chunked run with its own concatenation.
     rng = np.random.default_rng(0)
     x = rng.normal(3.0, 2.0, size=(1, 1001, 2))
-    from shb.numeric.nqm_montecarlo import _merge
+    from shb.numeric.nqm.montecarlo import _merge
     acc = (0, np.zeros((1, 2)), np.zeros((1, 2)))
     for lo in range(0, 1001, 300):
         part = x[:, lo:lo + 300]

@@ -14,12 +14,13 @@ from autograd import grad
 from hypothesis import given, strategies as st
 
 from shb.ground.errors import InputError
-from shb.numeric import nqm_dynamics, nqm_schedules
-from shb.numeric.nqm_dynamics import final_loss, loss_curve, rollout
-from shb.numeric.nqm_generated import sgd_min_A_after, sgd_optimal_alpha
-from shb.numeric.nqm_problem import chebyshev_extreme, make_problem
-from shb.numeric.nqm_fixed_decay import fixed_then_decay, fixed_then_decay_schedule
-from shb.numeric.nqm_schedules import fixed, greedy, greedy_sgd, optimized
+from shb.numeric.nqm import dynamics as nqm_dynamics
+from shb.numeric.nqm import schedules as nqm_schedules
+from shb.numeric.nqm.dynamics import final_loss, loss_curve, rollout
+from shb.numeric.nqm.generated import sgd_min_A_after, sgd_optimal_alpha
+from shb.numeric.nqm.problem import chebyshev_extreme, make_problem
+from shb.numeric.nqm.fixed_decay import fixed_then_decay, fixed_then_decay_schedule
+from shb.numeric.nqm.schedules import fixed, greedy, greedy_sgd, optimized
 
 
 @st.composite
@@ -328,7 +329,7 @@ def test_learning_rate_bound_is_both_roots_of_the_binding_coordinate():
     # coordinate whose L_i(0) is 0 does not bind (the noise lifts it for every alpha != 0). Catches a wrong
     # discriminant (sign or factor of 4 c2 c0), a wrong lower root, and start = 0 counted as binding (found by
     # mutation testing: the 1%-bump test above is too coarse for them).
-    from shb.numeric.nqm_generated import nqm_step, one_step_loss, raw_moments
+    from shb.numeric.nqm.generated import nqm_step, one_step_loss, raw_moments
 
     problem = make_problem([1.0, 0.3, 0.05], [1.0, 1.0, 1.0], [2.0, -1.0, 0.0], [0.5, 0.0, 0.0])
     stats = nqm_step(0.4, 0.5, problem.h, problem.sigma2, *nqm_dynamics.initial_stats(problem))
@@ -349,7 +350,7 @@ def test_a_noise_free_coordinate_at_its_optimum_does_not_lift_the_others_bound()
     # One step of alpha = 1/h, mu = 0 puts a noise-free coordinate exactly at its optimum: its one-step loss is then 0
     # for every alpha (c2 = 0), so it cannot bind. Catches it counted as binding (c2 >= 0), whose root 0/0 would
     # read as "no alpha keeps every component down" and lift the bound of every coordinate.
-    from shb.numeric.nqm_generated import nqm_step
+    from shb.numeric.nqm.generated import nqm_step
 
     problem = make_problem([1.0, 0.3], [0.0, 1.0], [2.0, -1.0], [0.0, 0.5])
     stats = nqm_step(1.0, 0.0, problem.h, problem.sigma2, *nqm_dynamics.initial_stats(problem))

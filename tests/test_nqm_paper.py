@@ -7,8 +7,8 @@ The fitted schedules (fixed 42.19, optimized 4.25) take minutes and are measured
 import numpy as np
 import pytest
 
-from shb.numeric.nqm_problem import preset
-from shb.numeric.nqm_schedules import greedy
+from shb.numeric.nqm.problem import preset
+from shb.numeric.nqm.schedules import greedy
 
 
 def test_paper_preset_greedy_final_loss_matches_the_paper():

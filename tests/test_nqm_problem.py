@@ -1,8 +1,8 @@
-"""Problem validation, spectra and presets (numeric/nqm_problem.py)."""
+"""Problem validation, spectra and presets (numeric/nqm/problem.py)."""
 import numpy as np
 import pytest
 
-from shb.numeric.nqm_problem import (ProblemError, chebyshev_extreme, from_json, log_uniform, make_problem,
+from shb.numeric.nqm.problem import (ProblemError, chebyshev_extreme, from_json, log_uniform, make_problem,
                                  power_law, preset, schedule_from_json)
 from shb.ground.errors import InputError
 

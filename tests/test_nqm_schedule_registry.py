@@ -1,4 +1,4 @@
-"""The schedule registry (numeric/nqm_schedule_registry.py): `shb nqm` offers exactly its schedules, a new entry
+"""The schedule registry (numeric/nqm/schedule_registry.py): `shb nqm` offers exactly its schedules, a new entry
 becomes a subcommand with its declared options checked, and every entry returns what a direct call returns."""
 import argparse
 import json
@@ -8,11 +8,11 @@ import pytest
 
 from shb.cli import build_parser, main
 from shb.ground.errors import InputError
-from shb.numeric import nqm_schedule_registry as registry
-from shb.numeric import nqm_schedules
-from shb.numeric.nqm_dynamics import rollout
-from shb.numeric.nqm_problem import make_problem
-from shb.numeric.nqm_schedule_registry import HORIZON, SCHEDULES, Option, Schedule
+from shb.numeric.nqm import schedule_registry as registry
+from shb.numeric.nqm import schedules as nqm_schedules
+from shb.numeric.nqm.dynamics import rollout
+from shb.numeric.nqm.problem import make_problem
+from shb.numeric.nqm.schedule_registry import HORIZON, SCHEDULES, Option, Schedule
 
 PROBLEM = make_problem([1.0, 0.2, 0.05], [1.0, 5.0, 0.0], [3.0, -2.0, 1.0], [0.0, 0.5, 0.0])
 
@@ -45,7 +45,7 @@ def test_the_cli_offers_exactly_the_registry_schedules():
     assert subcommands(build_parser(), "nqm") == ["dynamics", *SCHEDULES, "montecarlo"]
 
 
-# What each paper schedule must equal: a direct call of numeric/nqm_schedules.py with the same settings.
+# What each paper schedule must equal: a direct call of numeric/nqm/schedules.py with the same settings.
 FIT = {"adam_steps": 7, "adam_lr": 0.01}
 DIRECT = {"greedy": lambda T, fit: nqm_schedules.greedy(PROBLEM, T),
           "greedy-sgd": lambda T, fit: nqm_schedules.greedy_sgd(PROBLEM, T),
@@ -182,7 +182,7 @@ def test_a_schedule_rejects_an_option_it_does_not_declare():
 
 
 def test_figure_3_takes_its_schedules_from_the_registry(monkeypatch):
-    from shb.experiments import fig3_schedules
+    from shb.experiments.figures import fig3_schedules
 
     cfg = {"T": 4, "adam_steps": {"paper": 3}, "adam_lr": 0.01}
     runs, seconds = fig3_schedules.schedules(PROBLEM, "paper", cfg)

@@ -10,12 +10,13 @@ import time
 import numpy as np
 import pytest
 
-from shb.experiments import offline
-from shb.experiments.offline import chains, checks, cost, units
-from shb.experiments.offline.config import MEDIUM, PAPER, PROGRESS_FILE, QUICK, TINY, normalized, problem_spec
+from shb.experiments.figures import offline
+from shb.experiments.figures.offline import chains, checks, cost, units
+from shb.experiments.figures.offline.config import MEDIUM, PAPER, PROGRESS_FILE, QUICK, TINY, normalized, problem_spec
 from shb.cli import main as shb_main
 from shb.ground.errors import InputError, ProgressError
-from shb.numeric import smd, training
+from shb.numeric.meta import smd
+from shb.numeric.networks import training
 
 from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
 
@@ -376,7 +377,7 @@ def test_a_data_dir_without_a_test_split_is_one_line_before_any_work(tmp_path, c
 
 
 def test_clip_norm():
-    from shb.numeric.smd import clip_norm
+    from shb.numeric.meta.smd import clip_norm
 
     np.testing.assert_allclose(clip_norm(np.array([3.0, -4.0]), 1.0), [0.6, -0.8])
     np.testing.assert_array_equal(clip_norm(np.array([0.3, 0.4]), 1.0), [0.3, 0.4])

@@ -1,16 +1,18 @@
-"""Online SMD (numeric/online_smd.py, experiments/online.py, `shb online`) on tiny networks and data."""
+"""Online SMD (numeric/meta/online_smd.py, experiments/figures/online.py, `shb online`) on tiny networks and data."""
 import json
 import os
 
 import numpy as np
 import pytest
 
-from shb.experiments import online
-from shb.experiments.online import checks, units
-from shb.experiments.online.config import AUDIT_TOLERANCE, TINY, config_for, run_specs
+from shb.experiments.figures import online
+from shb.experiments.figures.online import checks, units
+from shb.experiments.figures.online.config import AUDIT_TOLERANCE, TINY, config_for, run_specs
 from shb.experiments.runner import load_progress
-from shb.numeric import cnn, mlp, online_smd
-from shb.numeric.hypergrad import finite_difference_hypergrad, relative_errors
+from shb.numeric.networks import cnn
+from shb.numeric.networks import mlp
+from shb.numeric.meta import online_smd
+from shb.numeric.meta.hypergrad import finite_difference_hypergrad, relative_errors
 from shb import cli
 from shb.ground.errors import InputError, ProgressError
 
@@ -171,7 +173,7 @@ def test_two_panels_resume_to_the_same_result(tmp_path, data_dir, both):
 def test_a_wrong_cnn_input_fails_its_checks(data_dir, both):
     # Catches a CNN panel whose checks cannot fail: a hypergradient the run did not compute (off by 1%), and a
     # logged learning rate that is not the one applied (off by 1%), each fail the CNN's own named check.
-    from shb.experiments.online import panel
+    from shb.experiments.figures.online import panel
     out, _ = both
     config = config_for("tiny", net="cnn")
     problem = units.build_problem(config, "cnn", "fashion-mnist", data_dir)

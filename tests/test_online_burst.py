@@ -1,4 +1,4 @@
-"""One burst of online SMD and the run around it (numeric/online_smd.py), with the lookahead's meta-gradient
+"""One burst of online SMD and the run around it (numeric/meta/online_smd.py), with the lookahead's meta-gradient
 replaced by known values: Adam's first step, the box on u and its counter, a meta-gradient Adam cannot square,
 the meta-loss a burst logs, when bursts run, where the minibatches come from, which meta-step the hypergradient
 check audits, what `evaluate` averages over, the step a divergence is reported at, and what the progress file holds
@@ -9,10 +9,11 @@ import time
 import numpy as np
 import pytest
 
-from shb.experiments.online import units
-from shb.experiments.online.config import TINY, run_specs
+from shb.experiments.figures.online import units
+from shb.experiments.figures.online.config import TINY, run_specs
 from shb.ground.errors import ProgressError
-from shb.numeric import online_smd, training
+from shb.numeric.meta import online_smd
+from shb.numeric.networks import training
 
 
 def set_up(data_dir, name="stochastic", **config):

@@ -1,4 +1,4 @@
-"""The `optimizers` figure's checks (experiments/fig_optimizers.py) fail on a wrong input of the figure's size, and
+"""The `optimizers` figure's checks (experiments/figures/fig_optimizers.py) fail on a wrong input of the figure's size, and
 pass on the right one (the house pattern of tests/test_checks_fail.py).
 
 Check kinds: Zhang et al. (2019)'s closed form for SGD's variance (on the paper preset, T = 250, every rule that is
@@ -8,8 +8,9 @@ schedule agreeing (the engine's heavy-ball greedy and Theorem 2's; minibatch B =
 import numpy as np
 import pytest
 
-from shb.experiments import fig_optimizers as F
-from shb.numeric import nqm_problem, nqm_schedules
+from shb.experiments.figures import fig_optimizers as F
+from shb.numeric.nqm import problem as nqm_problem
+from shb.numeric.nqm import schedules as nqm_schedules
 
 CFG = dict(F.PAPER)  # the figure's size: the paper preset, T = 250, B = 1..1000
 

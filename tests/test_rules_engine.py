@@ -11,8 +11,8 @@ import pytest
 import sympy as sp
 from hypothesis import given, strategies as st
 
-from shb.numeric import nqm_generated as gen
-from shb.numeric import nqm_generated_rules as gen_rules
+from shb.numeric.nqm import generated as gen
+from shb.numeric.nqm import generated_rules as gen_rules
 from shb.symbolic import codegen_rules, model, rule_greedy, rule_moments
 from shb.symbolic.optimizers import HEAVY_BALL, NESTEROV, RULES
 from shb.symbolic.rules import Rule, expect, raw_moment_table

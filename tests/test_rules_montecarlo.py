@@ -1,5 +1,5 @@
-"""Each rule's exact moments (numeric/nqm_rule_dynamics.py) against Monte Carlo of its own stochastic update
-(numeric/nqm_rule_montecarlo.py, the generated <rule>_update with the noise sampled, a minibatch's as the
+"""Each rule's exact moments (numeric/nqm/rule_dynamics.py) against Monte Carlo of its own stochastic update
+(numeric/nqm/rule_montecarlo.py, the generated <rule>_update with the noise sampled, a minibatch's as the
 mean of B draws).
 
 Every state variable is Gaussian (the update is affine in the state plus Gaussian noise, theta(0) is Gaussian
@@ -23,17 +23,17 @@ import pytest
 from hypothesis import given, strategies as st
 
 from shb.ground import resources
-from shb.numeric import nqm_rule_dynamics
-from shb.numeric import nqm_generated_rules as gen
-from shb.numeric.nqm_problem import make_problem
-from shb.numeric.nqm_rule_dynamics import rollout
-from shb.numeric.nqm_rule_montecarlo import simulate
+from shb.numeric.nqm import rule_dynamics as nqm_rule_dynamics
+from shb.numeric.nqm import generated_rules as gen
+from shb.numeric.nqm.problem import make_problem
+from shb.numeric.nqm.rule_dynamics import rollout
+from shb.numeric.nqm.rule_montecarlo import simulate
 from test_nqm_montecarlo import THRESHOLD, z_scores
 
 N_RUNS = 100_000
 N_POWER = 400_000
 RULES = list(gen.RULES)
-GENERATED_RULES = pathlib.Path(resources.path("numeric/nqm_generated_rules.py"))
+GENERATED_RULES = pathlib.Path(resources.path("numeric/nqm/generated_rules.py"))
 
 
 def names(rule):

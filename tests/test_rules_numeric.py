@@ -15,11 +15,16 @@ import pytest
 from hypothesis import given, strategies as st
 
 from shb.ground.errors import InputError
-from shb.numeric import nqm_dynamics, nqm_montecarlo, nqm_optimizers, nqm_rule_dynamics, nqm_rule_greedy, nqm_schedules
-from shb.numeric import nqm_generated_rules as gen
-from shb.numeric.nqm_generated import raw_loss_component
-from shb.numeric.nqm_problem import make_problem
-from shb.numeric.nqm_rule_adjoint import final_loss
+from shb.numeric.nqm import dynamics as nqm_dynamics
+from shb.numeric.nqm import montecarlo as nqm_montecarlo
+from shb.numeric.nqm import optimizers as nqm_optimizers
+from shb.numeric.nqm import rule_dynamics as nqm_rule_dynamics
+from shb.numeric.nqm import rule_greedy as nqm_rule_greedy
+from shb.numeric.nqm import schedules as nqm_schedules
+from shb.numeric.nqm import generated_rules as gen
+from shb.numeric.nqm.generated import raw_loss_component
+from shb.numeric.nqm.problem import make_problem
+from shb.numeric.nqm.rule_adjoint import final_loss
 
 RULES = list(gen.RULES)
 

@@ -1,6 +1,6 @@
-"""Fixed and optimized schedules for every update rule (numeric/nqm_rule_schedules.py, via the registry).
+"""Fixed and optimized schedules for every update rule (numeric/nqm/rule_schedules.py, via the registry).
 
-- heavy-ball's entry returns numeric/nqm_schedules.py's fits exactly; the generic fit run on the generic
+- heavy-ball's entry returns numeric/nqm/schedules.py's fits exactly; the generic fit run on the generic
   heavy_ball rule reproduces them to rounding (so the generic path is the same algorithm);
 - every rule's optimized schedule keeps each loss component at or below its initial value and is no worse
   than its start; its fixed schedule is no worse than its grid start;
@@ -9,10 +9,14 @@
 import numpy as np
 import pytest
 
-from shb.numeric import nqm_optimizers, nqm_rule_schedules, nqm_schedules
-from shb.numeric import nqm_generated_rules as gen
-from shb.numeric.nqm_dynamics import rollout
-from shb.numeric.nqm_problem import make_problem
+from shb.numeric.nqm import optimizers as nqm_optimizers
+
+from shb.numeric.nqm import rule_schedules as nqm_rule_schedules
+
+from shb.numeric.nqm import schedules as nqm_schedules
+from shb.numeric.nqm import generated_rules as gen
+from shb.numeric.nqm.dynamics import rollout
+from shb.numeric.nqm.problem import make_problem
 
 T = 25
 

@@ -1,4 +1,4 @@
-"""Where the fits start is what numeric/nqm_schedules.py's docstring (and the README's NQM section) says.
+"""Where the fits start is what numeric/nqm/schedules.py's docstring (and the README's NQM section) says.
 
 Adam moves each log-parameter by at most ~1.5 in 500 steps at 0.003, so the start decides the fitted
 schedule; the grids that choose it are documented, and these tests read the documented claims and check
@@ -18,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shb.numeric import nqm_fixed_decay, nqm_schedules
-from shb.numeric.nqm_dynamics import final_loss, max_component_ratio
-from shb.numeric.nqm_problem import make_problem, preset
+from shb.numeric.nqm import fixed_decay as nqm_fixed_decay
+
+from shb.numeric.nqm import schedules as nqm_schedules
+from shb.numeric.nqm.dynamics import final_loss, max_component_ratio
+from shb.numeric.nqm.problem import make_problem, preset
 
 DOC = " ".join(nqm_schedules.__doc__.split())  # the module docstring, whitespace normalised
 README = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())  # measured numbers

@@ -1,8 +1,10 @@
-"""SGD momentum, the schedule, minibatches and the training loop (numeric/training.py), on the MLP."""
+"""SGD momentum, the schedule, minibatches and the training loop (numeric/networks/training.py), on the MLP."""
 import numpy as np
 import pytest
 
-from shb.numeric import mlp, training
+from shb.numeric.networks import mlp
+
+from shb.numeric.networks import training
 
 SIZES = (20, 10, 3)
 

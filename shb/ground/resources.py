@@ -1,6 +1,6 @@
 """Where the installed toolkit keeps the files that verification compares.
 
-A file is named by its path relative to a source tree, e.g. `numeric/nqm_generated.py` or `docs/derivations.md`.
+A file is named by its path relative to a source tree, e.g. `numeric/nqm/generated.py` or `docs/derivations.md`.
 Without an explicit root, the first folder names an installed package (`numeric` -> `shb.numeric`, `docs` ->
 `shb.docs`) and the file is looked up where the import system finds that package: the source folder of an editable
 install, or site-packages for a wheel. So a wheel outside any checkout checks its own generated files, and nothing

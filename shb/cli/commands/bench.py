@@ -30,7 +30,7 @@ def register_mlp(subparsers):
 
 def mlp_products(X, weights, tangent_weights=None):
     """The matrix products of one gradient, or with `tangent_weights` ([U_l (K, n_in, n_out)]) those of the
-    gradient and K Hessian-vector products as numeric.mlp.grad_and_hvps forms them (products only)."""
+    gradient and K Hessian-vector products as numeric.networks.mlp.grad_and_hvps forms them (products only)."""
     hs, r_hs = [X], [None]
     for l, W in enumerate(weights):                 # forward: a_l = h_{l-1} W_l, R a_l = R h_{l-1} W_l + h_{l-1} U_l
         hs.append(hs[-1] @ W)
@@ -58,8 +58,10 @@ def mlp_timings(dtype, steps, repeats):
     """Medians (ms) of the plain step, the hypergradient step and their matrix products alone, in `dtype`."""
     import numpy as np
 
-    from shb.numeric import mlp, training
-    from shb.numeric.hypergrad import hyper_step
+    from shb.numeric.networks import mlp
+
+    from shb.numeric.networks import training
+    from shb.numeric.meta.hypergrad import hyper_step
 
     rng = np.random.default_rng(0)
     sizes = mlp.PAPER_SIZES
@@ -89,7 +91,8 @@ def mlp_timings(dtype, steps, repeats):
 
 
 def bench_mlp(args):
-    from shb.numeric import mlp, training
+    from shb.numeric.networks import mlp
+    from shb.numeric.networks import training
     from shb.ground.errors import InputError
 
     if args.repeats < 1 or args.steps < 1:
@@ -125,7 +128,7 @@ def register_nqm_grad(subparsers):
         "nqm-grad", help="value and gradient of the NQM T-step loss with respect to the whole schedule",
         description="Milliseconds per value_and_grad of L(T) with respect to all 2T schedule entries "
         "(alpha_t, mu_t) on the paper preset (d = 1000, T = 250), through the generated rank-one adjoint "
-        "(numeric/nqm_adjoint.py); also with the safeguard penalty (weight 1e4, the general generated "
+        "(numeric/nqm/adjoint.py); also with the safeguard penalty (weight 1e4, the general generated "
         "adjoint, as in the optimized-schedule fits), and for comparison through Autograd taping every "
         "generated step. Each call is computed afresh (nothing is cached between calls).",
     )
@@ -141,7 +144,11 @@ def bench_nqm_grad(args):
     import numpy as np
     from autograd import value_and_grad
 
-    from shb.numeric import nqm_dynamics, nqm_generated, nqm_problem
+    from shb.numeric.nqm import dynamics as nqm_dynamics
+
+    from shb.numeric.nqm import generated as nqm_generated
+
+    from shb.numeric.nqm import problem as nqm_problem
     from shb.ground.errors import InputError
 
     if args.repeats < 1 or args.steps < 1:

@@ -1,5 +1,5 @@
 """`shb bench cnn`: the paper's CNN step, plain and carrying hypergradient tangents, against its matrix products
-and against the same CNN with Autograd's derivatives (numeric/cnn.py's taped_net)."""
+and against the same CNN with Autograd's derivatives (numeric/networks/cnn.py's taped_net)."""
 import json
 import time
 
@@ -49,7 +49,7 @@ def operands(layout, batch, k, dtype, rng):
 
 def cnn_products(convs, dense, tangents=False):
     """The matrix products of one gradient, or with `tangents` those of the gradient and K Hessian-vector products
-    as numeric/cnn_backprop.grad_and_hvps forms them (products only)."""
+    as numeric/networks/cnn_backprop.grad_and_hvps forms them (products only)."""
     for l, c in enumerate(convs):                       # a_l = P_l W_l; R a_l = P_l U_l + patches(R x) W_l
         c["cols"] @ c["W"]
         if tangents:
@@ -89,8 +89,10 @@ def cnn_timings(dtype, steps, repeats, batch, shape, autograd):
     """Medians (ms) of the plain and hypergradient steps, their floors, and (if `autograd`) the taped net's steps."""
     import numpy as np
 
-    from shb.numeric import cnn, training
-    from shb.numeric.hypergrad import HYPERS, hyper_step
+    from shb.numeric.networks import cnn
+
+    from shb.numeric.networks import training
+    from shb.numeric.meta.hypergrad import HYPERS, hyper_step
 
     rng = np.random.default_rng(0)
     n_inputs = int(np.prod(shape))
@@ -124,7 +126,7 @@ def cnn_timings(dtype, steps, repeats, batch, shape, autograd):
 
 def bench_cnn(args):
     from shb.ground.errors import InputError
-    from shb.numeric import cnn
+    from shb.numeric.networks import cnn
 
     if args.repeats < 1 or args.steps < 1 or args.batch < 1:
         raise InputError(f"--repeats, --steps and --batch must be positive, got {args.repeats}, {args.steps} "

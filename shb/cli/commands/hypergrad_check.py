@@ -28,9 +28,9 @@ def register(subparsers):
 def main(args):
     import numpy as np
 
-    from shb.experiments.offline import config as offline
-    from shb.experiments.offline.units import hypergrad_check
-    from shb.numeric.idx import resolve_data_dir
+    from shb.experiments.figures.offline import config as offline
+    from shb.experiments.figures.offline.units import hypergrad_check
+    from shb.numeric.networks.idx import resolve_data_dir
     from shb.ground import limits
     from shb.ground.errors import InputError
 

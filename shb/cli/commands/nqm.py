@@ -2,10 +2,10 @@
 
     shb nqm dynamics   --problem P.json --schedule S.json [--json]
     shb nqm greedy|greedy-sgd|fixed|optimized (--problem P.json | --preset NAME) --steps T [--json]
-                (one subcommand per schedule of numeric/nqm_schedule_registry.py, with its declared options)
+                (one subcommand per schedule of numeric/nqm/schedule_registry.py, with its declared options)
     shb nqm montecarlo --problem P.json --schedule S.json --runs N --seed K [--json]
 
-Each takes --optimizer NAME (numeric/nqm_optimizers.py: heavy-ball, the default, whose outputs are those without
+Each takes --optimizer NAME (numeric/nqm/optimizers.py: heavy-ball, the default, whose outputs are those without
 the flag byte for byte; nesterov, preconditioned [--precondition P], minibatch [--batch-size B], ema [--gamma G],
 polyak); greedy only where the rule's joint greedy step is derived (not nesterov: greedy-sgd is).
 
@@ -16,8 +16,10 @@ line naming the first step where it happens, exit status 1: the JSON output neve
 """
 import sys
 
-from shb.numeric import nqm_optimizers, nqm_schedule_registry
-from shb.numeric.nqm_schedule_registry import HORIZON, Option
+from shb.numeric.nqm import optimizers as nqm_optimizers
+
+from shb.numeric.nqm import schedule_registry as nqm_schedule_registry
+from shb.numeric.nqm.schedule_registry import HORIZON, Option
 
 RUNS = Option("runs", "int", minimum=2)
 SEED = Option("seed", "int", minimum=0)
@@ -123,7 +125,7 @@ def _dest(option):
 
 
 def _load_problem(args):
-    from shb.numeric import nqm_problem
+    from shb.numeric.nqm import problem as nqm_problem
     from shb.ground.io import read_json
 
     if getattr(args, "preset", None):
@@ -132,7 +134,7 @@ def _load_problem(args):
 
 
 def _load_schedule(path):
-    from shb.numeric import nqm_problem
+    from shb.numeric.nqm import problem as nqm_problem
     from shb.ground.io import read_json
 
     return nqm_problem.schedule_from_json(read_json(path, "schedule file"))
@@ -149,7 +151,7 @@ def _emit(args, obj, summary):
 
 
 def run_dynamics(args):
-    from shb.numeric.nqm_dynamics import STATS, rollout, rollout_bytes
+    from shb.numeric.nqm.dynamics import STATS, rollout, rollout_bytes
 
     opt, options = _optimizer(args)
     problem = _load_problem(args)
@@ -170,7 +172,7 @@ def run_dynamics(args):
 
 
 def _rule_dynamics(args, opt, options, problem, alpha, mu):
-    from shb.numeric.nqm_dynamics import rollout_bytes
+    from shb.numeric.nqm.dynamics import rollout_bytes
 
     T, d = alpha.size, problem.h.size
     stats = opt.statistics()
@@ -183,7 +185,7 @@ def _rule_dynamics(args, opt, options, problem, alpha, mu):
     obj = {name: out[name] for name in stats}
     obj["loss"] = out["loss"]
     summary = (f"exact dynamics of {opt.name}, d={d}, T={T}: loss {out['loss'][0]:.6g} -> {out['loss'][-1]:.6g} "
-               f"(the rule's Theorem 1, numeric/nqm_generated_rules.py)")
+               f"(the rule's Theorem 1, numeric/nqm/generated_rules.py)")
     return _emit(args, obj, summary)
 
 
@@ -217,7 +219,7 @@ def run_montecarlo(args):
     import numpy as np
 
     from shb.ground.errors import NotFiniteError
-    from shb.numeric.nqm_montecarlo import simulate, simulate_cost
+    from shb.numeric.nqm.montecarlo import simulate, simulate_cost
 
     opt, options = _optimizer(args)
     problem = _load_problem(args)

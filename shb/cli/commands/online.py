@@ -2,7 +2,7 @@
 import os
 
 from shb.cli.options import add_run_options
-from shb.experiments.online.config import BOTH, DATASETS, NETS, nets_of
+from shb.experiments.figures.online.config import BOTH, DATASETS, NETS, nets_of
 from shb.experiments.registry import EXPERIMENTS, SCALES
 from shb.ground.io import writable_directory
 
@@ -34,7 +34,7 @@ def register(subparsers):
 
 
 def main(args):
-    from shb.experiments.online.panel import json_name
+    from shb.experiments.figures.online.panel import json_name
 
     result = EXPERIMENTS["online"].run(writable_directory(args.out), args.scale, net=args.net, dataset=args.dataset,
                                        data_dir=args.data_dir, scheduler=args.scheduler, workers=args.workers)

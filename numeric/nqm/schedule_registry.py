@@ -1,0 +1,219 @@
+"""The NQM schedules behind one registry: `shb nqm <name>` and Figure 3 iterate SCHEDULES.
+
+Every entry is a `Schedule`: a name, a one-line help, a function with ONE signature
+
+    function(problem, T, options) -> {"alpha": [T], "mu": [T], "loss": [T+1], ...extras}
+
+(loss is the expected excess loss of numeric.nqm.dynamics at t = 0..T, Theorem 1), and its options
+declared as data (`Option`: name, flag, kind, default, rule, help), from which the front end builds the
+command-line flags and checks their values. `options` reaches the function complete and checked: one
+value per declared option, its default where none was given.
+
+The schedules (numeric/nqm/schedules.py states the math):
+
+- greedy: the greedy-optimal (one-step lookahead) alpha_t and mu_t of Theorem 2, (alpha*, mu*) = -H^{-1} g
+  of the one-step loss; greedy-sgd: the same with mu = 0 (Theorem 3's one-step form).
+- fixed: one (alpha, mu) for all T steps minimizing L(T) (Section 2.3's "fixed" baseline), by Adam.
+- optimized: one (alpha_t, mu_t) per step minimizing L(T) under the safeguard L_i(t) <= L_i(0)
+  (Section 2.3's "optimized schedule"), by Adam; the paper: 500 steps at learning rate 0.003.
+- lookahead: at each step the constant (alpha, mu) minimizing the expected loss K steps ahead of the current
+  moments (online SMD's K-step lookahead, Section 3.3, solved exactly; numeric/nqm/lookahead.py); K = 1 is
+  greedy; --deterministic plans with sigma2 = 0 (Figure 8) and runs under the true sigma2.
+
+Adding a schedule: write its function (problem, T, options) -> result (in its own module if it is more
+than a few lines), and add one `Schedule(...)` line to SCHEDULES below, with its options declared as `Option`s,
+as `lookahead` does: it gives `shb nqm lookahead ... --horizon K --deterministic`, with "--horizon must be
+>= 1, got 0" for a bad value; nothing in the front end changes.
+"""
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from shb.ground.errors import InputError
+from shb.numeric.nqm import lookahead as nqm_lookahead
+from shb.numeric.nqm import schedules as nqm_schedules
+from shb.numeric.nqm.dynamics import rollout_bytes
+
+KINDS = ("int", "float", "flag")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a schedule, as data.
+
+    name: its key in `options` (a Python identifier); kind: "int", "float" or "flag" (a switch: True when
+    given, else False); default: its value when not given (None: the function receives None);
+    the rule: for "int", `minimum` (values >= minimum; None: any integer), for "float", `positive`
+    (True: finite and > 0; False: finite); help: the help text; flag: the command-line flag (default
+    "--" + name with "_" -> "-"); metavar: the flag's value in the usage line (default name in capitals).
+    """
+
+    name: str
+    kind: str
+    default: object = None
+    help: str = ""
+    minimum: int = None
+    positive: bool = True
+    flag: str = None
+    metavar: str = None
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"option {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
+        if self.minimum is not None and self.kind != "int":
+            raise ValueError(f"option {self.name!r}: a minimum is a rule of int options, not {self.kind}")
+        if self.kind == "flag":
+            if self.default not in (None, False):
+                raise ValueError(f"option {self.name!r}: a flag is False unless given, got default {self.default!r}")
+            object.__setattr__(self, "default", False)
+        if self.flag is None:
+            object.__setattr__(self, "flag", "--" + self.name.replace("_", "-"))
+        if self.metavar is None:
+            object.__setattr__(self, "metavar", self.name.upper())
+
+    def parse(self, value):
+        """The checked value of `value` (command-line text or a Python value); InputError names the flag."""
+        if self.kind == "flag":
+            if not isinstance(value, bool):
+                raise InputError(f"{self.flag} is a switch (True or False), got {value!r}")
+            return value
+        if self.kind == "int":
+            try:
+                if isinstance(value, (bool, float)):  # int() would accept them, quietly: 1.5 -> 1
+                    raise TypeError
+                number = int(value)
+            except (TypeError, ValueError):
+                raise InputError(f"{self.flag} must be an integer, got {value!r}") from None
+            if self.minimum is not None and number < self.minimum:
+                raise InputError(f"{self.flag} must be >= {self.minimum}, got {number}")
+            return number
+        try:
+            if isinstance(value, bool):
+                raise TypeError
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"{self.flag} must be a number, got {value!r}") from None
+        if self.positive and not 0 < number < math.inf:
+            raise InputError(f"{self.flag} must be a finite number > 0, got {value!r}")
+        elif not math.isfinite(number):
+            raise InputError(f"{self.flag} must be a finite number, got {value!r}")
+        return number
+
+
+# The horizon T of every schedule (the front end's --steps).
+HORIZON = Option("steps", "int", minimum=1, metavar="T", help="the horizon T (a positive integer)")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One registered schedule: `schedule(problem, T, options)` checks T and the options, fills in the
+    defaults and returns function(problem, T, options)."""
+
+    name: str
+    help: str
+    function: Callable
+    options: tuple = ()
+    cost: Callable = None  # (d, T, options) -> (bytes, seconds), checked before work starts; None: a rollout's
+
+    def estimate(self, d, T, options):
+        """(bytes, seconds) this schedule needs for d coordinates and horizon T (shb.ground.limits checks them)."""
+        if self.cost is not None:
+            return self.cost(d, T, options)
+        return rollout_bytes(d, T), SECONDS_PER_STEP * T * d
+
+    def __post_init__(self):
+        for attribute in ("name", "flag"):
+            values = [getattr(option, attribute) for option in self.options]
+            if len(set(values)) < len(values):
+                raise ValueError(f"schedule {self.name!r}: two options share a {attribute}: {values}")
+
+    def resolve(self, options=None):
+        """{name: checked value} for every declared option, in declared order; a value None means not given."""
+        options = dict(options or {})
+        unknown = sorted(set(options) - {option.name for option in self.options})
+        if unknown:
+            known = [option.name for option in self.options]
+            raise InputError(f"the {self.name} schedule has no option {unknown[0]!r} (its options: {known})")
+        return {option.name: option.default if options.get(option.name) is None
+                else option.parse(options[option.name]) for option in self.options}
+
+    def pick(self, settings):
+        """Those of `settings` that this schedule declares (settings shared by several schedules)."""
+        return {option.name: settings[option.name] for option in self.options if option.name in settings}
+
+    def __call__(self, problem, T, options=None):
+        return self.function(problem, HORIZON.parse(T), self.resolve(options))
+
+
+# ---------------------------------------------------------------------------------------------
+# The functions (problem, T, options) -> result of the schedules in numeric/nqm/schedules.py
+# ---------------------------------------------------------------------------------------------
+
+
+def greedy(problem, T, options):
+    """Theorem 2: at each step the (alpha_t, mu_t) minimizing the next step's expected loss."""
+    return nqm_schedules.greedy(problem, T)
+
+
+def greedy_sgd(problem, T, options):
+    """Theorem 2 with mu = 0 (Theorem 3's one-step form): the greedy-optimal learning rates of SGD."""
+    return nqm_schedules.greedy_sgd(problem, T)
+
+
+def fixed(problem, T, options):
+    """Section 2.3: the best constant (alpha, mu), Adam on L(T) from a grid start."""
+    return nqm_schedules.fixed(problem, T, steps=options["adam_steps"], lr=options["adam_lr"])
+
+
+def optimized(problem, T, options):
+    """Section 2.3: one (alpha_t, mu_t) per step, Adam on L(T) under the safeguard L_i(t) <= L_i(0)."""
+    return nqm_schedules.optimized(problem, T, steps=options["adam_steps"], lr=options["adam_lr"])
+
+
+# Seconds per (step, coordinate) of one rollout of Theorem 1 or one greedy step (order of magnitude, measured),
+# and what a fit costs: a rollout kept for the result, the adjoint's cached moments, and one forward and one
+# backward pass per Adam step after a grid of starts.
+SECONDS_PER_STEP = 4e-7
+FIT_START_ROLLOUTS = 1000
+
+
+def fit_cost(d, T, options):
+    return 3 * rollout_bytes(d, T), SECONDS_PER_STEP * T * d * (2 * options["adam_steps"] + FIT_START_ROLLOUTS)
+
+
+def lookahead(problem, T, options):
+    """Online meta-optimization computed exactly (Section 3.3): at each step the constant (alpha, mu) minimizing
+    the expected loss K steps ahead of the current moments; K = 1 is greedy (Theorem 2)."""
+    return nqm_lookahead.lookahead(problem, T, options["horizon"], options["deterministic"])
+
+
+# What a lookahead costs: per step, Newton's jets from a few starts through K steps and, every REGRID steps, the
+# K-step loss on the grid of starts (GRID_F x GRID_MU points per coordinate, about 8 temporaries of that size);
+# seconds per (step, coordinate, lookahead step) (order of magnitude, measured).
+LOOKAHEAD_SECONDS_PER_STEP = 4e-6
+LOOKAHEAD_GRID_ARRAYS = 16
+
+
+def lookahead_cost(d, T, options):
+    grid = nqm_lookahead.GRID_F.size * nqm_lookahead.GRID_MU.size
+    return (rollout_bytes(d, T) + LOOKAHEAD_GRID_ARRAYS * 8 * grid * d,
+            LOOKAHEAD_SECONDS_PER_STEP * T * d * options["horizon"])
+
+
+# The options of the fitted schedules: Adam's steps and learning rate (the paper's by default).
+ADAM = (Option("adam_steps", "int", nqm_schedules.ADAM_STEPS, minimum=0, metavar="N",
+               help="Adam steps (default 500, as the paper)"),
+        Option("adam_lr", "float", nqm_schedules.ADAM_LR, metavar="LR",
+               help="Adam learning rate (default: the module's)"))
+
+# name -> Schedule, in the order of `shb nqm --help`.
+SCHEDULES = {s.name: s for s in (
+    Schedule("greedy", "the greedy schedule over a horizon of --steps T", greedy),
+    Schedule("greedy-sgd", "the greedy-sgd schedule over a horizon of --steps T", greedy_sgd),
+    Schedule("fixed", "the fixed schedule over a horizon of --steps T", fixed, ADAM, fit_cost),
+    Schedule("optimized", "the optimized schedule over a horizon of --steps T", optimized, ADAM, fit_cost),
+    Schedule("lookahead", "the K-step lookahead schedule over a horizon of --steps T", lookahead,
+             (Option("horizon", "int", 1, minimum=1, metavar="K", help="steps of lookahead K (default 1: greedy)"),
+              Option("deterministic", "flag", help="plan on the noise-free problem (sigma2 = 0), run on the true one")),
+             lookahead_cost),
+)}
