@@ -422,3 +422,18 @@ def test_projection_counts_every_unit_at_its_step_cost(config):
     assert total == pytest.approx(expected, rel=1e-12) and n_chains >= len(hs)
     line = cost.projection(state, config, rates, workers=2)[-1]
     assert f"{expected / 3600:.2f} CPU-hours" in line
+
+
+def test_the_report_says_how_many_examples_it_evaluated():
+    # The issue: with 5 training examples the report said "loss on the first 200 training examples". The subsets
+    # are the first min(asked, held) examples, and the report says which.
+    from shb.experiments.figures.offline.report import setup_lines
+
+    config = normalized(TINY)
+    few = " ".join(setup_lines("tiny", config, "IDX data in D", "D", "", {"train": {"examples": 150},
+                                                                         "test": {"examples": 30}}))
+    assert "loss on all 150 training examples (the configuration asks for 200)" in few
+    assert "test error on all 30 test examples (the configuration asks for 100)" in few
+    many = " ".join(setup_lines("tiny", config, "IDX data in D", "D", "", {"train": {"examples": 300},
+                                                                          "test": {"examples": 100}}))
+    assert "loss on the first 200 training examples" in many and "on the first 100 test examples" in many
