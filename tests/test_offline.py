@@ -2,6 +2,7 @@
 and its pieces: the shared surface run, the training curve, the chains' starts and stopping rule, the cost model."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -133,7 +134,20 @@ def test_resume_after_interruption_gives_the_same_results(tmp_path, data_dir, un
         partial = quiet(out_dir=out, data_dir=data_dir, config=TINY, stop_after=limit)
         assert not partial.complete and not os.path.exists(os.path.join(out, "offline.json"))
     assert units.units_done(load(out, PROGRESS_FILE)) == 16
-    quiet(out_dir=out, data_dir=data_dir, config=TINY)
+    # Other data of the same shapes and sizes is refused, naming what differs, and changes nothing: catches a
+    # resume that finishes one data set's progress on another (the issue's run labelled with the second data set
+    # and holding the first one's numbers).
+    other = str(tmp_path / "other")
+    write_synthetic_split(other, n=300, shape=(4, 5), n_classes=3, seed=7)
+    write_synthetic_split(other, "test", n=100, shape=(4, 5), n_classes=3, seed=8)
+    before = open(os.path.join(out, PROGRESS_FILE), "rb").read()
+    with pytest.raises(ProgressError, match=r"made from other data \(test\.sha256: .*; train\.sha256: "):
+        quiet(out_dir=out, data_dir=other, config=TINY)
+    assert open(os.path.join(out, PROGRESS_FILE), "rb").read() == before
+    # The same data read from another directory resumes (what decides the numbers is compared, not the path).
+    moved = str(tmp_path / "moved")
+    shutil.copytree(data_dir, moved)
+    quiet(out_dir=out, data_dir=moved, config=TINY)
     full_out, _ = uninterrupted
     assert load(out, "offline.json")["horizons"] == load(full_out, "offline.json")["horizons"]
     assert load(out, PROGRESS_FILE) == load(full_out, PROGRESS_FILE)

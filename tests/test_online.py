@@ -16,6 +16,8 @@ from shb.numeric.meta.hypergrad import finite_difference_hypergrad, relative_err
 from shb import cli
 from shb.ground.errors import InputError, ProgressError
 
+from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
+
 
 def data_name(data_dir):
     """What the reports call the synthetic IDX data of the tests: neither MNIST's nor Fashion-MNIST's class counts."""
@@ -246,8 +248,18 @@ def test_resume_gives_the_same_result(tmp_path, data_dir):
     parts = str(tmp_path / "parts")
     first = online.run(parts, config=TINY, net="mlp", data_dir=data_dir, stop_after=3)  # 3 segments of 10 steps
     assert first.complete is False and not os.path.exists(os.path.join(parts, "online.json"))
-    _, saved = online_smd.read_state(units.progress_path(parts, "mlp", "fashion-mnist", "stochastic"))
+    path = units.progress_path(parts, "mlp", "fashion-mnist", "stochastic")
+    _, saved = online_smd.read_state(path)
     assert saved["t"] == 30 and saved["adam_step"] > 0  # in this process, runs go one after another
+    # Other data (a smaller set, as the issue's IndexError case) is refused, naming what differs, and the saved
+    # progress stays as it was: catches a resume that mixes two data sets in one run.
+    other = str(tmp_path / "other")
+    write_synthetic_split(other, "train", n=200, shape=(8, 8), n_classes=3, seed=5)
+    write_synthetic_split(other, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
+    before = open(path, "rb").read()
+    with pytest.raises(ProgressError, match=r"made from other data \(.*train\.examples: saved 300, now 200"):
+        online.run(parts, config=TINY, net="mlp", data_dir=other)
+    assert open(path, "rb").read() == before
     online.run(parts, config=TINY, net="mlp", data_dir=data_dir)
     a = json.load(open(os.path.join(whole, "online.json")))
     b = json.load(open(os.path.join(parts, "online.json")))

@@ -72,7 +72,7 @@ def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, workers=N
     spec = problem_spec(config, resolve_data_dir(data_dir))
     splits, inputs = read_data(spec, config)  # a missing, corrupt or too small data set fails here, before any work
     dataset = splits.name
-    work = Work(out_dir, config, spec)
+    work = Work(out_dir, config, spec, inputs)
     if workers is None:  # the configuration's choice: a local cluster of one process per core, or this process
         workers = (os.cpu_count() or 1) if config["dask"] else 0
     with dask_client(scheduler, workers, required=scale == "paper") as client:

@@ -16,7 +16,7 @@ from shb.experiments.figures.online.config import DATASETS, NET_SIZES
 from shb.experiments.runner import Unit, load_progress
 from shb.ground.errors import InputError
 from shb.numeric import networks
-from shb.numeric.meta import online_smd
+from shb.numeric.meta import online_schema, online_smd
 from shb.numeric.networks import datasets, idx, training
 
 
@@ -38,8 +38,9 @@ class Work:
                       for p in panels for s in p.specs}
         self.location = os.path.dirname(next(iter(self.paths.values())))
         self.states = {(p.net, s.name): load_progress(self.paths[p.net, s.name], online_smd.identity(s, p.config),
-                                                      functools.partial(online_smd.new_state, s, p.config, p.theta0),
-                                                      online_smd.read_state) for p in panels for s in p.specs}
+                                                      functools.partial(fresh_state, s, p), online_smd.read_state,
+                                                      p.inputs, functools.partial(validate, p))
+                       for p in panels for s in p.specs}
         rank = {net: i for i, net in enumerate(self.panels)}
         self.order = sorted(self.specs, key=lambda key: (self.specs[key].mode == "fixed", rank[key[0]]))
 
@@ -78,6 +79,19 @@ class Work:
     def panel_states(self, net):
         """{run name: state} of one panel."""
         return {name: state for (n, name), state in self.states.items() if n == net}
+
+
+def fresh_state(run, panel):
+    """A run's state before its first step, with the fingerprint of the panel's data (compared on resume)."""
+    state = online_smd.new_state(run, panel.config, panel.theta0)
+    if panel.inputs is not None:
+        state["inputs"] = panel.inputs
+    return state
+
+
+def validate(panel, state):
+    """A saved state's structure against the panel's network and data (numeric/meta/online_schema.py)."""
+    online_schema.validate(state, panel.config, panel.theta0.size, panel.inputs["train"]["examples"])
 
 
 def finished(state, config):
