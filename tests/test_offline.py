@@ -451,3 +451,17 @@ def test_the_report_says_how_many_examples_it_evaluated():
     many = " ".join(setup_lines("tiny", config, "IDX data in D", "D", "", {"train": {"examples": 300},
                                                                           "test": {"examples": 100}}))
     assert "loss on the first 200 training examples" in many and "on the first 100 test examples" in many
+
+
+@pytest.mark.parametrize("text", ['{"units": "oops"}', '[1, 2]', '{"units": {"surface": {"n": 1}}}',
+                                  '{"sessions": [{"wall": -1.0, "units": 0}]}', "{not json"])
+def test_a_timing_log_wrong_inside_starts_afresh(tmp_path, text):
+    # The timing log only informs the report: one that is wrong inside must not end the run in a traceback
+    # (AttributeError, KeyError) when the next unit is recorded.
+    path = str(tmp_path / "offline_timings.json")
+    with open(path, "w") as handle:
+        handle.write(text)
+    log = cost.TimingLog(path)
+    log.add(("surface", 3), 1.5, 2.0)
+    assert load(str(tmp_path), "offline_timings.json")["units"] == {"surface": {"n": 1, "cpu": 1.5, "wall": 2.0}}
+    assert log.totals()[0] == 1.5
