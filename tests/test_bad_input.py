@@ -66,7 +66,8 @@ def idx_pair(n_train=60, n_test=20, train_shape=(4, 5), test_shape=(4, 5), class
         _, y = write_synthetic_split(directory, "test", n=n_test, shape=test_shape, n_classes=classes, seed=1,
                                      gz=False)
         if test_label is not None:
-            write_idx(os.path.join(directory, "t10k-labels-idx1-ubyte"), np.where(np.arange(n_test) == 3, test_label, y))
+            labels = np.where(np.arange(n_test) == 3, test_label, y)
+            write_idx(os.path.join(directory, "t10k-labels-idx1-ubyte"), labels)
     return write
 
 
