@@ -7,7 +7,7 @@ import pytest
 
 from shb.experiments.figures import online
 from shb.experiments.figures.online import checks, units
-from shb.experiments.figures.online.config import AUDIT_TOLERANCE, TINY, config_for, run_specs
+from shb.experiments.figures.online.config import AUDIT_TOLERANCE, TINY, OnlineConfig, config_for, run_specs
 from shb.experiments.runner import load_progress
 from shb.numeric.networks import cnn
 from shb.numeric.networks import mlp
@@ -205,11 +205,14 @@ def test_a_wrong_cnn_input_fails_its_checks(data_dir, both):
     assert result["hypergrad_used_vs_finite_differences_deterministic"] and result["logged_lr_is_applied_fixed"]
 
 
-def test_an_audit_step_that_is_not_logged_is_refused_before_work():
+def test_an_audit_step_that_is_not_logged_is_refused_before_work(tmp_path, data_dir):
     # Catches a configuration whose audited step has no logged lr: it crashed after the whole run (ValueError in
-    # the audit) instead of failing at the start with a one-line error.
+    # the audit) instead of failing at the start with a one-line error; and a configuration not checked when read.
     with pytest.raises(InputError, match="audit_step 7 must be a logged step"):
-        run_specs(dict(TINY, audit_step=7))
+        OnlineConfig(dict(TINY, audit_step=7))
+    with pytest.raises(InputError, match="^the online configuration: audit_step 7 must be a logged step"):
+        online.run(str(tmp_path / "o"), config=dict(TINY, audit_step=7), net="mlp", data_dir=data_dir)
+    assert not (tmp_path / "o").exists()
 
 
 def test_audit_check_fails_when_the_logged_lr_is_not_the_applied_one(tmp_path, data_dir):

@@ -25,6 +25,9 @@ one pass, tested against Autograd's derivatives of `taped_loss`.
 Inputs are flat rows in [0, 1] in (H, W, C) order, as `training.minibatch` returns them,
 so the same SGD, minibatch and hypergradient code serves every network.
 Initialization: weights ~ N(0, 2 / fan_in) (He et al., 2015), biases zero.
+
+`NETWORK` is its registry entry "cnn": its sizes in the experiments' configurations ("cnn_filters", "cnn_hidden")
+and the settings of the online experiment it runs with (batches, steps, learning rates; CIFAR-10 at paper scale).
 """
 from collections import namedtuple
 
@@ -34,7 +37,7 @@ from autograd.extend import defjvp, defvjp, primitive
 
 from shb.numeric.networks import cnn_backprop
 from shb.numeric.networks.cnn_backprop import KERNEL, PAD
-from shb.numeric.networks.net import Net, autograd_net, bind, block, cross_entropy, hand_derived
+from shb.numeric.networks.net import Net, Network, autograd_net, bind, block, cross_entropy, hand_derived
 
 PAPER_FILTERS = (32, 32, 64)
 PAPER_HIDDEN = 100
@@ -153,3 +156,48 @@ def taped_net(input_shape, n_classes, filters=PAPER_FILTERS, hidden=PAPER_HIDDEN
     the network before its derivatives were hand-derived, kept as `shb bench cnn`'s reference."""
     layout = make_layout(input_shape, filters, hidden, n_classes)
     return autograd_net("cnn", layout, layout.n_params, lambda rng: init_params(layout, rng), bind(logits, layout))
+
+
+# The CNN's settings in the online experiment (experiments/figures/online/config.py is the MLP's; these replace its
+# values). Paper: the public code's hand-tuned CIFAR-10 lr 5e-3 and its initial lrs for SMD, on CIFAR-10.
+ONLINE_PAPER = dict(fixed_lr=0.005, deterministic_lr=0.005, init_lrs=[0.005, 0.01, 0.001, 0.0005])
+# Quick, sized from measured costs (one BLAS thread, float64, Fashion-MNIST; `shb bench cnn` for the step against its
+# floor): a training step and a T=5 lookahead meta-step scale with the batch, so batch 10 buys 900 training steps and
+# 140 meta-steps (2 every 10 steps for the first 700) per SMD run, within `make reproduce`'s ten minutes beside
+# everything else (README: timings). Initial lr 0.05 for both lookaheads (at 0.1 with mu 0.9 the CNN stops learning
+# within 100 steps). Adam's step 0.15: the stochastic lookahead lowers mu as well as alpha_eff, and
+# alpha = alpha_eff (1 - mu) fell short of 3x with step 0.05 or 0.1 (also with batch 25, meta-batch 100, or 1000 and
+# 1200 adaptation steps); at 0.2 its lr overshot and the CNN stopped learning. The fixed baseline keeps the public
+# code's hand-tuned CIFAR-10 lr 5e-3.
+ONLINE_QUICK = dict(
+    fixed_lr=0.005,
+    batch_size=10,
+    meta_batch=10,
+    steps=900,
+    adapt_steps=700,
+    burst_every=10,
+    meta_steps_per_burst=2,
+    meta_lr=0.15,
+    log_every=100,
+    eval_train=500,
+    eval_test=500,
+    check_step=300,
+    audit_step=200,            # a logged step (the audit reads the logged lr)
+    init_lrs=[0.05],
+    deterministic_lr=0.05,
+)
+# Tiny (seconds, for the tests): fewer and smaller steps than the MLP's tiny runs.
+ONLINE_TINY = dict(steps=12, adapt_steps=6, burst_every=3, audit_step=5, check_step=3, save_every=6, batch_size=4,
+                   meta_batch=4, init_lrs=[0.1])
+# Offline: the paper's CNN in the offline experiment as it is configured for the MLP (only tiny has been run:
+# quick and larger take the MLP's horizons and sample counts at the CNN's step cost).
+OFFLINE_SIZES = {"tiny": dict(cnn_filters=[2, 2, 2], cnn_hidden=4)}
+OFFLINE_SIZES.update({scale: dict(cnn_filters=list(PAPER_FILTERS), cnn_hidden=PAPER_HIDDEN)
+                      for scale in ("quick", "medium", "paper")})
+
+NETWORK = Network(
+    make_net, sizes={"filters": "cnn_filters", "hidden": "cnn_hidden"},
+    tiny=((8, 8, 2), {"filters": (2, 3, 2), "hidden": 4}),
+    settings={"online": {"tiny": ONLINE_TINY, "quick": ONLINE_QUICK, "paper": ONLINE_PAPER}, "offline": OFFLINE_SIZES},
+    datasets={"paper": "cifar10"},  # the paper trains its CNN on CIFAR-10 (Section 3.3); quick and tiny: Fashion-MNIST
+)

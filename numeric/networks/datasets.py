@@ -45,6 +45,14 @@ def load(data_format, data_dir):
     return splits
 
 
+def input_shape(shape):
+    """The input shape of one example a network takes, from an image shape: (H, W, C) for square images (IDX:
+    (rows, cols) with one channel), else the flat row (rows * cols,)."""
+    if len(shape) == 2:  # IDX: (rows, cols), one channel; rows are flat
+        return (shape[0], shape[1], 1) if shape[0] == shape[1] else (shape[0] * shape[1],)
+    return tuple(shape)
+
+
 def n_classes(splits):
     """The number of classes: one more than the largest training label."""
     return int(splits.train[1].max()) + 1

@@ -23,11 +23,15 @@ network's layout already bound, so callers pass only theta and the data:
                                   the reference every hand-derived derivative is tested against
                                   (tests/test_networks.py)
 
-Each network module (numeric/networks/mlp.py, numeric/networks/cnn.py) builds its Net with a `make_net(input_shape,
-n_classes, **sizes)`. A network whose derivatives are Autograd's needs only its logits: `autograd_net`; one with
-hand-derived derivatives makes its `loss` an Autograd primitive with `hand_derived`.
+Each network module (numeric/networks/mlp.py, numeric/networks/cnn.py, ...) builds its Net with a
+`make_net(input_shape, n_classes, **sizes)` and states how experiments run it in its `NETWORK`, a `Network`, the
+entry the registry (numeric/networks/__init__.py) lists under the network's name. A network whose derivatives are
+Autograd's needs only its logits: `autograd_net`; one with hand-derived derivatives makes its `loss` an Autograd
+primitive with `hand_derived`.
 """
 from collections import namedtuple
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
 
 import autograd.numpy as anp
 import numpy as np
@@ -40,6 +44,27 @@ keep_freed_memory()  # every process that trains a network imports this module: 
 
 Net = namedtuple("Net", ["name", "layout", "n_params", "init", "loss", "loss_and_grad", "grad_and_hvps", "logits",
                          "taped_loss"])
+
+
+@dataclass(frozen=True)
+class Network:
+    """A network as the registry lists it: everything an experiment needs to run it by name.
+
+    make        its constructor: make(input_shape, n_classes, **sizes) -> Net
+    sizes       {constructor keyword: configuration key}: each size keyword is read from the experiment's
+                configuration under that key (a list read as a tuple)
+    tiny        (input_shape, {keyword: size}): a tiny instance, which tests/test_networks.py checks against the
+                network's taped loss
+    settings    {experiment: {scale: {key: value}}}: what the network changes in that experiment's configuration
+                at that scale ("offline", "online"; the rest is the experiment's own configuration)
+    datasets    {scale: data set}: the online experiment's data set at that scale where it is not Fashion-MNIST
+    """
+
+    make: Callable
+    sizes: Mapping
+    tiny: tuple
+    settings: Mapping = field(default_factory=dict)
+    datasets: Mapping = field(default_factory=dict)
 
 
 def bind(f, layout):

@@ -14,11 +14,12 @@ last step (all runs, the fixed baseline too). Runs:
 The burst shape and the other settings by scale are in config.py.
 
 Panels (Section 3.3): as in the paper's figures, `net="both"` (`shb online`'s default) runs the MLP and
-the CNN, a column each in Figures 7 and 8; `--net mlp` or `--net cnn` runs one; `make reproduce` and
-`shb figure online` run config.REPRODUCE_NET. Each network's data set: the embedded Fashion-MNIST at quick
-scale; at paper scale the CNN reads CIFAR-10 from --data-dir (config.DATASET). Each panel writes its own JSON
-(online.json for the MLP, online_cnn.json for the CNN, with the same keys); with several panels the
-figures' and the report's check names start with "<net>/".
+the CNN (config.PAPER_PAIR, by name), a column each in Figures 7 and 8; `--net NAME` runs one registered network
+(numeric/networks/__init__.py); `make reproduce` and `shb figure online` run config.REPRODUCE_NET. Each network's
+data set is its registry entry's at the scale: the embedded Fashion-MNIST, except the CNN at paper scale, which
+reads CIFAR-10 from --data-dir. Each panel writes its own JSON (online.json for the MLP, online_<net>.json for
+another network, with the same keys); with several panels the figures' and the report's check names start with
+"<net>/".
 
 Every run is resumable: its state (weights, velocity, u, Adam state, RNG state, log) is
 saved atomically to OUT/online_progress/<net>_<dataset>_<run>.npz every `save_every` steps.
@@ -33,15 +34,13 @@ Dask local cluster of `workers` processes (or the cluster at --scheduler ADDRESS
     report.py   the REPORT.md section and the paper-vs-toolkit rows
 """
 
-import json
 import os
 import time
 
 import numpy as np
 
 from shb.experiments.figures.online import panel as panels
-from shb.experiments.figures.online.config import (CONFIGS, DATASET, REPRODUCE_NET, TITLE, config_for, panel_configs,
-                                          run_specs)
+from shb.experiments.figures.online.config import CONFIGS, REPRODUCE_NET, TITLE, config_for, panel_configs, run_specs
 from shb.experiments.figures.online.figures import figure
 from shb.experiments.figures.online.report import paper_rows, report
 from shb.experiments.figures.online.units import Panel, Work, build_problem, read_data
@@ -49,25 +48,27 @@ from shb.experiments.result import Result, incomplete
 from shb.experiments.runner import dask_client, run_units
 from shb.experiments.verified import save_verified_figure
 from shb.ground.errors import InputError
+from shb.numeric import networks
 from shb.numeric.networks.datasets import fingerprint
 
 __all__ = ["CONFIGS", "config_for", "run"]
-COSTLIEST_FIRST = ("cnn", "mlp")  # the order the runner starts the panels' runs in
+COSTLIEST_FIRST = ("cnn", "mlp")  # the order the runner starts the paper's panels' runs in (the CNN's are longer)
 
 
 def run(out_dir, config, scale="quick", net=REPRODUCE_NET, dataset=None, data_dir=None, scheduler=None,
         workers=None, stop_after=None):
-    """Run (or resume) the online experiment for `net` ("mlp", "cnn" or "both", with `config` its configuration or
-    {net: configuration}); write each panel's JSON (online.json for the MLP, online_cnn.json for the CNN) and
-    Figures 7 and 8 (fig7, fig8: a column per network) into out_dir. `dataset`: every panel's data set; by default
-    each network's at this scale (config.DATASET).
+    """Run (or resume) the online experiment for `net` (a registered network, or "both": the MLP and the CNN; with
+    `config` its configuration or {net: configuration}, checked here: config.OnlineConfig); write each panel's JSON
+    (online.json for the MLP, online_<net>.json for another network) and Figures 7 and 8 (fig7, fig8: a column per
+    network) into out_dir. `dataset`: every panel's data set; by default each network's at this scale (its registry
+    entry: numeric/networks/__init__.py).
 
     Returns an experiments.result.Result; with `stop_after` segments finished in this call it returns early
     with complete=False (to test resuming).
     """
     start = time.monotonic()
-    configs = {name: json.loads(json.dumps(c)) for name, c in panel_configs(config, net).items()}
-    datasets = {name: dataset or DATASET[scale][name] for name in configs}
+    configs = panel_configs(config, net)
+    datasets = {name: dataset or networks.dataset(name, scale) for name in configs}
     data_dirs = {name: panel_data_dir(datasets, name, data_dir) for name in configs}
     splits = {name: read_data(datasets[name], data_dirs[name]) for name in configs}  # bad data fails here, before
     problems = {name: build_problem(c, name, datasets[name], data_dirs[name], splits[name])  # any work
@@ -79,13 +80,13 @@ def run(out_dir, config, scale="quick", net=REPRODUCE_NET, dataset=None, data_di
     columns = [Panel(name, datasets[name], data_dirs[name], configs[name], run_specs(configs[name]),
                      problems[name].net.init(np.random.default_rng(configs[name]["init_seed"])),
                      fingerprint(splits[name]))
-               for name in sorted(configs, key=COSTLIEST_FIRST.index)]
+               for name in sorted(configs, key=costliest_first)]
     work = Work(out_dir, columns)
     with dask_client(scheduler, max(c["workers"] for c in configs.values()) if workers is None else workers) as client:
         if not run_units(work, client, stop_after, desc="online"):
             return incomplete(TITLE)
 
-    columns.sort(key=lambda p: list(configs).index(p.net))  # figure columns in the networks' order (config.NETS)
+    columns.sort(key=lambda p: list(configs).index(p.net))  # figure columns in the networks' order (PAPER_PAIR)
     outcomes = [panels.outcome(p, problems[p.net], work.panel_states(p.net), scale) for p in columns]
     many = len(outcomes) > 1
     lookahead = outcomes[0].config["lookahead"]
@@ -102,6 +103,11 @@ def run(out_dir, config, scale="quick", net=REPRODUCE_NET, dataset=None, data_di
     listed = {o.net: panels.prefixed(o.checks7 + o.checks8, o, many) for o in outcomes}
     return Result(TITLE, all(figures_ok), ["fig7", "fig8"], [c for o in outcomes for c in listed[o.net]],
                   [row for o in outcomes for row in paper_rows(o, many)], report(scale, outcomes, listed, seconds))
+
+
+def costliest_first(net):
+    """The rank of a panel in the order its runs start: the CNN's, then the MLP's (a single panel: any)."""
+    return COSTLIEST_FIRST.index(net) if net in COSTLIEST_FIRST else -1
 
 
 def panel_data_dir(datasets, net, data_dir):

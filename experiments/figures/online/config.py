@@ -7,12 +7,19 @@ it is what the paper states, and it matches the paper's stated aim of optimizing
 meta-objective thoroughly so that what remains is the meta-objective's bias, not
 incomplete meta-optimization (Section 3). Quick scale keeps the text's density of adaptation
 per training step as far as its time budget allows (see QUICK).
-"""
-import json
 
+Networks. QUICK, PAPER and TINY are the MLP's configurations and every network's starting point: a network's
+registry entry (numeric/networks/__init__.py) changes what it needs at each scale (the CNN's: numeric/networks/cnn.py)
+and names its data set there. Every configuration holds the CNN's sizes (cnn_filters, cnn_hidden), as the MLP's
+online.json has since the CNN joined. `--net both` runs the paper's pair, the MLP and the CNN (PAPER_PAIR), by name.
+A configuration is checked once when it is read (OnlineConfig).
+"""
 import numpy as np
 
+from shb.ground import schema as s
+from shb.ground.config import Config
 from shb.ground.errors import InputError
+from shb.numeric import networks
 from shb.numeric.meta.online_smd import RunSpec
 
 # Quick: 2000 adaptation steps with a burst of 10 meta-steps
@@ -46,7 +53,7 @@ QUICK = dict(
     mu0=0.9,
     init_lrs=[0.1, 0.01],      # stochastic SMD runs ("stochastic" is the first), Figure 7
     deterministic_lr=0.1,      # Figure 8
-    cnn_filters=[32, 32, 64],
+    cnn_filters=[32, 32, 64],  # the CNN's sizes (numeric/networks/cnn.py)
     cnn_hidden=100,
     init_seed=0,
     seed=0,
@@ -67,95 +74,93 @@ PAPER = dict(
     audit_step=12600,
     init_lrs=[0.1, 0.05, 0.01, 0.005, 0.001],
 )
-# The CNN: the public code's hand-tuned CIFAR-10 lr 5e-3 and its initial lrs for SMD.
-CNN_PAPER = dict(PAPER, fixed_lr=0.005, deterministic_lr=0.005, init_lrs=[0.005, 0.01, 0.001, 0.0005])
-# CNN at quick scale, sized from measured costs (one BLAS thread, float64, Fashion-MNIST; `shb bench cnn` for the
-# step against its floor): a training step and a T=5 lookahead meta-step scale with the batch, so batch 10 buys 900
-# training steps and 140 meta-steps (2 every 10 steps for the first 700) per SMD run, within `make reproduce`'s ten
-# minutes beside everything else (README: timings). Initial lr 0.05 for both lookaheads (at 0.1 with mu 0.9 the CNN
-# stops learning within 100 steps). Adam's step 0.15: the stochastic lookahead lowers mu as well as alpha_eff, and
-# alpha = alpha_eff (1 - mu) fell short of 3x with step 0.05 or 0.1 (also with batch 25, meta-batch 100, or 1000 and
-# 1200 adaptation steps); at 0.2 its lr overshot and the CNN stopped learning. The fixed baseline keeps the public
-# code's hand-tuned CIFAR-10 lr 5e-3.
-CNN_QUICK = dict(
-    CNN_PAPER,
-    batch_size=10,
-    meta_batch=10,
-    steps=900,
-    adapt_steps=700,
-    burst_every=10,
-    meta_steps_per_burst=2,
-    meta_lr=0.15,
-    log_every=100,
-    eval_train=500,
-    eval_test=500,
-    save_every=250,
-    check_step=300,
-    audit_step=200,            # a logged step (the audit reads the logged lr)
-    init_lrs=[0.05],
-    deterministic_lr=0.05,
-)
 # Tiny (seconds, for the tests; synthetic data), in this process.
 TINY = dict(
     QUICK, hidden_sizes=[6], steps=40, adapt_steps=20, burst_every=5, meta_steps_per_burst=2,
     log_every=5, eval_train=100, eval_test=100, save_every=10, check_step=5, audit_step=10,
     init_lrs=[0.1, 0.01], cnn_filters=[2, 2, 2], cnn_hidden=4, workers=1,
 )
-CNN_TINY = dict(TINY, steps=12, adapt_steps=6, burst_every=3, audit_step=5, check_step=3, save_every=6,
-                batch_size=4, meta_batch=4, init_lrs=[0.1])
-CONFIGS = {"tiny": {"mlp": TINY, "cnn": CNN_TINY}, "quick": {"mlp": QUICK, "cnn": CNN_QUICK},
-           "paper": {"mlp": PAPER, "cnn": CNN_PAPER}}
-# Each network's size keywords (shb.numeric.networks) from the configuration.
-NET_SIZES = {
-    "mlp": lambda config: {"hidden_sizes": tuple(config["hidden_sizes"])},
-    "cnn": lambda config: {"filters": tuple(config["cnn_filters"]), "hidden": config["cnn_hidden"]},
-}
-NETS = tuple(NET_SIZES)     # the columns of Figures 7 and 8, left to right
-BOTH = "both"               # --net both: every network, one panel each (as the paper's figures; shb online's default)
+# Every network's configuration at each scale: this, with the network's settings for the scale (its registry entry,
+# numeric/networks/__init__.py: the CNN's batches, steps and learning rates are in numeric/networks/cnn.py).
+CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
+PAPER_PAIR = ("mlp", "cnn")  # the columns of the paper's Figures 7 and 8, left to right
+BOTH = "both"                # --net both: the paper's pair, one panel each (shb online's default)
 # The panels `make reproduce` and `shb figure online` run: the MLP and the CNN, as the paper's Figures 7 and 8.
 REPRODUCE_NET = BOTH
 DATASETS = ("fashion-mnist", "mnist", "cifar10")
-# Each network's data set by scale when none is given: the paper trains the MLP on MNIST and the CNN on CIFAR-10
-# (Section 3.3). Quick and tiny use the embedded Fashion-MNIST for both; at paper scale the CNN reads CIFAR-10 from
-# --data-dir, and the MLP keeps Fashion-MNIST (MNIST with --dataset mnist --data-dir DIR).
-DATASET = {"tiny": {"mlp": "fashion-mnist", "cnn": "fashion-mnist"},
-           "quick": {"mlp": "fashion-mnist", "cnn": "fashion-mnist"},
-           "paper": {"mlp": "fashion-mnist", "cnn": "cifar10"}}
 TITLE = "Online meta-optimization (Figures 7 and 8)"
 HYPERGRAD_TOLERANCE = 1e-4
 LR_RATIO = 3.0             # done-when: stochastic lr falls >= 3x and ends >= 3x below deterministic
 AUDIT_TOLERANCE = 1e-12
 
 
+class OnlineConfig(Config):
+    """One network's online configuration (the keys of QUICK, and the size keys of registered networks), checked once
+    when made (shb.ground.config)."""
+
+    what = "the online configuration"
+
+    def check(self):
+        allowed = set(QUICK) | {key for entry in networks.NETWORKS.values() for key in entry.sizes.values()}
+        unknown = sorted(set(self) - allowed)
+        if unknown:
+            raise s.Invalid(f"{unknown[0]!r} is not one of its keys")
+        s.obj(self, "it", required=tuple(QUICK))
+        for key in ("batch_size", "meta_batch", "lookahead", "steps", "burst_every", "meta_steps_per_burst",
+                    "log_every", "eval_train", "eval_test", "save_every", "cnn_hidden"):
+            s.integer(self[key], key, low=1)
+        for key in ("init_seed", "seed", "workers"):
+            s.integer(self[key], key)
+        s.integer(self["adapt_steps"], "adapt_steps", 0, self["steps"])
+        s.integer(self["check_step"], "check_step")
+        for key in ("final_lr", "meta_lr", "check_eps", "fixed_lr", "deterministic_lr"):
+            s.number(self[key], key, positive=True)
+        s.number(self["mu0"], "mu0", low=0)
+        if self["mu0"] >= 1:
+            s.fail("mu0", "a number in [0, 1)", self["mu0"])
+        for key, most in (("alpha_eff_bounds", None), ("one_minus_mu_bounds", 1.0)):
+            low, high = s.numbers(self[key], key, 2, positive=True)
+            if low >= high or (most is not None and high > most):
+                s.fail(key, "bounds [low, high] with 0 < low < high" + (f" <= {most:g}" if most else ""), self[key])
+        if not s.numbers(self["init_lrs"], "init_lrs", positive=True):
+            s.fail("init_lrs", "one initial learning rate or more", self["init_lrs"])
+        for key in ("hidden_sizes", "cnn_filters"):
+            for i, n in enumerate(s.listing(self[key], key)):
+                s.integer(n, f"{key}[{i}]", low=1)
+        if self["audit_step"] % self["log_every"] or self["audit_step"] >= self["steps"]:
+            raise s.Invalid(f"audit_step {self['audit_step']} must be a logged step (a multiple of log_every "
+                            f"{self['log_every']}) before the last step {self['steps']}: the audit reads its logged lr")
+
+
 def nets_of(net):
-    """The networks of `--net`: one, or all of them for "both"."""
-    if net not in NETS + (BOTH,):
-        raise InputError(f"unknown net {net!r}; choose one of: {', '.join(NETS + (BOTH,))}")
-    return NETS if net == BOTH else (net,)
+    """The networks of `--net`: one registered network, or the paper's pair (MLP and CNN) for "both"."""
+    if net == BOTH:
+        return PAPER_PAIR
+    if net not in networks.NETWORKS:
+        raise InputError(f"unknown net {net!r}; choose one of: {', '.join((*networks.NETWORKS, BOTH))}")
+    return (net,)
 
 
 def config_for(scale, net=REPRODUCE_NET, **options):
-    """The configuration of `net` at `scale` (the registry has checked the scale); for "both", {net: configuration}."""
-    configs = {name: json.loads(json.dumps(CONFIGS[scale][name])) for name in nets_of(net)}
+    """The configuration of `net` at `scale` (the registry has checked the scale): the scale's, with the network's
+    settings for it (its registry entry); for "both", {net: configuration}."""
+    configs = {name: OnlineConfig(networks.configured(name, "online", scale, CONFIGS[scale])) for name in nets_of(net)}
     return configs if net == BOTH else configs[net]
 
 
 def panel_configs(config, net):
-    """{net: configuration} of a run given `config` for `net` (one configuration, or {net: ...} for "both")."""
+    """{net: checked configuration} of a run given `config` for `net` (one configuration, or {net: ...} for
+    "both")."""
     nets = nets_of(net)
     if net != BOTH:
-        return {net: config}
+        return {net: OnlineConfig(config)}
     if not isinstance(config, dict) or set(config) != set(nets):
         raise InputError(f"--net {BOTH} needs one configuration per network ({', '.join(nets)})")
-    return dict(config)
+    return {name: OnlineConfig(config[name]) for name in nets}
 
 
 def run_specs(config):
     """The runs of one experiment: fixed, stochastic SMD from each initial lr, deterministic SMD."""
-    if config["audit_step"] % config["log_every"] or config["audit_step"] >= config["steps"]:
-        raise InputError(f"audit_step {config['audit_step']} must be a logged step (a multiple of log_every "
-                         f"{config['log_every']}) before the last step {config['steps']}: the audit reads its logged "
-                         "lr")
     mu = config["mu0"]
     seed = lambda k: int(np.random.SeedSequence([config["seed"], k]).generate_state(1)[0])  # noqa: E731
     specs = [RunSpec("stochastic", "stochastic", config["init_lrs"][0], mu, seed(1)),

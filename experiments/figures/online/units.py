@@ -12,7 +12,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from shb.experiments.figures.online.config import DATASETS, NET_SIZES
+from shb.experiments.figures.online.config import DATASETS
 from shb.experiments.runner import Unit, load_progress
 from shb.ground.errors import InputError
 from shb.numeric import networks
@@ -127,9 +127,7 @@ def load_data(dataset, data_dir, splits=None):
     """(train, test) as training.Dataset and the input shape of one example: (H, W, C) for square images, else the
     flat row. `splits`: read_data's, if already read."""
     splits = read_data(dataset, data_dir) if splits is None else splits
-    shape = splits.shape
-    if len(shape) == 2:  # IDX: (rows, cols), one channel; rows are flat
-        shape = (shape[0], shape[1], 1) if shape[0] == shape[1] else (shape[0] * shape[1],)
+    shape = datasets.input_shape(splits.shape)
     n_classes = datasets.n_classes(splits)
     as_set = lambda split: training.Dataset(split[0], split[1].astype(np.int64), n_classes)  # noqa: E731
     return as_set(splits.train), as_set(splits.test), shape
@@ -142,7 +140,7 @@ def build_problem(config, net_name, dataset, data_dir, splits=None):
     datasets.check_sizes(splits, {"batch_size": config["batch_size"], "meta_batch": config["meta_batch"]})
     train, test, shape = load_data(dataset, data_dir, splits)
     try:
-        net = networks.make(net_name, shape, train.n_classes, **NET_SIZES[net_name](config))
+        net = networks.make(net_name, shape, train.n_classes, **networks.sizes(net_name, config))
     except ValueError as err:  # e.g. a CNN given flat, non-square inputs
         raise InputError(f"--net {net_name} cannot take {dataset}'s inputs of shape {shape}: {err}") from None
     return online_smd.Problem(net, train, test, config["eval_train"], config["eval_test"])

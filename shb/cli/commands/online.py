@@ -2,8 +2,9 @@
 import os
 
 from shb.cli.options import add_run_options, output_folder
-from shb.experiments.figures.online.config import BOTH, DATASETS, NETS, nets_of
+from shb.experiments.figures.online.config import BOTH, DATASETS, nets_of
 from shb.experiments.registry import EXPERIMENTS, SCALES
+from shb.numeric.networks import NETWORKS
 
 
 def register(subparsers):
@@ -16,9 +17,9 @@ def register(subparsers):
         "(CNN), fig7 and fig8. Resumable: "
         "re-run the same command to continue an interrupted run.",
     )
-    parser.add_argument("--net", choices=NETS + (BOTH,), default=BOTH,
+    parser.add_argument("--net", choices=(*NETWORKS, BOTH), default=BOTH,
                         help="both (default): the MLP and the CNN, a column each in Figures 7 and 8, as in the "
-                        "paper; mlp or cnn: one network")
+                        "paper; or one registered network")
     parser.add_argument("--dataset", choices=DATASETS, default=None,
                         help="fashion-mnist (embedded), mnist (IDX files in --data-dir) or cifar10 (python "
                         "pickle batches in --data-dir; trusted files only: pickle can run code); default: "
