@@ -55,25 +55,32 @@ class Experiment:
         return scale
 
     def config(self, scale, **options):
-        """The configuration at `scale` (a copy; see scale_for)."""
+        """The configuration at `scale` (a copy; see scale_for); options its config_for does not take are dropped."""
         code = self.code()
         scale = self.scale_for(scale)
         if hasattr(code, "config_for"):
-            return code.config_for(scale, **{**self.options, **options})
+            return code.config_for(scale, **taken(code.config_for, {**options, **self.options}))
         return dict(code.CONFIGS[scale])
 
     def run(self, out_dir, scale="quick", config=None, **options):
-        """Run at `scale` (or with an explicit `config`) into out_dir; options the module does not take are dropped.
+        """Run at `scale` (or with an explicit `config`) into out_dir; options that neither the module's run nor its
+        config_for takes are dropped (`net` chooses the offline experiment's network through its configuration).
         The result records the scale it ran at (scale_for)."""
         code = self.code()
-        accepted = inspect.signature(code.run).parameters
-        options = {k: v for k, v in {**options, **self.options}.items() if k in accepted}
         if config is None:
             scale = self.scale_for(scale)
             config = self.config(scale, **options)
-        result = code.run(out_dir, config, scale=scale, **options)
+        result = code.run(out_dir, config, scale=scale, **taken(code.run, {**options, **self.options}))
         result.scale = scale
         return result
+
+
+def taken(function, options):
+    """The options `function` takes (all of them if it takes **options)."""
+    parameters = inspect.signature(function).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return options
+    return {k: v for k, v in options.items() if k in parameters}
 
 
 EXPERIMENTS = {e.name: e for e in [

@@ -139,7 +139,7 @@ def test_a_registered_network_serves_online_smd(tanh_registered):
 
 def test_a_registered_network_serves_offline_smd(tanh_registered, tmp_path):
     write_synthetic_split(str(tmp_path), n=120, shape=(3, 2), n_classes=N_CLASSES)
-    spec = smd.ProblemSpec(str(tmp_path), (4,), None, 60, 0, 0.9, 50.0, 10, 20, "float64", "tanh")
+    spec = smd.ProblemSpec(str(tmp_path), (("hidden_sizes", (4,)),), None, 60, 0, 0.9, 50.0, 10, 20, "float64", "tanh")
     problem = smd.build_problem(spec)
     assert problem.net.name == "tanh" and problem.theta0.shape == (problem.net.n_params,)
     meta_loss, hypergrads = smd.meta_gradient(problem, np.log([0.1, 1.0]), 5, seed=1)

@@ -23,7 +23,7 @@ Every function here is a pure function of its arguments and an integer seed,
 so runs can be dispatched anywhere (Dask) and resumed bit for bit. Training computes in
 the spec's dtype (float64 unless it says float32). The network is the spec's `net`, a name
 in the registry (numeric/networks/__init__.py; the MLP unless it says otherwise), built with the
-spec's hidden_sizes.
+spec's sizes for inputs of the data's image shape (numeric/networks/datasets.py input_shape).
 """
 import functools
 from collections import namedtuple
@@ -32,16 +32,16 @@ import numpy as np
 
 from shb.ground.errors import InputError
 from shb.numeric import networks
-from shb.numeric.networks import training
+from shb.numeric.networks import datasets, training
 from shb.numeric.meta.hypergrad import hypergrad_run
-from shb.numeric.networks.idx import load_split
+from shb.numeric.networks.idx import load_images, load_split
 from shb.numeric.optim import AdamState, adam
 
-# What defines one offline problem: the data, the network (its hidden sizes, and its name in the registry),
-# the warm start and the floating-point type.
+# What defines one offline problem: the data, the network (its size keywords as sorted (keyword, value) pairs, and
+# its name in the registry), the warm start and the floating-point type.
 ProblemSpec = namedtuple(
     "ProblemSpec",
-    ["data_dir", "hidden_sizes", "n_train", "eval_examples", "warm_seed", "mu", "k", "batch_size", "meta_batch",
+    ["data_dir", "sizes", "n_train", "eval_examples", "warm_seed", "mu", "k", "batch_size", "meta_batch",
      "dtype", "net"],
     defaults=["float64", "mlp"],
 )
@@ -59,7 +59,9 @@ def build_problem(spec):
 
     Cached per process, so a Dask worker loads the data once for all its tasks.
     """
-    images, labels = load_split(spec.data_dir, "train")
+    images, labels = load_images(spec.data_dir, "train")
+    shape = datasets.input_shape(images.shape[1:])
+    images = images.reshape(images.shape[0], -1)
     if spec.n_train:
         if spec.n_train > images.shape[0]:
             raise InputError(f"n_train = {spec.n_train} asks for more training examples than the {images.shape[0]} "
@@ -67,7 +69,7 @@ def build_problem(spec):
         images, labels = images[: spec.n_train], labels[: spec.n_train]
     n_classes = int(labels.max()) + 1
     data = training.Dataset(images, labels.astype(np.int64), n_classes)
-    net = networks.make(spec.net, images.shape[1:], n_classes, hidden_sizes=spec.hidden_sizes)
+    net = networks.make(spec.net, shape, n_classes, **dict(spec.sizes))
     rng = np.random.default_rng(spec.warm_seed)
     theta0, v0 = training.warm_start(net, data, rng, mu=spec.mu, batch_size=spec.batch_size,
                                      dtype=np.dtype(spec.dtype))

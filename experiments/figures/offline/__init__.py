@@ -42,7 +42,7 @@ import time
 
 from shb.experiments.figures.offline import cost
 from shb.experiments.figures.offline.checks import figure5_checks, figure6_checks, summarize
-from shb.experiments.figures.offline.config import CONFIGS, TITLE, problem_spec, read_data, resolved
+from shb.experiments.figures.offline.config import CONFIGS, TITLE, config_for, problem_spec, read_data, resolved
 from shb.experiments.figures.offline.figures import figure5, figure6
 from shb.experiments.figures.offline.report import paper_rows, report, timing_line
 from shb.experiments.figures.offline.units import Work
@@ -53,7 +53,7 @@ from shb.ground.blas import single_blas_thread
 from shb.ground.io import atomic_write_json
 from shb.numeric.networks.idx import resolve_data_dir
 
-__all__ = ["CONFIGS", "run"]
+__all__ = ["CONFIGS", "config_for", "run"]
 
 log_stderr = functools.partial(print, file=sys.stderr, flush=True)
 
@@ -62,6 +62,8 @@ def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, workers=N
         stop_after=None, log=log_stderr):
     """Run (or resume) the offline experiment; write offline.json and Figures 5 and 6 into out_dir.
 
+    `config` is checked here (config.OfflineConfig); its "net" (absent: the MLP) names the network in the registry
+    (numeric/networks/__init__.py), `config_for(scale, net)` gives a network's configuration at a scale.
     Training (surface, SMD) computes in `dtype` (float64 or float32; the configuration's "dtype" key, absent for
     float64), Figure 6's curves in the configuration's "curve_dtype"; the hypergradient check is float64 either way.
     Returns an experiments.result.Result; with `stop_after` units finished it returns early with

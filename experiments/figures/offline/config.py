@@ -3,6 +3,11 @@
 Defaults follow the paper's text (notes on its public code: ../shared/notes/paper-code-settings.md); where the
 text is silent the choice is ours and says so.
 
+The scales' configurations are the MLP's; another network's (`config_for`, `shb offline --net NAME`) is the same
+with the network's settings from its registry entry (numeric/networks/__init__.py: its sizes) and its name under
+"net" (absent for the MLP, as "dtype" is for float64, so the MLP's offline.json and saved progress are as they
+were). A configuration is checked once when a run reads it (OfflineConfig).
+
 Keys that shape the work (experiments/figures/offline/units.py, chains.py):
 
     horizons               the meta-objectives' horizons T
@@ -21,7 +26,10 @@ Keys that shape the work (experiments/figures/offline/units.py, chains.py):
 """
 import json
 
+from shb.ground import schema as s
+from shb.ground.config import Config
 from shb.ground.errors import InputError
+from shb.numeric import networks
 from shb.numeric.meta import smd
 from shb.numeric.networks import datasets
 
@@ -100,6 +108,7 @@ TINY = dict(
 )  # check_eps: here d J / d log beta ~ 1e-7 (T = 4 << K), so a smaller step drowns in round-off
 CONFIGS = {"tiny": TINY, "quick": QUICK, "medium": MEDIUM, "paper": PAPER}
 DTYPES = ("float64", "float32")  # training arithmetic; float32 runs carry "dtype": "float32" in their configuration
+OPTIONAL = ("dtype", "net")   # absent: float64, the MLP (offline.json and saved progress as before the CNN)
 PROGRESS_FILE = "offline_progress.json"
 TIMINGS_FILE = "offline_timings.json"
 TITLE = "Offline meta-optimization (Figures 5 and 6)"
@@ -109,23 +118,128 @@ PAPER_BETA_RATIO = 100.0      # paper: beta differs by over two orders of magnit
 PAPER_LOSS_RATIO = 1000.0     # paper: train loss at 20k steps over three orders of magnitude apart (100 vs 20k)
 
 
+class OfflineConfig(Config):
+    """The offline experiment's configuration (the keys of QUICK, "dtype" and "net" where not float64 and the MLP,
+    and the network's size keys), checked once when made (shb.ground.config)."""
+
+    what = "the offline configuration"
+
+    @property
+    def net(self):
+        """The network's name in the registry (numeric/networks/__init__.py)."""
+        return self.get("net", "mlp")
+
+    def check(self):
+        if not isinstance(self.net, str) or self.net not in networks.NETWORKS:
+            raise s.Invalid(f"unknown network {self.net!r}; choose one of: {', '.join(networks.NETWORKS)}")
+        sizes = tuple(networks.entry(self.net).sizes.values())
+        allowed = set(QUICK) | set(OPTIONAL) | set(sizes)
+        unknown = sorted(set(self) - allowed)
+        if unknown:
+            raise s.Invalid(f"{unknown[0]!r} is not one of its keys")
+        s.obj(self, "it", required=tuple(QUICK) + sizes)
+        for key in ("dtype", "curve_dtype"):
+            if self.get(key, "float64") not in DTYPES:
+                raise s.Invalid(f"unknown {key} {self[key]!r}; choose one of: {', '.join(DTYPES)}")
+        for key in ("eval_examples", "test_examples", "meta_batch", "batch_size", "surface_samples", "eval_seeds",
+                    "curve_steps", "curve_points", "check_horizon"):
+            s.integer(self[key], key, low=1)
+        for key in ("warm_seed", "seed"):
+            s.integer(self[key], key)
+        s.integer(self["n_train"], "n_train", low=1, nullable=True)
+        for key in ("k", "meta_grad_clip", "check_eps"):
+            s.number(self[key], key, positive=True)
+        fraction(self["mu"], "mu")
+        if self["endpoint_quantile"] is not None:
+            s.number(self["endpoint_quantile"], "endpoint_quantile", positive=True)
+            if self["endpoint_quantile"] > 1:
+                s.fail("endpoint_quantile", "a fraction in (0, 1] or null", self["endpoint_quantile"])
+        if not isinstance(self["dask"], bool):
+            s.fail("dask", "true or false", self["dask"])
+        for key in sizes:
+            size(self[key], key)
+        self.check_search()
+
+    def check_search(self):
+        """The horizons, the surface and the chains: horizons increasing (at least two: the checks compare the
+        shortest with the next), ranges increasing and positive, every horizon's meta-steps and step size given."""
+        horizons = s.listing(self["horizons"], "horizons")
+        for i, h in enumerate(horizons):
+            s.integer(h, f"horizons[{i}]", low=1)
+        if len(horizons) < 2 or any(a >= b for a, b in zip(horizons, horizons[1:])):
+            s.fail("horizons", "two or more increasing horizons", horizons)
+        for key in ("alpha0_range", "beta_range"):
+            low, high = s.numbers(self[key], key, 2, positive=True)
+            if low >= high:
+                s.fail(key, "a range [low, high] with low < high", self[key])
+        for i, point in enumerate(s.listing(self["smd_inits"], "smd_inits")):
+            s.numbers(point, f"smd_inits[{i}]", 2, positive=True)
+        starts = s.listing(self["surface_starts"], "surface_starts")
+        if any(h not in horizons for h in starts):
+            s.fail("surface_starts", "a list of horizons", starts)
+        if not self["smd_inits"] and len(starts) < len(horizons):
+            s.fail("smd_inits", "at least one (alpha0, beta) for the chains of the horizons not in surface_starts",
+                   self["smd_inits"])
+        s.integer(self["surface_start_samples"], "surface_start_samples", 1 if starts else 0, self["surface_samples"])
+        keys = [str(h) for h in horizons]
+        for key, check in (("meta_steps", lambda v, w: s.integer(v, w, low=1)),
+                           ("meta_lr", lambda v, w: s.number(v, w, positive=True))):
+            for h, value in s.obj(self[key], key, keys).items():
+                check(value, f"{key}.{h}")
+        for h, value in s.keys_within(self["stop_window"], "stop_window", set(keys)).items():
+            s.integer(value, f"stop_window.{h}", low=1)
+
+
+def fraction(value, where):
+    """A number in [0, 1) (momentum)."""
+    s.number(value, where, low=0)
+    if value >= 1:
+        s.fail(where, "a number in [0, 1)", value)
+
+
+def size(value, where):
+    """A network's size: a positive integer, or a list of them."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            s.integer(item, f"{where}[{i}]", low=1)
+    else:
+        s.integer(value, where, low=1)
+
+
+def config_for(scale, net="mlp", **options):
+    """The configuration of network `net` at `scale` (the registry has checked the scale): the scale's, with the
+    network's settings for it (numeric/networks/__init__.py) and its name where it is not the MLP."""
+    config = networks.configured(net, "offline", scale, CONFIGS[scale])
+    return OfflineConfig(config if net == "mlp" else dict(config, net=net))
+
+
 def problem_spec(config, data_dir):
+    """The problem a configuration defines on the data in `data_dir`."""
+    net = config.get("net", "mlp")
     return smd.ProblemSpec(
-        data_dir, tuple(config["hidden_sizes"]), config["n_train"], config["eval_examples"],
+        data_dir, tuple(sorted(networks.sizes(net, config).items())), config["n_train"], config["eval_examples"],
         config["warm_seed"], config["mu"], config["k"], config["batch_size"], config["meta_batch"],
-        config.get("dtype", "float64"),
+        config.get("dtype", "float64"), net,
     )
 
 
 def read_data(spec, config):
     """(splits, fingerprint) of the data set the run reads, checked before any work (numeric/networks/datasets.py):
-    its shapes and labels, n_train against its size, and its minibatches (batch_size, meta_batch) against the
-    training examples used."""
+    its shapes and labels, n_train against its size, its minibatches (batch_size, meta_batch) against the
+    training examples used, and its images against the network (a CNN needs images it can pool three times)."""
     splits = datasets.load("idx", spec.data_dir)
     if spec.n_train and spec.n_train > len(splits.train[1]):
         raise InputError(f"n_train = {spec.n_train} asks for more training examples than the {len(splits.train[1])} "
                          f"in {spec.data_dir}")
     datasets.check_sizes(splits, {"batch_size": spec.batch_size, "meta_batch": spec.meta_batch}, spec.n_train)
+    shape = datasets.input_shape(splits.shape)
+    try:
+        networks.make(spec.net, shape, datasets.n_classes(splits), **dict(spec.sizes))
+    except InputError:
+        raise
+    except ValueError as err:  # e.g. images too small for the CNN's poolings
+        raise InputError(f"network {spec.net!r} cannot take the inputs of shape {shape} in {spec.data_dir}: "
+                         f"{err}") from None
     return splits, datasets.fingerprint(splits, spec.n_train)
 
 
@@ -135,9 +249,5 @@ def normalized(config):
 
 
 def resolved(config, dtype="float64"):
-    """The configuration a run uses: `dtype` recorded in it when not float64, as it reads back from JSON."""
-    config = normalized(config if dtype == "float64" else dict(config, dtype=dtype))
-    for key in ("dtype", "curve_dtype"):
-        if config.get(key, "float64") not in DTYPES:
-            raise InputError(f"unknown {key} {config[key]!r}; choose one of: {', '.join(DTYPES)}")
-    return config
+    """The configuration a run uses, checked (OfflineConfig): `dtype` recorded in it when not float64."""
+    return OfflineConfig(config if dtype == "float64" else dict(config, dtype=dtype))

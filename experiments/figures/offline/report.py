@@ -9,6 +9,7 @@ ours is set beside them with the data set it was measured on and a verdict.
 from shb.experiments.common import paper_row, subset
 from shb.experiments.figures.offline.config import PAPER_BETA_RATIO, PAPER_LOSS_RATIO, PROGRESS_FILE
 from shb.ground.progress import duration
+from shb.numeric import networks
 from shb.numeric.meta.smd import diverged_as_inf
 
 
@@ -30,16 +31,30 @@ def verdict(value, paper, comparable):
     return "reproduced" if value > paper else f"not reproduced: {value:.3g} is not over {paper:g}"
 
 
+def command(scale, config):
+    """The command that runs this configuration's experiment (with --net for another network than the MLP)."""
+    net = config.get("net", "mlp")
+    return f"shb offline --scale {scale}" + ("" if net == "mlp" else f" --net {net}") + " --out DIR"
+
+
+def network(config):
+    """The network as the report names it: the MLP by its hidden layers, another by its registry name and sizes."""
+    net = config.get("net", "mlp")
+    if net == "mlp":
+        return f"MLP with hidden layers {config['hidden_sizes']} (ReLU)"
+    return f"network `{net}` ({', '.join(f'{k} {v}' for k, v in sorted(networks.sizes(net, config).items()))})"
+
+
 def paper_rows(scale, config, horizons, dataset):
     """The report's 'paper vs this toolkit' rows: the paper compares horizons 100 and 20k on MNIST."""
     longest, shortest = max(config["horizons"]), min(config["horizons"])
-    command = f"shb offline --scale {scale} --out DIR"
+    command_line = command(scale, config)
     beta_ratio, loss_ratio = ratios(config, horizons)
     note = f"horizons {shortest} vs {longest} on {dataset}; the paper: 100 vs 20k on MNIST"
     return [paper_row("offline SMD: beta(shortest horizon) / beta(longest)", f"over {PAPER_BETA_RATIO:g}",
-                      float(beta_ratio), command, note=note),
+                      float(beta_ratio), command_line, note=note),
             paper_row("offline SMD: train loss of the shortest horizon's schedule / the longest's", f"over {PAPER_LOSS_RATIO:g}",
-                      float(loss_ratio), command,
+                      float(loss_ratio), command_line,
                       note=f"at {config['curve_steps']} steps, {note}")]
 
 
@@ -51,8 +66,8 @@ def per_horizon(values):
 def setup_lines(scale, config, dataset, data_dir, timing, inputs):
     starts = [h for h in config["horizons"] if h not in config["surface_starts"]]
     lines = [
-        f"Scale `{scale}`, data set **{dataset}** (`{data_dir}`; the paper: MNIST): MLP with hidden layers "
-        f"{config['hidden_sizes']} (ReLU), SGD momentum mu={config['mu']}, alpha_t = alpha0 (1 + t/K)^(-beta) with "
+        f"Scale `{scale}`, data set **{dataset}** (`{data_dir}`; the paper: MNIST): {network(config)}, "
+        f"SGD momentum mu={config['mu']}, alpha_t = alpha0 (1 + t/K)^(-beta) with "
         f"K={config['k']:g}, warm start 50 steps at alpha=0.1; training in {config.get('dtype', 'float64')} "
         f"(Figure 6's curves in {config['curve_dtype']}).",
         f"Surface: {config['surface_samples']} random (alpha0, beta), each one run of {max(config['horizons'])} "
@@ -107,7 +122,7 @@ def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs):
                                   if horizons[str(h)]['final_test_error'] is not None)
         + f" (at {steps} steps) | see below |",
         "", reachability(config, horizons, dataset), "",
-        f"Regenerate: `shb offline --scale {scale} --out DIR` (resumable; progress in DIR/{PROGRESS_FILE}).",
+        f"Regenerate: `{command(scale, config)}` (resumable; progress in DIR/{PROGRESS_FILE}).",
     ]
     return "\n".join(lines) + "\n"
 

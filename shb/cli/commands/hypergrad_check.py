@@ -1,19 +1,24 @@
 """`shb hypergrad-check`: forward-mode hypergradient vs central finite differences (Eqs. 8-9)."""
 from shb.ground.io import to_json
+from shb.numeric.networks import NETWORKS
 
-BYTES_PER_BATCH = 100 * (784 + 10) * 8    # one minibatch of 100 Fashion-MNIST examples, float64
-TAPE_BYTES_PER_STEP = 20 * 89_610 * 8     # the taped unroll keeps about 20 parameter-sized arrays per step
+BATCH = 100                               # the offline experiment's minibatch (quick scale)
+TAPE_ARRAYS_PER_STEP = 20                 # the taped unroll keeps about 20 parameter-sized arrays per step (the MLP's
+                                          # count; a CNN's tape also holds its activations)
 
 
 def register(subparsers):
     parser = subparsers.add_parser(
         "hypergrad-check",
-        help="compare the forward-mode hypergradient with finite differences on the MLP",
-        description="Train the warm-started MLP for T steps on a fixed seeded minibatch sequence, carrying "
+        help="compare the forward-mode hypergradient with finite differences on the MLP (or another network)",
+        description="Train the warm-started MLP (or --net NAME) for T steps on a fixed seeded minibatch sequence, carrying "
         "d theta/d(log alpha0, log beta) in forward mode, and compare dJ/dlambda with central finite "
         "differences and Autograd reverse mode (float64). Exit 1 if max_rel_error >= 1e-4.",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--net", choices=list(NETWORKS), default="mlp",
+                        help="the network, by its name in the registry, with its sizes at the offline experiment's "
+                        "quick scale (default: mlp)")
     parser.add_argument("--data-dir", default=None, help="IDX data directory (default: $SHB_DATA, else "
                         "/usr/share/datasets/fashion-mnist)")
     parser.add_argument("--horizon", type=int, default=20, help="training steps T (default 20)")
@@ -30,7 +35,9 @@ def main(args):
 
     from shb.experiments.figures.offline import config as offline
     from shb.experiments.figures.offline.units import hypergrad_check
-    from shb.numeric.networks.idx import resolve_data_dir
+    from shb.numeric import networks
+    from shb.numeric.networks import datasets
+    from shb.numeric.networks.idx import load_images, resolve_data_dir
     from shb.ground import limits
     from shb.ground.errors import InputError
 
@@ -39,16 +46,25 @@ def main(args):
             raise InputError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
     if args.seed < 0:
         raise InputError(f"--seed must be >= 0, got {args.seed}")
-    # the horizon's minibatches, and Autograd's tape of the unrolled training (the reverse-mode reference)
-    limits.check_memory(args.horizon * (BYTES_PER_BATCH + TAPE_BYTES_PER_STEP), f"a hypergradient check over "
-                        f"{args.horizon} steps")
     for name in ("alpha0", "beta"):
         value = getattr(args, name)
         if not (np.isfinite(value) and value > 0):
             raise InputError(f"--{name} must be a positive number, got {value}")
-    config = offline.normalized(dict(offline.QUICK, n_train=args.n_train, seed=args.seed, warm_seed=args.seed,
-                                     check_horizon=args.horizon))
+    config = offline.config_for("quick", net=args.net).replace(n_train=args.n_train, seed=args.seed,
+                                                                warm_seed=args.seed, check_horizon=args.horizon)
     spec = offline.problem_spec(config, resolve_data_dir(args.data_dir))
+    images, labels = load_images(spec.data_dir, "train")  # the check reads the training split only
+    shape, n_classes = datasets.input_shape(images.shape[1:]), int(labels.max()) + 1
+    try:
+        n_params = networks.make(spec.net, shape, n_classes, **dict(spec.sizes)).n_params
+    except InputError:
+        raise
+    except ValueError as err:  # e.g. images too small for the CNN's poolings
+        raise InputError(f"network {spec.net!r} cannot take inputs of shape {shape}: {err}") from None
+    # the horizon's minibatches, and Autograd's tape of the unrolled training (the reverse-mode reference)
+    batch_bytes = BATCH * (int(np.prod(shape)) + n_classes) * 8
+    limits.check_memory(args.horizon * (batch_bytes + TAPE_ARRAYS_PER_STEP * n_params * 8),
+                        f"a hypergradient check over {args.horizon} steps")
     result = hypergrad_check(spec, config, np.log([args.alpha0, args.beta]))
     passed = result["max_rel_error"] < offline.HYPERGRAD_TOLERANCE
     result["passed"] = passed
