@@ -180,9 +180,9 @@ def load_progress(path, identity, fresh, read, inputs=None, validate=None):
     of the data it reads, shb.ground.fingerprint), `fresh()` if none is saved; a ProgressError otherwise, in one
     line naming what differs.
 
-    read(path) -> (identity saved with it, state), raising ProgressError if the file cannot be read; the state
-    holds the fingerprint it was made from under "inputs" (progress saved before shb recorded it has none, and is
-    refused: which data made it cannot be told). Only what decides the numbers is compared: a data set read from
+    read(path) -> (identity saved with it, state), raising ProgressError if the file cannot be read; the state (a
+    dict, or an object such as numeric/meta/online_state.py's RunState) holds the fingerprint it was made from under
+    "inputs" (progress saved before shb recorded it has none, and is refused: which data made it cannot be told). Only what decides the numbers is compared: a data set read from
     another directory with the same content resumes. validate(state) raises schema.Invalid (or ProgressError) where
     the state is wrong inside; it is called after both comparisons, so a file made from other data says so.
     """
@@ -194,12 +194,13 @@ def load_progress(path, identity, fresh, read, inputs=None, validate=None):
                             f"({fingerprint.summary(fingerprint.differences(saved, identity))}); "
                             "delete it or choose another --out")
     if inputs is not None:
-        if not isinstance(state, dict) or not isinstance(state.get("inputs"), dict):
+        recorded = state.get("inputs") if isinstance(state, dict) else getattr(state, "inputs", None)
+        if not isinstance(recorded, dict):
             raise ProgressError(f"progress file {path} does not record which data it was made from (saved by an "
                                 "older shb), so it cannot be resumed safely; delete it to start over")
-        found = fingerprint.differences(state["inputs"], inputs, ignore=UNCOMPARED)
+        found = fingerprint.differences(recorded, inputs, ignore=UNCOMPARED)
         if found:
-            where = {name: record.get("data_dir") for name, record in (("saved", state["inputs"]), ("now", inputs))}
+            where = {name: record.get("data_dir") for name, record in (("saved", recorded), ("now", inputs))}
             raise ProgressError(f"progress file {path} was made from other data ({fingerprint.summary(found)}; "
                                 f"read from {where['saved']}, now {where['now']}); delete it or choose another --out")
     if validate is not None:

@@ -21,7 +21,7 @@ from shb.experiments.figures import offline, online
 from shb.experiments.figures.offline.config import PROGRESS_FILE, TINY
 from shb.experiments.figures.online import config as online_config
 from shb.experiments.figures.online import units as online_units
-from shb.numeric.meta import online_smd
+from shb.numeric.meta.online_state import RunState
 
 from data_writers import write_synthetic_split
 
@@ -96,21 +96,21 @@ def online_case(saved, tmp_path, spoil):
     config = json.loads(json.dumps(online_config.TINY))
     run = online_config.run_specs(config)[0]
     path = online_units.progress_path(str(out), "mlp", "fashion-mnist", run.name)
-    _, state = online_smd.read_state(path)
+    _, state = RunState.load(path)
     spoil(state)
-    online_smd.save_state(path, state, run, config)
+    state.save(path, run, config)
     return ["online", "--net", "mlp", "--scale", "tiny", "--out", "o"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("spoil, words", [
-    (lambda s: s.update(theta=s["theta"][:-1]), ["theta has shape", "expected ("]),
-    (lambda s: s.update(u=np.zeros(3)), ["u has shape (3,), expected (2,)"]),
-    (lambda s: s.update(v=s["v"].astype(np.int64)), ["v has dtype int64"]),
-    (lambda s: s["log"]["lr"].append(0.1), ["log's lists differ in length"]),
-    (lambda s: s.update(t=10 ** 6), ["t must be an integer from 0 to 40"]),
-    (lambda s: s.update(rng={"bit_generator": "MT19937"}), ["rng must be the state of numpy's default random"]),
-    (lambda s: s.pop("inputs"), ["does not record which data"]),
+    (lambda s: setattr(s, "theta", s.theta[:-1]), ["theta has shape", "expected ("]),
+    (lambda s: setattr(s, "u", np.zeros(3)), ["u has shape (3,), expected (2,)"]),
+    (lambda s: setattr(s, "v", s.v.astype(np.int64)), ["v has dtype int64"]),
+    (lambda s: s.log["lr"].append(0.1), ["log's lists differ in length"]),
+    (lambda s: setattr(s, "t", 10 ** 6), ["t must be an integer from 0 to 40"]),
+    (lambda s: setattr(s, "rng", {"bit_generator": "MT19937"}), ["rng must be the state of numpy's default random"]),
+    (lambda s: setattr(s, "inputs", None), ["does not record which data"]),
 ], ids=["theta too short", "u of three", "integer velocity", "ragged log", "step beyond the run", "not a generator",
         "saved before fingerprints"])
 def test_online_progress_wrong_inside_is_refused(saved, tmp_path, data_dir, capsys, spoil, words):
@@ -122,3 +122,29 @@ def test_online_progress_wrong_inside_is_refused(saved, tmp_path, data_dir, caps
 def test_online_progress_from_other_data_is_refused(saved, tmp_path, capsys):
     argv = online_case(saved, tmp_path, lambda state: None)
     refused(argv + ["--data-dir", saved[2]], tmp_path, capsys, ["made from other data", "train.sha256"])
+
+
+def edit_header(path, edit):
+    """Rewrite the JSON header of the .npz at `path` with edit(header), its arrays as they are."""
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    header = json.loads(arrays["header"].tobytes().decode("utf-8"))
+    edit(header)
+    arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edit, words", [
+    (lambda h: h.update(surprise=1), ["not valid inside", "the run state has the unexpected key 'surprise'"]),
+    (lambda h: h.pop("adam_step"), ["not valid inside", "the run state has no key 'adam_step'"]),
+    (lambda h: h["audit"].update(extra=1), ["not valid inside", "audit must be null or an object of the keys ['t']"]),
+    (lambda h: h.update(audit=[1, 2]), ["not valid inside", "audit must be null or an object of the keys ['t']"]),
+], ids=["unknown field", "missing field", "a sample with an unknown field", "a sample that is no object"])
+def test_online_progress_with_other_fields_is_refused(saved, tmp_path, data_dir, capsys, edit, words):
+    # The fields of a run state are its type's (numeric/meta/online_state.py RunState): catches a file whose header
+    # has a field the state does not know (dropped silently, or a TypeError) or lacks one (a KeyError later).
+    argv = online_case(saved, tmp_path, lambda state: None)
+    edit_header(online_units.progress_path(str(tmp_path / "o"), "mlp", "fashion-mnist", "stochastic"), edit)
+    refused(argv + ["--data-dir", data_dir], tmp_path, capsys, ["mlp_fashion-mnist_stochastic.npz", *words])

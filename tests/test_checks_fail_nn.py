@@ -5,6 +5,7 @@ one term of the tangent recursion (Eq. 9 with momentum), a learning rate logged 
 Figures 7 and 8 missed by a little. The NQM checks' counterparts are in tests/test_checks_fail.py.
 """
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ from shb.experiments.figures.online import checks, units
 from shb.experiments.figures.online.config import AUDIT_TOLERANCE, HYPERGRAD_TOLERANCE, LR_RATIO, QUICK, TINY, run_specs
 from shb.numeric.meta import hypergrad
 from shb.numeric.networks import mlp
-from shb.numeric.meta import online_smd
+from shb.numeric.meta import lookahead, online_smd, reparam
+from shb.numeric.meta.online_state import HypergradSample
 from shb.numeric.networks import training
 
 
@@ -48,20 +50,24 @@ def quick_sized_sample():
     for _ in range(300):
         _, g = net.loss_and_grad(theta, *training.minibatch(data, training.batch_indices(rng, 1000, 100)))
         theta, v = training.sgd_momentum_step(theta, v, g, QUICK["fixed_lr"], QUICK["mu0"])
-    step_idx, meta_idx = online_smd.draw_lookahead(rng, 1000, "stochastic", QUICK["lookahead"],
-                                                   QUICK["batch_size"], QUICK["meta_batch"])
+    step_idx, meta_idx = lookahead.draw_lookahead(rng, 1000, "stochastic", QUICK["lookahead"],
+                                                  QUICK["batch_size"], QUICK["meta_batch"])
     problem = online_smd.Problem(net, data, data, 1000, 1000)
-    u = online_smd.hypers(QUICK["fixed_lr"], QUICK["mu0"])
+    u = reparam.hypers(QUICK["fixed_lr"], QUICK["mu0"])
     return problem, {"t": 0, "u": u, "theta": theta, "v": v, "step_idx": np.array(step_idx),
                      "meta_idx": np.array(meta_idx)}
 
 
+def used_sample(problem, sample):
+    """The sampled meta-step with the meta-gradient the lookahead computes now (HypergradSample)."""
+    batches, meta_batch = lookahead.batches_of(problem.train, list(sample["step_idx"]), sample["meta_idx"])
+    meta_loss, used = lookahead.lookahead_hypergrad(problem.net, sample["u"], sample["theta"], sample["v"], batches,
+                                                    meta_batch)
+    return HypergradSample(meta_loss=meta_loss, hypergrad_used=used, **sample)
+
+
 def error_of_used(problem, sample):
-    batches, meta_batch = online_smd.batches_of(problem.train, list(sample["step_idx"]), sample["meta_idx"])
-    _, used = online_smd.lookahead_hypergrad(problem.net, sample["u"], sample["theta"], sample["v"], batches,
-                                             meta_batch)
-    state = {"hypergrad_sample": dict(sample, hypergrad_used=used)}
-    return checks.hypergrad_check(problem, state, QUICK["check_eps"])["max_rel_error"]
+    return checks.hypergrad_check(problem, used_sample(problem, sample), QUICK["check_eps"])["max_rel_error"]
 
 
 @pytest.mark.slow
@@ -84,13 +90,13 @@ def run_logging_one_step_late(problem, monkeypatch):
     applied, previous = online_smd.applied_hypers, {}
 
     def remember(state, config):
-        previous[state["t"]] = applied(state, config)
-        return previous[state["t"]]
+        previous[state.t] = applied(state, config)
+        return previous[state.t]
 
     log_point = online_smd.log_point
     monkeypatch.setattr(online_smd, "applied_hypers", remember)
     monkeypatch.setattr(online_smd, "log_point", lambda state, problem, alpha, mu: log_point(
-        state, problem, *previous.get(state["t"] - 1, (alpha, mu))))
+        state, problem, *previous.get(state.t - 1, (alpha, mu))))
     run = next(s for s in run_specs(TINY) if s.name == "stochastic")
     return online_smd.run_online(problem, run, TINY, problem.net.init(np.random.default_rng(0)))
 
@@ -99,7 +105,7 @@ def test_audit_check_fails_a_learning_rate_logged_one_step_late(tiny_problem, mo
     # The audited step is a burst step, where the learning rate changes: the one place a late log shows.
     assert TINY["audit_step"] % TINY["burst_every"] == 0 and TINY["audit_step"] < TINY["adapt_steps"]
     late = run_logging_one_step_late(tiny_problem, monkeypatch)
-    assert checks.audit_check(tiny_problem, late, late["log"])[0] > AUDIT_TOLERANCE
+    assert checks.audit_check(tiny_problem, late, late.log)[0] > AUDIT_TOLERANCE
 
 
 def summaries_missing(claim):
@@ -119,7 +125,8 @@ def summaries_missing(claim):
 @pytest.mark.parametrize("claim", ["stochastic_lr_falls_3x", "stochastic_lr_3x_below_deterministic",
                                    "mlp_trains_fixed_baseline"])
 def test_each_claim_check_of_figures_7_and_8_fails_when_missed_by_one_percent(claim):
-    never_audited = {name: {"audit": None, "diverged_at": None} for name in ("fixed", "stochastic", "deterministic")}
+    never_audited = {name: SimpleNamespace(audit=None, diverged_at=None) for name in ("fixed", "stochastic",
+                                                                                     "deterministic")}
     checks7, checks8 = checks.make_checks(None, never_audited, summaries_missing(claim), {}, TINY, "mlp")
     passed = {c["name"]: c["passed"] for c in checks7 + checks8 if not c["name"].startswith("logged_lr")}
     assert passed == {name: name != claim for name in ("stochastic_lr_falls_3x", "stochastic_lr_3x_below_deterministic",
@@ -130,11 +137,9 @@ def test_a_failing_checks_detail_does_not_state_the_relation_that_failed(quick_s
     # Catches: a detail printing "< tolerance" beside a FAIL (the detail must read true whichever way it went).
     problem, sample = quick_sized_sample
     monkeypatch.setattr(hypergrad, "carry_tangents", carry_tangents_without("dmu v"))
-    batches, meta_batch = online_smd.batches_of(problem.train, list(sample["step_idx"]), sample["meta_idx"])
-    used = online_smd.lookahead_hypergrad(problem.net, sample["u"], sample["theta"], sample["v"], batches,
-                                          meta_batch)[1]
-    hc = checks.hypergrad_check(problem, {"hypergrad_sample": dict(sample, hypergrad_used=used)}, QUICK["check_eps"])
-    never_audited = {name: {"audit": None, "diverged_at": None} for name in ("fixed", "stochastic", "deterministic")}
+    hc = checks.hypergrad_check(problem, used_sample(problem, sample), QUICK["check_eps"])
+    never_audited = {name: SimpleNamespace(audit=None, diverged_at=None) for name in ("fixed", "stochastic",
+                                                                                     "deterministic")}
     checks7, _ = checks.make_checks(None, never_audited, summaries_missing("none"), {"stochastic": hc}, TINY, "mlp")
     (failed,) = [c for c in checks7 if c["name"].startswith("hypergrad_used")]
     assert not failed["passed"] and f">= {HYPERGRAD_TOLERANCE:g}" in failed["detail"], failed["detail"]

@@ -9,7 +9,7 @@ from shb.ground.errors import InputError
 from shb.numeric import networks
 from shb.numeric.meta import hypergrad
 from shb.numeric.networks import mlp
-from shb.numeric.meta import online_smd
+from shb.numeric.meta import lookahead, online_smd, reparam
 from shb.numeric.meta import smd
 from shb.numeric.networks import training
 from shb.numeric.networks.net import Network, autograd_net, cross_entropy
@@ -125,9 +125,9 @@ def test_a_registered_network_serves_online_smd(tanh_registered):
     v = 0.01 * rng.standard_normal(net.n_params)
     batch = lambda: (rng.uniform(0, 1, (10, 6)), np.eye(N_CLASSES)[rng.integers(0, N_CLASSES, 10)])  # noqa: E731
     batches, meta_batch = [batch() for _ in range(4)], batch()
-    u = online_smd.hypers(0.2, 0.8)
-    _, forward = online_smd.lookahead_hypergrad(net, u, theta, v, batches, meta_batch)
-    reverse = online_smd.reverse_lookahead_hypergrad(net, u, theta, v, batches, meta_batch)
+    u = reparam.hypers(0.2, 0.8)
+    _, forward = lookahead.lookahead_hypergrad(net, u, theta, v, batches, meta_batch)
+    reverse = lookahead.reverse_lookahead_hypergrad(net, u, theta, v, batches, meta_batch)
     assert np.all(np.abs(forward) > 1e-8) and np.max(hypergrad.relative_errors(forward, reverse)) < 1e-10
     # evaluation reads the network's own logits and loss
     data = training.Dataset(rng.integers(0, 256, (30, 6), dtype=np.uint8), rng.integers(0, N_CLASSES, 30), N_CLASSES)

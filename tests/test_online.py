@@ -1,4 +1,5 @@
 """Online SMD (numeric/meta/online_smd.py, experiments/figures/online.py, `shb online`) on tiny networks and data."""
+import dataclasses
 import json
 import os
 
@@ -11,7 +12,8 @@ from shb.experiments.figures.online.config import AUDIT_TOLERANCE, TINY, OnlineC
 from shb.experiments.runner import load_progress
 from shb.numeric.networks import cnn
 from shb.numeric.networks import mlp
-from shb.numeric.meta import online_smd
+from shb.numeric.meta import lookahead, online_smd, reparam
+from shb.numeric.meta.online_state import RunState, identity
 from shb.numeric.meta.hypergrad import finite_difference_hypergrad, relative_errors
 from shb import cli
 from shb.ground.errors import InputError, ProgressError
@@ -34,16 +36,16 @@ def tiny_mlp(seed=0, n=20):
 
 
 def test_reparameterization_round_trip_and_derivatives():
-    u = online_smd.hypers(0.03, 0.95)
-    alpha, mu = online_smd.alpha_mu(u)
+    u = reparam.hypers(0.03, 0.95)
+    alpha, mu = reparam.alpha_mu(u)
     assert np.isclose(alpha, 0.03) and np.isclose(mu, 0.95)
     assert np.isclose(np.exp(u[0]), 0.03 / 0.05) and np.isclose(np.exp(u[1]), 0.05)
-    dalpha, dmu = online_smd.d_alpha_mu(u)
+    dalpha, dmu = reparam.d_alpha_mu(u)
     eps = 1e-6
     for i in range(2):
         e = np.zeros(2)
         e[i] = eps
-        (ap, mp), (am, mm) = online_smd.alpha_mu(u + e), online_smd.alpha_mu(u - e)
+        (ap, mp), (am, mm) = reparam.alpha_mu(u + e), reparam.alpha_mu(u - e)
         assert np.isclose(dalpha[i], (ap - am) / (2 * eps), rtol=1e-7)
         assert np.isclose(dmu[i], (mp - mm) / (2 * eps), rtol=1e-7, atol=1e-12)
 
@@ -53,13 +55,13 @@ def test_lookahead_hypergradient_matches_finite_differences_and_reverse_mode(det
     net, theta, v, batch = tiny_mlp()
     batches = [batch()] * 5 if deterministic else [batch() for _ in range(5)]
     meta_batch = batches[0] if deterministic else batch()
-    u = online_smd.hypers(0.2, 0.8)
+    u = reparam.hypers(0.2, 0.8)
     theta_copy, v_copy = theta.copy(), v.copy()
-    _, forward = online_smd.lookahead_hypergrad(net, u, theta, v, batches, meta_batch)
+    _, forward = lookahead.lookahead_hypergrad(net, u, theta, v, batches, meta_batch)
     np.testing.assert_array_equal(theta, theta_copy)  # the lookahead never touches the real weights
     np.testing.assert_array_equal(v, v_copy)
-    fd = finite_difference_hypergrad(online_smd.lookahead_loss, net, u, theta, v, batches, meta_batch)
-    reverse = online_smd.reverse_lookahead_hypergrad(net, u, theta, v, batches, meta_batch)
+    fd = finite_difference_hypergrad(lookahead.lookahead_loss, net, u, theta, v, batches, meta_batch)
+    reverse = lookahead.reverse_lookahead_hypergrad(net, u, theta, v, batches, meta_batch)
     assert np.all(np.abs(forward) > 1e-8)
     assert np.max(relative_errors(forward, fd)) < 1e-6
     assert np.max(relative_errors(forward, reverse)) < 1e-10
@@ -71,17 +73,17 @@ def test_lookahead_hypergradient_on_the_cnn():
     theta = net.init(rng) + 0.05 * rng.standard_normal(net.n_params)
     v = np.zeros(net.n_params)
     batches = [(rng.uniform(0, 1, (4, 64)), np.eye(3)[rng.integers(0, 3, 4)]) for _ in range(4)]
-    u = online_smd.hypers(0.1, 0.9)
-    _, forward = online_smd.lookahead_hypergrad(net, u, theta, v, batches[:3], batches[3])
-    fd = finite_difference_hypergrad(online_smd.lookahead_loss, net, u, theta, v, batches[:3], batches[3])
+    u = reparam.hypers(0.1, 0.9)
+    _, forward = lookahead.lookahead_hypergrad(net, u, theta, v, batches[:3], batches[3])
+    fd = finite_difference_hypergrad(lookahead.lookahead_loss, net, u, theta, v, batches[:3], batches[3])
     assert np.max(relative_errors(forward, fd)) < 1e-5
 
 
 def test_lookahead_draws():
     rng = np.random.default_rng(0)
-    steps, meta = online_smd.draw_lookahead(rng, 1000, "deterministic", 5, 10, 50)
+    steps, meta = lookahead.draw_lookahead(rng, 1000, "deterministic", 5, 10, 50)
     assert all(np.array_equal(s, meta) for s in steps) and len(meta) == 10
-    steps, meta = online_smd.draw_lookahead(rng, 1000, "stochastic", 5, 10, 50)
+    steps, meta = lookahead.draw_lookahead(rng, 1000, "stochastic", 5, 10, 50)
     assert len(meta) == 50 and len({tuple(s) for s in steps}) == 5
 
 
@@ -187,18 +189,18 @@ def test_a_wrong_cnn_input_fails_its_checks(data_dir, both):
     config = config_for("tiny", net="cnn")
     problem = units.build_problem(config, "cnn", "fashion-mnist", data_dir)
     specs = run_specs(config)
-    states = {s.name: online_smd.read_state(units.progress_path(out, "cnn", "fashion-mnist", s.name))[1]
+    states = {s.name: RunState.load(units.progress_path(out, "cnn", "fashion-mnist", s.name))[1]
               for s in specs}
     cnn_panel = units.Panel("cnn", "fashion-mnist", data_dir, config, specs, None)
     passed = lambda o: {c["name"]: c["passed"] for c in o.checks7 + o.checks8}  # noqa: E731
     right = passed(panel.outcome(cnn_panel, problem, states, "tiny"))
     assert right["hypergrad_used_vs_finite_differences_stochastic"] and right["logged_lr_is_applied_deterministic"]
-    wrong = dict(states["stochastic"])
-    wrong["hypergrad_sample"] = dict(wrong["hypergrad_sample"])
-    wrong["hypergrad_sample"]["hypergrad_used"] = np.asarray(wrong["hypergrad_sample"]["hypergrad_used"]) * 1.01
-    wrong_log = json.loads(json.dumps(states["deterministic"]["log"]))
+    sample = states["stochastic"].hypergrad_sample
+    wrong = dataclasses.replace(states["stochastic"], hypergrad_sample=dataclasses.replace(
+        sample, hypergrad_used=np.asarray(sample.hypergrad_used) * 1.01))
+    wrong_log = json.loads(json.dumps(states["deterministic"].log))
     wrong_log["lr"][wrong_log["step"].index(config["audit_step"])] *= 1.01
-    result = passed(panel.outcome(cnn_panel, problem, dict(states, stochastic=wrong, deterministic=dict(
+    result = passed(panel.outcome(cnn_panel, problem, dict(states, stochastic=wrong, deterministic=dataclasses.replace(
         states["deterministic"], log=wrong_log)), "tiny"))
     assert not result["hypergrad_used_vs_finite_differences_stochastic"]
     assert not result["logged_lr_is_applied_deterministic"]
@@ -220,9 +222,9 @@ def test_audit_check_fails_when_the_logged_lr_is_not_the_applied_one(tmp_path, d
     problem = units.build_problem(config, "mlp", "fashion-mnist", data_dir)
     run = next(s for s in run_specs(config) if s.name == "stochastic")
     state = online_smd.run_online(problem, run, config, problem.net.init(np.random.default_rng(0)))
-    err, _, _ = checks.audit_check(problem, state, state["log"])
+    err, _, _ = checks.audit_check(problem, state, state.log)
     assert err <= AUDIT_TOLERANCE
-    log = json.loads(json.dumps(state["log"]))
+    log = json.loads(json.dumps(state.log))
     i = log["step"].index(config["audit_step"])
     log["lr"][i] *= 1.01
     assert checks.audit_check(problem, state, log)[0] > AUDIT_TOLERANCE
@@ -239,9 +241,9 @@ def test_segments_do_not_change_a_number(data_dir):
     parts = online_smd.new_state(run, config, theta0)
     for until in (13, config["steps"]):
         online_smd.advance(parts, problem, run, config, until)
-    np.testing.assert_array_equal(whole["theta"], parts["theta"])
-    np.testing.assert_array_equal(whole["u"], parts["u"])
-    assert whole["log"] == parts["log"] and whole["meta"] == parts["meta"] and whole["rng"] == parts["rng"]
+    np.testing.assert_array_equal(whole.theta, parts.theta)
+    np.testing.assert_array_equal(whole.u, parts.u)
+    assert whole.log == parts.log and whole.meta == parts.meta and whole.rng == parts.rng
 
 
 @pytest.mark.slow
@@ -252,8 +254,8 @@ def test_resume_gives_the_same_result(tmp_path, data_dir):
     first = online.run(parts, config=TINY, net="mlp", data_dir=data_dir, stop_after=3)  # 3 segments of 10 steps
     assert first.complete is False and not os.path.exists(os.path.join(parts, "online.json"))
     path = units.progress_path(parts, "mlp", "fashion-mnist", "stochastic")
-    _, saved = online_smd.read_state(path)
-    assert saved["t"] == 30 and saved["adam_step"] > 0  # in this process, runs go one after another
+    _, saved = RunState.load(path)
+    assert saved.t == 30 and saved.adam_step > 0  # in this process, runs go one after another
     # Other data (a smaller set, as the issue's IndexError case) is refused, naming what differs, and the saved
     # progress stays as it was: catches a resume that mixes two data sets in one run.
     other = str(tmp_path / "other")
@@ -322,10 +324,10 @@ def test_corrupt_progress_file_is_a_one_line_error(tmp_path):
     config = json.loads(json.dumps(TINY))
     run = run_specs(config)[0]
     with pytest.raises(ProgressError, match="unreadable") as err:
-        load_progress(path, online_smd.identity(run, config), dict, online_smd.read_state)
+        load_progress(path, identity(run, config), dict, RunState.load)
     assert path in str(err.value) and "\n" not in str(err.value)
-    assert load_progress(str(tmp_path / "absent.npz"), online_smd.identity(run, config), dict,
-                         online_smd.read_state) == {}  # nothing saved: the fresh state
+    assert load_progress(str(tmp_path / "absent.npz"), identity(run, config), dict,
+                         RunState.load) == {}  # nothing saved: the fresh state
 
 
 @pytest.mark.slow

@@ -50,7 +50,8 @@ HYPERGRADIENT_TESTS = (
     "-k 'not dask and not cifar and not panel'"
 )
 TEST_COMMANDS = {module: HYPERGRADIENT_TESTS
-                 for module in ("numeric/meta/hypergrad.py", "numeric/meta/online_smd.py", "numeric/networks/backprop.py")}
+                 for module in ("numeric/meta/hypergrad.py", "numeric/meta/reparam.py", "numeric/meta/lookahead.py",
+                                "numeric/meta/online_smd.py", "numeric/networks/backprop.py")}
 
 
 def module_config(module):

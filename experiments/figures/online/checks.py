@@ -7,22 +7,22 @@ import numpy as np
 from shb.experiments.figures.online.config import AUDIT_TOLERANCE, HYPERGRAD_TOLERANCE, LR_RATIO
 from shb.experiments.figures.online.report import fmt
 from shb.experiments.verified import check, relation
-from shb.numeric.meta import hypergrad
-from shb.numeric.meta import online_smd
+from shb.numeric.meta import hypergrad, lookahead
+from shb.numeric.meta.reparam import alpha_mu
 from shb.numeric.networks import training
 
 
-def hypergrad_check(problem, state, eps):
-    """The hypergradient a run used at its sampled meta-step vs central differences and reverse mode (float64)."""
-    s = state["hypergrad_sample"]
-    batches, meta_batch = online_smd.batches_of(problem.train, list(s["step_idx"]), s["meta_idx"])
-    args = (problem.net, np.asarray(s["u"], dtype=float), s["theta"], s["v"], batches, meta_batch)
-    forward = online_smd.lookahead_hypergrad(*args)[1]
-    fd = hypergrad.finite_difference_hypergrad(online_smd.lookahead_loss, *args, eps=eps)
-    reverse = np.asarray(online_smd.reverse_lookahead_hypergrad(*args))
-    used = np.asarray(s["hypergrad_used"])
+def hypergrad_check(problem, sample, eps):
+    """The hypergradient a run used at its sampled meta-step (numeric/meta/online_state.py HypergradSample) vs central
+    differences and reverse mode (float64)."""
+    batches, meta_batch = lookahead.batches_of(problem.train, list(sample.step_idx), sample.meta_idx)
+    args = (problem.net, np.asarray(sample.u, dtype=float), sample.theta, sample.v, batches, meta_batch)
+    forward = lookahead.lookahead_hypergrad(*args)[1]
+    fd = hypergrad.finite_difference_hypergrad(lookahead.lookahead_loss, *args, eps=eps)
+    reverse = np.asarray(lookahead.reverse_lookahead_hypergrad(*args))
+    used = np.asarray(sample.hypergrad_used)
     return {
-        "t": int(s["t"]), "u": np.asarray(s["u"]).tolist(), "used": used.tolist(), "recomputed": forward.tolist(),
+        "t": int(sample.t), "u": np.asarray(sample.u).tolist(), "used": used.tolist(), "recomputed": forward.tolist(),
         "finite_difference": fd.tolist(), "reverse": reverse.tolist(), "eps": eps,
         "max_rel_error": float(np.max(hypergrad.relative_errors(used, fd))),
         "max_rel_error_reverse": float(np.max(hypergrad.relative_errors(used, reverse))),
@@ -31,13 +31,13 @@ def hypergrad_check(problem, state, eps):
 
 def audit_check(problem, state, log):
     """Recompute the audited step's update from the *logged* lr and mu; max |theta difference|."""
-    a = state["audit"]
-    i = log["step"].index(int(a["t"]))
+    a = state.audit
+    i = log["step"].index(int(a.t))
     lr, mu = log["lr"][i], log["mu"][i]
-    X, Y = training.minibatch(problem.train, a["idx"])
-    _, g = problem.net.loss_and_grad(a["theta_before"], X, Y)
-    theta, _ = training.sgd_momentum_step(a["theta_before"], a["v_before"], g, lr, mu)
-    return float(np.max(np.abs(theta - a["theta_after"]))), lr, mu
+    X, Y = training.minibatch(problem.train, a.idx)
+    _, g = problem.net.loss_and_grad(a.theta_before, X, Y)
+    theta, _ = training.sgd_momentum_step(a.theta_before, a.v_before, g, lr, mu)
+    return float(np.max(np.abs(theta - a.theta_after))), lr, mu
 
 
 def lr_at(log, step):
@@ -59,9 +59,10 @@ def loss_spike(losses):
 
 
 def summary(state, config, run):
-    log = state["log"]
+    """A run's summary in the panel's JSON, from its final state."""
+    log = state.log
     end = config["adapt_steps"] - 1
-    alpha_end, mu_end = online_smd.alpha_mu(state["u"])  # u is frozen after adaptation
+    alpha_end, mu_end = alpha_mu(state.u)  # u is frozen after adaptation
     finite = [x for x in log["train_loss"] if x is not None]
     return {
         "mode": run.mode, "initial_lr": run.alpha, "initial_mu": run.mu,
@@ -73,11 +74,11 @@ def summary(state, config, run):
         "max_train_loss": max(finite) if finite else None,
         "max_loss_over_best_so_far": loss_spike(log["train_loss"]),
         "final_test_error": log["test_error"][-1] if log["test_error"] else None,
-        "diverged_at": state["diverged_at"],
-        "cpu_seconds": state.get("cpu_seconds"),
-        "nonfinite_meta_grads": state["nonfinite_meta_grads"],
-        "clipped_meta_steps": state["clipped_meta_steps"],
-        "meta_loss_per_burst": state["meta"]["meta_loss"],
+        "diverged_at": state.diverged_at,
+        "cpu_seconds": state.cpu_seconds,
+        "nonfinite_meta_grads": state.nonfinite_meta_grads,
+        "clipped_meta_steps": state.clipped_meta_steps,
+        "meta_loss_per_burst": state.meta["meta_loss"],
     }
 
 
@@ -92,11 +93,11 @@ def make_checks(problem, states, summaries, hchecks, config, net_name):
             f"{HYPERGRAD_TOLERANCE:g} (float64, central differences, "
             f"eps {hc['eps']:g}, {name} lookahead at step {hc['t']}; reverse mode {hc['max_rel_error_reverse']:.1e})"))
     for name, target in (("fixed", checks7), ("stochastic", checks7), ("deterministic", checks8)):
-        if states[name]["audit"] is None:
+        if states[name].audit is None:
             target.append(check(f"logged_lr_is_applied_{name}", False,
-                                f"step {config['audit_step']} was never run (diverged at {states[name]['diverged_at']})"))
+                                f"step {config['audit_step']} was never run (diverged at {states[name].diverged_at})"))
             continue
-        err, lr, mu = audit_check(problem, states[name], states[name]["log"])
+        err, lr, mu = audit_check(problem, states[name], states[name].log)
         target.append(check(
             f"logged_lr_is_applied_{name}", err <= AUDIT_TOLERANCE,
             f"step {config['audit_step']} recomputed from logged lr={lr:.4g}, mu={mu:.4g}: "

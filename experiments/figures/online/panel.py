@@ -25,10 +25,10 @@ def json_name(net):
 def outcome(panel, problem, states, scale):
     """The panel's results (an Outcome) from its runs' final states {run name: state}."""
     config, specs = panel.config, panel.specs
-    runs = {name: strict(s["log"]) for name, s in states.items()}
+    runs = {name: strict(s.log) for name, s in states.items()}
     summaries = {spec.name: strict(summary(states[spec.name], config, spec)) for spec in specs}
-    hchecks = {name: hypergrad_check(problem, states[name], config["check_eps"])
-               for name in ("stochastic", "deterministic") if states[name]["hypergrad_sample"] is not None}
+    hchecks = {name: hypergrad_check(problem, states[name].hypergrad_sample, config["check_eps"])
+               for name in ("stochastic", "deterministic") if states[name].hypergrad_sample is not None}
     checks7, checks8 = make_checks(problem, states, summaries, hchecks, config, panel.net)
     for name in ("stochastic", "deterministic"):
         if name not in hchecks:

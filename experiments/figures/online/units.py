@@ -1,10 +1,10 @@
 """The online experiment's units of work: each run is a chain of segments, each segment `save_every` training steps
-advanced from the run's saved state (numeric/meta/online_smd.advance). The state after every segment is saved atomically
-to OUT/online_progress/<net>_<dataset>_<run>.npz, so an interrupted run resumes where it stopped; runs are
-independent, so the runner (experiments/runner.py) spreads them over Dask workers.
+advanced from the run's saved state (numeric/meta/online_smd.advance). The state (numeric/meta/online_state.py
+RunState) after every segment is saved atomically to OUT/online_progress/<net>_<dataset>_<run>.npz, so an
+interrupted run resumes where it stopped; runs are independent, so the runner (experiments/runner.py) spreads them
+over Dask workers.
 """
 import functools
-import json
 import math
 import os
 import time
@@ -17,6 +17,7 @@ from shb.experiments.runner import Unit, load_progress
 from shb.ground.errors import InputError
 from shb.numeric import networks
 from shb.numeric.meta import online_schema, online_smd
+from shb.numeric.meta.online_state import RunState, identity
 from shb.numeric.networks import datasets, idx, training
 
 
@@ -37,8 +38,8 @@ class Work:
         self.paths = {(p.net, s.name): progress_path(out_dir, p.net, p.dataset, s.name)
                       for p in panels for s in p.specs}
         self.location = os.path.dirname(next(iter(self.paths.values())))
-        self.states = {(p.net, s.name): load_progress(self.paths[p.net, s.name], online_smd.identity(s, p.config),
-                                                      functools.partial(fresh_state, s, p), online_smd.read_state,
+        self.states = {(p.net, s.name): load_progress(self.paths[p.net, s.name], identity(s, p.config),
+                                                      functools.partial(fresh_state, s, p), RunState.load,
                                                       p.inputs, functools.partial(validate, p))
                        for p in panels for s in p.specs}
         rank = {net: i for i, net in enumerate(self.panels)}
@@ -51,7 +52,7 @@ class Work:
         """Segments done: a diverged run is done with all of them."""
         config, state = self.config(key), self.states[key]
         every, steps = config["save_every"], config["steps"]
-        return math.ceil(steps / every) if finished(state, config) else math.ceil(state["t"] / every)
+        return math.ceil(steps / every) if finished(state, config) else math.ceil(state.t / every)
 
     @property
     def total(self):
@@ -66,15 +67,15 @@ class Work:
         for key in self.order:
             config, state, panel = self.config(key), self.states[key], self.panels[key[0]]
             if not finished(state, config):
-                until = min(config["steps"], (state["t"] // config["save_every"] + 1) * config["save_every"])
-                units.append(Unit(("run",) + key, segment, (json.dumps(config), panel.net, panel.dataset,
-                                                            panel.data_dir, self.specs[key], state, until)))
+                until = min(config["steps"], (state.t // config["save_every"] + 1) * config["save_every"])
+                units.append(Unit(("run",) + key, segment, (config, panel.net, panel.dataset, panel.data_dir,
+                                                            self.specs[key], state, until)))
         return units
 
     def record(self, key, state):
         key = key[1:]
         self.states[key] = state
-        online_smd.save_state(self.paths[key], state, self.specs[key], self.config(key))
+        state.save(self.paths[key], self.specs[key], self.config(key))
 
     def panel_states(self, net):
         """{run name: state} of one panel."""
@@ -83,10 +84,7 @@ class Work:
 
 def fresh_state(run, panel):
     """A run's state before its first step, with the fingerprint of the panel's data (compared on resume)."""
-    state = online_smd.new_state(run, panel.config, panel.theta0)
-    if panel.inputs is not None:
-        state["inputs"] = panel.inputs
-    return state
+    return RunState.start(run, panel.theta0, panel.inputs)
 
 
 def validate(panel, state):
@@ -95,22 +93,23 @@ def validate(panel, state):
 
 
 def finished(state, config):
-    return state["t"] >= config["steps"] or state["diverged_at"] is not None
+    """The run has taken all its steps, or diverged."""
+    return state.t >= config["steps"] or state.diverged_at is not None
 
 
-def segment(config_json, net_name, dataset, data_dir, run, state, until):
-    """Unit: advance one run's state to step `until` (its CPU time added to state["cpu_seconds"])."""
-    problem = cached_problem(config_json, net_name, dataset, data_dir)
+def segment(config, net_name, dataset, data_dir, run, state, until):
+    """Unit: advance one run's state to step `until` (its CPU time added to state.cpu_seconds)."""
+    problem = cached_problem(config, net_name, dataset, data_dir)
     started = time.process_time()
-    online_smd.advance(state, problem, run, json.loads(config_json), until)
-    state["cpu_seconds"] = state.get("cpu_seconds", 0.0) + time.process_time() - started
+    online_smd.advance(state, problem, run, config, until)
+    state.cpu_seconds += time.process_time() - started
     return state
 
 
 @functools.lru_cache(maxsize=2)
-def cached_problem(config_json, net_name, dataset, data_dir):
-    """build_problem, once per worker process for all the segments it runs."""
-    return build_problem(json.loads(config_json), net_name, dataset, data_dir)
+def cached_problem(config, net_name, dataset, data_dir):
+    """build_problem, once per worker process for all the segments it runs (a checked configuration is hashable)."""
+    return build_problem(config, net_name, dataset, data_dir)
 
 
 def read_data(dataset, data_dir):
