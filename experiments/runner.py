@@ -182,8 +182,9 @@ def load_progress(path, identity, fresh, read, inputs=None, validate=None):
 
     read(path) -> (identity saved with it, state), raising ProgressError if the file cannot be read; the state (a
     dict, or an object such as numeric/meta/online_state.py's RunState) holds the fingerprint it was made from under
-    "inputs" (progress saved before shb recorded it has none, and is refused: which data made it cannot be told). Only what decides the numbers is compared: a data set read from
-    another directory with the same content resumes. validate(state) raises schema.Invalid (or ProgressError) where
+    "inputs" (progress saved before shb recorded it has none, and is refused: which data made it cannot be told).
+    Only what decides the numbers is compared: a data set read from another directory with the same content
+    resumes. validate(state) raises schema.Invalid (or ProgressError) where
     the state is wrong inside; it is called after both comparisons, so a file made from other data says so.
     """
     if not os.path.exists(path):

@@ -1,4 +1,5 @@
-"""`shb bench nqm-grad` and `shb bench mlp` run and report what they claim (speed itself is never asserted)."""
+"""`shb bench nqm-grad`, `shb bench mlp` and `shb bench cnn` run and report what they claim (speed itself is never
+asserted)."""
 import json
 import subprocess
 import sys
@@ -34,9 +35,15 @@ def test_bench_mlp_reports_both_dtypes_against_their_own_floors():
         assert result[f"plain_over_floor{s}"] == plain / floor
         assert result[f"hyper_over_plain{s}"] == hyper / plain
         assert result[f"hyper_floor_over_floor{s}"] == result[f"ms_hyper_matmul_floor{s}"] / floor
+    # the registered mlp-autograd beside the hand-derived mlp, in float64: catches its column dropped or its ratios
+    # formed from the wrong timings
+    for step in ("plain", "hyper"):
+        assert result[f"ms_{step}_step_autograd"] > 0
+        assert result[f"{step}_speedup_over_autograd"] == result[f"ms_{step}_step_autograd"] / result[f"ms_{step}_step"]
     text = subprocess.run([sys.executable, "-m", "shb.cli", "bench", "mlp", "--repeats", "1", "--steps", "1"],
                           capture_output=True, text=True, check=True).stdout
     assert "float64: plain step" in text and "float32: plain step" in text
+    assert "mlp (hand-derived)" in text and "mlp-autograd (Autograd)" in text and "hypergradient step" in text
     run = subprocess.run([sys.executable, "-m", "shb.cli", "bench", "mlp", "--repeats", "0"], capture_output=True, text=True)
     assert run.returncode == 2 and "Traceback" not in run.stderr and "--repeats" in run.stderr
 

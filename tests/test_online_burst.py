@@ -1,5 +1,5 @@
-"""One burst of online SMD and the run around it (numeric/meta/online_smd.py, online_state.py), with the lookahead's meta-gradient
-replaced by known values: Adam's first step, the box on u and its counter, a meta-gradient Adam cannot square,
+"""One burst of online SMD and the run around it (numeric/meta/online_smd.py, online_state.py), with the lookahead's
+meta-gradient replaced by known values: Adam's first step, the box on u and its counter, a meta-gradient Adam cannot square,
 the meta-loss a burst logs, when bursts run, where the minibatches come from, which meta-step the hypergradient
 check audits, what `evaluate` averages over, the step a divergence is reported at, and what the progress file holds
 and refuses."""

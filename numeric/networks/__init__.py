@@ -1,5 +1,6 @@
 """The networks (Section 3): the MLP and the CNN with their derivatives (mlp.py, backprop.py, cnn.py,
-cnn_backprop.py, net.py), the data loaders (idx.py, cifar.py, datasets.py) and the training loop (training.py).
+cnn_backprop.py, net.py), the MLP with Autograd's derivatives (mlp_autograd.py), the data loaders (idx.py, cifar.py,
+datasets.py) and the training loop (training.py).
 
 This module is their registry: name -> the network's entry (numeric/networks/net.py `Network`), which gives
 
@@ -17,10 +18,11 @@ network is one module that defines its entry and one line in NETWORKS (docs/exte
 import inspect
 
 from shb.ground.errors import InputError
-from shb.numeric.networks import cnn, mlp
+from shb.numeric.networks import cnn, mlp, mlp_autograd
 
 NETWORKS = {
     "mlp": mlp.NETWORK,
+    "mlp-autograd": mlp_autograd.NETWORK,
     "cnn": cnn.NETWORK,
 }
 

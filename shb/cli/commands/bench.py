@@ -17,7 +17,7 @@ from shb.cli.commands.bench_cnn import register_cnn
 from shb.cli.commands.timing import in_single_thread_process, median_ms, medians_ms
 
 # Lower bounds of what the benchmarks' steps cost (seconds), well below what any of them takes, for the time check:
-MLP_ROUND_SECONDS = 1e-3          # one step of each of the eight functions `shb bench mlp` times (both dtypes)
+MLP_ROUND_SECONDS = 1e-3          # one step of each of the ten functions `shb bench mlp` times (both dtypes)
 NQM_GRAD_SECONDS = 1e-8           # value and gradient of L(T), per (step, coordinate), through the generated adjoint
 NQM_TAPED_SECONDS = 1e-7          # ... through Autograd taping each step
 NQM_TAPED_MEMORY = 3              # the taped reference holds about this many rollouts' worth of arrays
@@ -39,11 +39,14 @@ def check_size(args, n_bytes, seconds, what):
 
 def register_mlp(subparsers):
     parser = subparsers.add_parser(
-        "mlp", help="MLP 784-100-100-10 training step, with and without forward-mode hypergradients",
+        "mlp", help="MLP 784-100-100-10 training step, with and without forward-mode hypergradients, with hand-derived "
+        "and with Autograd's derivatives",
         description="Milliseconds per plain SGD-momentum step and per hypergradient-carrying step "
         "(tangents for log alpha0 and log beta, two Hessian-vector products) at batch 100, each with its "
         "matrix products alone (the floors), in float64 and in float32; ratios compare steps with the floor "
-        "of the same dtype. Inputs are synthetic uniform [0, 1].",
+        "of the same dtype. Side by side, the same two steps (float64) of the registered networks mlp "
+        "(hand-derived backprop and R-operator, what the experiments run by default) and mlp-autograd (the same MLP, "
+        "its gradient and Hessian-vector products Autograd's). Inputs are synthetic uniform [0, 1].",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--repeats", type=int, default=7, help="repeats; the median is reported (default 7)")
@@ -78,10 +81,13 @@ def mlp_products(X, weights, tangent_weights=None):
             delta = delta @ W.T                         # back-propagated error
 
 
-def mlp_timings(dtype, steps, repeats):
-    """Medians (ms) of the plain step, the hypergradient step and their matrix products alone, in `dtype`."""
+def mlp_timings(dtype, steps, repeats, autograd=False):
+    """Medians (ms) of the plain step, the hypergradient step and their matrix products alone, in `dtype`, of the
+    registered network "mlp"; with `autograd` also the two steps of "mlp-autograd" ("plain_autograd",
+    "hyper_autograd")."""
     import numpy as np
 
+    from shb.numeric import networks
     from shb.numeric.networks import mlp
 
     from shb.numeric.networks import training
@@ -89,29 +95,35 @@ def mlp_timings(dtype, steps, repeats):
 
     rng = np.random.default_rng(0)
     sizes = mlp.PAPER_SIZES
-    net = mlp.make_net(sizes[:1], sizes[-1], sizes[1:-1])
-    layout, n_params = net.layout, net.n_params
     data = training.Dataset(rng.integers(0, 256, (10000, sizes[0]), dtype=np.uint8),
                             rng.integers(0, sizes[-1], 10000), sizes[-1])
     theta = mlp.init_params(sizes, rng, dtype=dtype)
-    state = {"theta": theta, "v": np.zeros_like(theta)}
-    tangents = {"dtheta": (1e-3 * rng.standard_normal((2, n_params))).astype(dtype),
-                "dv": np.zeros((2, n_params), dtype)}
+    tangents = (1e-3 * rng.standard_normal((2, theta.size))).astype(dtype)
 
-    def plain_step():                                   # the loop body of training.train
-        X, Y = training.minibatch(data, training.batch_indices(rng, 10000), dtype)
-        _, g = net.loss_and_grad(state["theta"], X, Y)
-        training.sgd_momentum_update(state["theta"], state["v"], g, 1e-3)
+    def steps_of(name):
+        net = networks.make(name, sizes[:1], sizes[-1], hidden_sizes=sizes[1:-1])
+        state = {"theta": theta.copy(), "v": np.zeros_like(theta), "dtheta": tangents.copy(),
+                 "dv": np.zeros_like(tangents)}
 
-    def hyper():                                        # the loop body of hypergrad.hypergrad_run
-        X, Y = training.minibatch(data, training.batch_indices(rng, 10000), dtype)
-        hyper_step(net, state["theta"], state["v"], tangents["dtheta"], tangents["dv"], X, Y, 1e-3, 1.0, 10)
+        def plain_step():                               # the loop body of training.train
+            X, Y = training.minibatch(data, training.batch_indices(rng, 10000), dtype)
+            _, g = net.loss_and_grad(state["theta"], X, Y)
+            training.sgd_momentum_update(state["theta"], state["v"], g, 1e-3)
 
+        def hyper():                                    # the loop body of hypergrad.hypergrad_run
+            X, Y = training.minibatch(data, training.batch_indices(rng, 10000), dtype)
+            hyper_step(net, state["theta"], state["v"], state["dtheta"], state["dv"], X, Y, 1e-3, 1.0, 10)
+        return net, plain_step, hyper
+
+    net, plain_step, hyper = steps_of("mlp")
     X, _ = training.minibatch(data, np.arange(training.BATCH_SIZE), dtype)
-    weights = [W for W, _ in mlp.views(state["theta"], layout)]
-    tangent_weights = [U for U, _ in mlp.views(tangents["dtheta"], layout)]
-    return medians_ms({"plain": plain_step, "floor": lambda: mlp_products(X, weights), "hyper": hyper,
-                       "hyper_floor": lambda: mlp_products(X, weights, tangent_weights)}, steps, repeats)
+    weights = [W for W, _ in mlp.views(theta, net.layout)]
+    tangent_weights = [U for U, _ in mlp.views(tangents, net.layout)]
+    fns = {"plain": plain_step, "floor": lambda: mlp_products(X, weights), "hyper": hyper,
+           "hyper_floor": lambda: mlp_products(X, weights, tangent_weights)}
+    if autograd:
+        _, fns["plain_autograd"], fns["hyper_autograd"] = steps_of("mlp-autograd")
+    return medians_ms(fns, steps, repeats)
 
 
 def bench_mlp(args):
@@ -124,8 +136,8 @@ def bench_mlp(args):
     check_size(args, 0, (args.repeats + 1) * args.steps * MLP_ROUND_SECONDS,
                f"shb bench mlp with --repeats {args.repeats} --steps {args.steps}")
     # measured as the experiments' workers run: one BLAS thread
-    timings = in_single_thread_process(mlp_timings, [(dtype, args.steps, args.repeats)
-                                                     for dtype in ("float64", "float32")])
+    timings = in_single_thread_process(mlp_timings, [("float64", args.steps, args.repeats, True),
+                                                     ("float32", args.steps, args.repeats)])
     result = {}
     for ms, suffix in zip(timings, ("", "_float32")):
         result.update({
@@ -135,6 +147,10 @@ def bench_mlp(args):
             f"hyper_over_plain{suffix}": ms["hyper"] / ms["plain"],
             f"hyper_floor_over_floor{suffix}": ms["hyper_floor"] / ms["floor"],
         })
+    ms = timings[0]
+    result.update({"ms_plain_step_autograd": ms["plain_autograd"], "ms_hyper_step_autograd": ms["hyper_autograd"],
+                   "plain_speedup_over_autograd": ms["plain_autograd"] / ms["plain"],
+                   "hyper_speedup_over_autograd": ms["hyper_autograd"] / ms["hyper"]})
     result.update({"batch_size": training.BATCH_SIZE, "layer_sizes": list(mlp.PAPER_SIZES), "repeats": args.repeats,
                    "steps": args.steps, "blas_threads": 1})
     if args.json:
@@ -145,6 +161,11 @@ def bench_mlp(args):
                   f"its matmul floor {result['ms_matmul_floor' + s]:.3f} ms), hypergradient step "
                   f"{result['ms_hyper_step' + s]:.3f} ms ({result['hyper_over_plain' + s]:.2f}x the plain step; "
                   f"its matmul floor {result['ms_hyper_matmul_floor' + s]:.3f} ms)")
+        print("float64, side by side:         mlp (hand-derived)   mlp-autograd (Autograd)   Autograd / hand-derived")
+        for label, key in (("plain step", "plain_step"), ("hypergradient step", "hyper_step")):
+            speedup = result[key.replace("_step", "_speedup_over_autograd")]
+            print(f"  {label:<28} {result['ms_' + key]:>12.3f} ms {result['ms_' + key + '_autograd']:>18.3f} ms "
+                  f"{speedup:>18.2f}x")
         print(f"(medians of {args.repeats})")
     return 0
 

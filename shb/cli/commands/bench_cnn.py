@@ -112,6 +112,7 @@ def cnn_timings(dtype, steps, repeats, batch, shape, autograd):
     """Medians (ms) of the plain and hypergradient steps, their floors, and (if `autograd`) the taped net's steps."""
     import numpy as np
 
+    from shb.numeric import networks
     from shb.numeric.networks import cnn
 
     from shb.numeric.networks import training
@@ -137,7 +138,7 @@ def cnn_timings(dtype, steps, repeats, batch, shape, autograd):
             hyper_step(net, state["theta"], state["v"], state["dtheta"], state["dv"], X, Y, 1e-3, 1.0, 10)
         return plain, hyper
 
-    net = cnn.make_net(shape, 10)
+    net = networks.make("cnn", shape, 10)  # the registered CNN at the paper's sizes
     plain, hyper = steps_of(net, dtype)
     convs, dense = operands(net.layout, batch, len(HYPERS), dtype, rng)
     fns = {"plain": plain, "floor": lambda: cnn_products(convs, dense), "hyper": hyper,
@@ -149,6 +150,7 @@ def cnn_timings(dtype, steps, repeats, batch, shape, autograd):
 
 def bench_cnn(args):
     from shb.ground.errors import InputError
+    from shb.numeric import networks
     from shb.numeric.networks import cnn
 
     if args.repeats < 1 or args.steps < 1 or args.batch < 1:
@@ -159,7 +161,7 @@ def bench_cnn(args):
         from shb.ground import limits
 
         what = f"shb bench cnn with --batch {args.batch} --repeats {args.repeats} --steps {args.steps}"
-        limits.check_memory(OPERAND_COPIES * operand_bytes(cnn.make_net(shape, 10).layout, args.batch, 2), what)
+        limits.check_memory(OPERAND_COPIES * operand_bytes(networks.make("cnn", shape, 10).layout, args.batch, 2), what)
         functions = 8 if args.no_autograd else 10
         limits.check_time((args.repeats + 1) * args.steps * args.batch * functions * SECONDS_PER_EXAMPLE, what)
     timings = in_single_thread_process(cnn_timings, [

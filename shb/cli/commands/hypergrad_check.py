@@ -11,8 +11,8 @@ def register(subparsers):
     parser = subparsers.add_parser(
         "hypergrad-check",
         help="compare the forward-mode hypergradient with finite differences on the MLP (or another network)",
-        description="Train the warm-started MLP (or --net NAME) for T steps on a fixed seeded minibatch sequence, carrying "
-        "d theta/d(log alpha0, log beta) in forward mode, and compare dJ/dlambda with central finite "
+        description="Train the warm-started MLP (or --net NAME) for T steps on a fixed seeded minibatch sequence, "
+        "carrying d theta/d(log alpha0, log beta) in forward mode, and compare dJ/dlambda with central finite "
         "differences and Autograd reverse mode (float64). Exit 1 if max_rel_error >= 1e-4.",
     )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")

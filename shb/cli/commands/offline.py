@@ -15,8 +15,8 @@ def register(subparsers):
         "Resumable: re-run the same command to continue an interrupted run.",
     )
     parser.add_argument("--net", choices=list(NETWORKS), default="mlp",
-                        help="the network, by its name in the registry (default: mlp, the paper's MLP; cnn: the "
-                        "paper's CNN, on the IDX images)")
+                        help="the network, by its name in the registry (default: mlp, the paper's MLP; mlp-autograd: "
+                        "the same MLP with Autograd's derivatives; cnn: the paper's CNN, on the IDX images)")
     parser.add_argument("--scale", default="quick", help="quick (horizons 100, 1k; curves to 20k steps; minutes), "
                         "medium (horizons 100, 1k, 5k, 20k; 300 surface samples; about 1.3 h on 2 cores) or paper "
                         "(2,500 surface samples, 5k meta-steps per chain; CPU-weeks: a cluster); tiny: seconds, for tests")

@@ -19,7 +19,7 @@ def register(subparsers):
     )
     parser.add_argument("--net", choices=(*NETWORKS, BOTH), default=BOTH,
                         help="both (default): the MLP and the CNN, a column each in Figures 7 and 8, as in the "
-                        "paper; or one registered network")
+                        "paper; or one registered network (mlp-autograd: the MLP with Autograd's derivatives)")
     parser.add_argument("--dataset", choices=DATASETS, default=None,
                         help="fashion-mnist (embedded), mnist (IDX files in --data-dir) or cifar10 (python "
                         "pickle batches in --data-dir; trusted files only: pickle can run code); default: "
