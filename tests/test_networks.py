@@ -1,5 +1,11 @@
-"""The network interface and registry (numeric/networks/net.py, numeric/networks/__init__.py): every registered network agrees with
-its taped reference, and a network added to the registry serves training, offline and online SMD unchanged."""
+"""The network interface and registry (numeric/networks/net.py, numeric/networks/__init__.py): every registered network
+agrees with its taped reference and runs with every configuration the experiments give it, `--net both` is the
+paper's pair whatever else is registered, and a network registered in this file alone (its one registry entry)
+serves training, offline and online SMD, and runs the offline and online experiments at tiny scale."""
+import inspect
+import json
+import os
+
 import autograd.numpy as anp
 import numpy as np
 import pytest
@@ -13,6 +19,11 @@ from shb.numeric.meta import lookahead, online_smd, reparam
 from shb.numeric.meta import smd
 from shb.numeric.networks import training
 from shb.numeric.networks.net import Network, autograd_net, cross_entropy
+
+from shb.experiments.figures import offline, online
+from shb.experiments.figures.offline import config as offline_config
+from shb.experiments.figures.online import config as online_config
+from shb.experiments.figures.online import units as online_units
 
 from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
 
@@ -43,7 +54,8 @@ TANH = Network(make_tanh_net, sizes={"hidden_sizes": "hidden_sizes"}, tiny=((6,)
 def tanh_registered(monkeypatch):
     monkeypatch.setitem(networks.NETWORKS, "tanh", TANH)
     yield
-    smd.build_problem.cache_clear()  # its cache holds a problem with the temporary network
+    smd.build_problem.cache_clear()  # their caches hold problems with the temporary network
+    online_units.cached_problem.cache_clear()
 
 
 def point(net, n_inputs, seed=0, batch=5):
@@ -146,3 +158,70 @@ def test_a_registered_network_serves_offline_smd(tanh_registered, tmp_path):
     assert np.isfinite(meta_loss) and np.all(np.isfinite(hypergrads)) and np.any(hypergrads != 0)
     (loss,) = smd.surface_losses(spec, 0.1, 1.0, [5], seed=2)
     assert np.isfinite(loss) and loss != smd.eval_loss(problem, problem.theta0)  # training moved theta
+
+
+@pytest.mark.parametrize("name", sorted(networks.NETWORKS))
+def test_every_network_takes_the_sizes_of_every_configuration_it_runs_with(name):
+    # Catches a registry entry whose settings name a key the experiment does not have (the configuration refuses
+    # it), whose size keys the configurations lack, or whose constructor does not take its size keywords.
+    entry = networks.entry(name)
+    configs = [online_config.config_for(scale, net=name) for scale in online_config.CONFIGS]
+    configs += [offline_config.config_for(scale, net=name) for scale in offline_config.CONFIGS]
+    for config in configs:
+        sizes = networks.sizes(name, config)
+        assert set(sizes) == set(entry.sizes)
+        inspect.signature(entry.make).bind(entry.tiny[0], N_CLASSES, **sizes)
+    assert set(entry.settings) <= {"offline", "online"} and set(entry.datasets) <= set(online_config.CONFIGS)
+    for experiment, scales in entry.settings.items():
+        assert set(scales) <= set((offline_config if experiment == "offline" else online_config).CONFIGS)
+
+
+def test_both_is_the_papers_pair_by_name_whatever_else_is_registered(tanh_registered):
+    # Catches --net both (and with it make reproduce) taking every registered network.
+    assert online_config.nets_of("both") == ("mlp", "cnn")
+    assert set(online_config.config_for("tiny", net="both")) == {"mlp", "cnn"}
+    assert online_config.nets_of("tanh") == ("tanh",)
+    with pytest.raises(InputError, match="unknown net 'resnet'; choose one of: mlp, mlp-autograd, cnn, tanh, both"):
+        online_config.nets_of("resnet")
+
+
+@pytest.mark.slow
+def test_a_network_registered_here_runs_the_offline_and_online_experiments(tanh_registered, tmp_path, data_dir):
+    # Registered by its entry alone (TANH, in this file): catches an experiment that still needs the network named
+    # elsewhere (its sizes, its configuration, its data set, a list of known networks).
+    out = str(tmp_path / "offline")
+    result = offline.run(out, offline_config.config_for("tiny", net="tanh"), scale="tiny", data_dir=data_dir,
+                         log=lambda line: None)
+    with open(os.path.join(out, "offline.json")) as handle:
+        saved = json.load(handle)
+    assert result.complete and saved["config"]["net"] == "tanh" and saved["config"]["hidden_sizes"] == [10]
+    assert len(saved["checks"]) >= 7 and all(isinstance(c["passed"], bool) for c in saved["checks"])
+    assert "network `tanh` (hidden_sizes (10,))" in result.report and "--net tanh" in result.report
+    out = str(tmp_path / "online")
+    result = online.run(out, online_config.config_for("tiny", net="tanh"), scale="tiny", net="tanh",
+                        data_dir=data_dir)
+    with open(os.path.join(out, "online_tanh.json")) as handle:
+        saved = json.load(handle)
+    names = {c["name"] for c in saved["checks"]}
+    assert result.complete and saved["net"] == "tanh" and "tanh_trains_fixed_baseline" in names
+    assert {"hypergrad_used_vs_finite_differences_stochastic", "logged_lr_is_applied_deterministic"} <= names
+    assert os.path.exists(os.path.join(out, "online_progress", "tanh_fashion-mnist_stochastic.npz"))
+
+
+@pytest.mark.slow
+def test_the_cnn_offline_and_the_autograd_mlp_online_run_from_the_command_line(tmp_path, data_dir, capsys):
+    # `shb offline --net cnn` and `shb online --net mlp-autograd` at tiny scale: they run, and their checks are
+    # computed (exit 0 when all pass, 1 when one fails; 2 would be an error).
+    from shb.cli import main as shb_main
+
+    out = tmp_path / "cnn"
+    assert shb_main(["offline", "--net", "cnn", "--scale", "tiny", "--data-dir", data_dir, "--out", str(out)]) in (0, 1)
+    saved = json.loads((out / "offline.json").read_text())
+    assert saved["config"]["net"] == "cnn" and saved["config"]["cnn_filters"] == [2, 2, 2] and saved["checks"]
+    assert saved["hypergrad_check"]["max_rel_error_reverse"] < 1e-8  # the CNN's forward mode against reverse mode
+    out = tmp_path / "autograd"
+    assert shb_main(["online", "--net", "mlp-autograd", "--scale", "tiny", "--data-dir", data_dir,
+                     "--out", str(out)]) in (0, 1)
+    saved = json.loads((out / "online_mlp-autograd.json").read_text())
+    assert saved["net"] == "mlp-autograd" and len(saved["checks"]) == 8
+    assert f"wrote {out / 'online_mlp-autograd.json'}" in capsys.readouterr().out
