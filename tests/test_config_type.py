@@ -59,3 +59,13 @@ def test_a_config_survives_pickling_and_copies_unchecked_and_equal():
         with pytest.raises(TypeError):
             twin["pairs"].append(1)
     assert hash(Positive(dict(RAW, n=4))) != hash(config)
+
+
+def test_a_config_is_read_once():
+    # Catches a configuration checked again (and copied) each time a function reads it, and a plain dict taken as
+    # checked.
+    config = Positive(RAW)
+    assert Positive.read(config) is config
+    with pytest.raises(InputError):
+        Positive.read(dict(RAW, n=0))
+    assert type(Positive.read(RAW)) is Positive

@@ -53,6 +53,9 @@ def test_a_wrong_offline_configuration_is_one_line_naming_the_key(change, words)
     (dict(adapt_steps=41), "adapt_steps must be an integer from 0 to 40"),
     (dict(cnn_filters=[2, 0, 2]), "cnn_filters[1] must be an integer from 1 up"),
     (dict(steps="40"), "steps must be an integer from 1 up"),
+    (dict(audit_step="10"), "audit_step must be an integer from 0 up"),
+    (dict(cnn_hidden=0), "cnn_hidden must be an integer from 1 up"),
+    (dict(hidden_sizes=[6, -1]), "hidden_sizes[1] must be an integer from 1 up"),
     (dict(surprise=1), "'surprise' is not one of its keys"),
 ], ids=lambda v: str(v)[:30])
 def test_a_wrong_online_configuration_is_one_line_naming_the_key(change, words):

@@ -4,6 +4,7 @@ A `Config` is the JSON object the experiment saves (it is a dict, so `json.dumps
 unchanged: the same JSON on disk as the plain dicts it replaces), made once from a mapping and checked then:
 
     config = OnlineConfig(mapping)        # normalized as it reads back from JSON, frozen, checked (`check`)
+    OnlineConfig.read(config)             # the same object: a configuration is checked once
     config["steps"], config.get("dtype")  # read as any mapping
     config.replace(seed=1)                # a changed copy, checked again
 
@@ -17,6 +18,15 @@ import json
 
 from shb.ground import schema
 from shb.ground.errors import InputError
+
+
+def size(value, where):
+    """A network's size in a configuration: an integer >= 1, or a list of them (schema.Invalid otherwise)."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            schema.integer(item, f"{where}[{i}]", low=1)
+    else:
+        schema.integer(value, where, low=1)
 
 
 def _frozen(*args, **kwargs):
@@ -80,6 +90,12 @@ class Config(FrozenDict):
 
     def check(self):
         """schema.Invalid where the configuration is wrong (none here)."""
+
+    @classmethod
+    def read(cls, mapping):
+        """`mapping` as a checked configuration of this type: itself if it is one already (checked when made), else
+        made (and checked) from it."""
+        return mapping if type(mapping) is cls else cls(mapping)
 
     def replace(self, **changes):
         """A copy with `changes`, checked."""

@@ -27,7 +27,7 @@ Keys that shape the work (experiments/figures/offline/units.py, chains.py):
 import json
 
 from shb.ground import schema as s
-from shb.ground.config import Config
+from shb.ground.config import Config, size
 from shb.ground.errors import InputError
 from shb.numeric import networks
 from shb.numeric.meta import smd
@@ -197,15 +197,6 @@ def fraction(value, where):
         s.fail(where, "a number in [0, 1)", value)
 
 
-def size(value, where):
-    """A network's size: a positive integer, or a list of them."""
-    if isinstance(value, list):
-        for i, item in enumerate(value):
-            s.integer(item, f"{where}[{i}]", low=1)
-    else:
-        s.integer(value, where, low=1)
-
-
 def config_for(scale, net="mlp", **options):
     """The configuration of network `net` at `scale` (the registry has checked the scale): the scale's, with the
     network's settings for it (numeric/networks/__init__.py) and its name where it is not the MLP."""
@@ -250,4 +241,4 @@ def normalized(config):
 
 def resolved(config, dtype="float64"):
     """The configuration a run uses, checked (OfflineConfig): `dtype` recorded in it when not float64."""
-    return OfflineConfig(config if dtype == "float64" else dict(config, dtype=dtype))
+    return OfflineConfig.read(config) if dtype == "float64" else OfflineConfig(dict(config, dtype=dtype))

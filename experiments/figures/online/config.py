@@ -17,7 +17,7 @@ A configuration is checked once when it is read (OnlineConfig).
 import numpy as np
 
 from shb.ground import schema as s
-from shb.ground.config import Config
+from shb.ground.config import Config, size
 from shb.ground.errors import InputError
 from shb.numeric import networks
 from shb.numeric.meta.online_smd import RunSpec
@@ -101,18 +101,17 @@ class OnlineConfig(Config):
     what = "the online configuration"
 
     def check(self):
-        allowed = set(QUICK) | {key for entry in networks.NETWORKS.values() for key in entry.sizes.values()}
-        unknown = sorted(set(self) - allowed)
+        sizes = {key for entry in networks.NETWORKS.values() for key in entry.sizes.values()}
+        unknown = sorted(set(self) - set(QUICK) - sizes)
         if unknown:
             raise s.Invalid(f"{unknown[0]!r} is not one of its keys")
         s.obj(self, "it", required=tuple(QUICK))
         for key in ("batch_size", "meta_batch", "lookahead", "steps", "burst_every", "meta_steps_per_burst",
-                    "log_every", "eval_train", "eval_test", "save_every", "cnn_hidden"):
+                    "log_every", "eval_train", "eval_test", "save_every"):
             s.integer(self[key], key, low=1)
-        for key in ("init_seed", "seed", "workers"):
+        for key in ("init_seed", "seed", "workers", "check_step", "audit_step"):
             s.integer(self[key], key)
         s.integer(self["adapt_steps"], "adapt_steps", 0, self["steps"])
-        s.integer(self["check_step"], "check_step")
         for key in ("final_lr", "meta_lr", "check_eps", "fixed_lr", "deterministic_lr"):
             s.number(self[key], key, positive=True)
         s.number(self["mu0"], "mu0", low=0)
@@ -124,9 +123,8 @@ class OnlineConfig(Config):
                 s.fail(key, "bounds [low, high] with 0 < low < high" + (f" <= {most:g}" if most else ""), self[key])
         if not s.numbers(self["init_lrs"], "init_lrs", positive=True):
             s.fail("init_lrs", "one initial learning rate or more", self["init_lrs"])
-        for key in ("hidden_sizes", "cnn_filters"):
-            for i, n in enumerate(s.listing(self[key], key)):
-                s.integer(n, f"{key}[{i}]", low=1)
+        for key in sorted(sizes & set(self)):  # every network's sizes it holds (the MLP's and the CNN's at least)
+            size(self[key], key)
         if self["audit_step"] % self["log_every"] or self["audit_step"] >= self["steps"]:
             raise s.Invalid(f"audit_step {self['audit_step']} must be a logged step (a multiple of log_every "
                             f"{self['log_every']}) before the last step {self['steps']}: the audit reads its logged lr")
@@ -153,10 +151,10 @@ def panel_configs(config, net):
     "both")."""
     nets = nets_of(net)
     if net != BOTH:
-        return {net: OnlineConfig(config)}
+        return {net: OnlineConfig.read(config)}
     if not isinstance(config, dict) or set(config) != set(nets):
         raise InputError(f"--net {BOTH} needs one configuration per network ({', '.join(nets)})")
-    return {name: OnlineConfig(config[name]) for name in nets}
+    return {name: OnlineConfig.read(config[name]) for name in nets}
 
 
 def run_specs(config):
