@@ -7,9 +7,10 @@ and horizon.py run them):
     Jacobian of the raw step) maps the rank-one adjoint 1/2 h w' w'^T after a step to 1/2 h w w^T before it;
   * `probe_step` maps r_t = M_t w_t to M_{t+1} w_{t+1}, and `noise_form` is w^T (b b^T) w;
   * `probe_gradient` is the general adjoint's dL/dalpha_t and dL/dmu_t under the rank-one adjoint;
-  * scale: the update depends on alpha and h only through alpha h, so the loss of the problem with curvatures
-    h / c under alpha c is the original's divided by c (the greedy schedule and the lookahead plan at large
-    curvature, numeric/nqm/greedy.py);
+  * scale: under alpha -> alpha c, h -> h / c the update maps the state scaled by D = diag(c^e) (e = 0 for heavy
+    ball; QHM's buffer, a gradient average, scales as h) as it mapped the original, the loss iterate and the start
+    unscaled, and the loss is divided by c: the greedy schedule and the lookahead plan at large curvature
+    (numeric/nqm/greedy.py) are computed on the problem with curvatures h / c;
   * `stability_limit` is a root in alpha of det(F_2 + I) (an eigenvalue -1 of the (theta, v) block).
 """
 import sympy as sp
@@ -25,8 +26,8 @@ STATEMENT = r"""
 For each update rule with $z' = F z + b\,\xi$ and $\mathcal{L} = \tfrac12 h\, e^\top M_T e$: the adjoint of $M_t$ is
 $\tfrac12 h\, w_t w_t^\top$, $w_T = e$, $w_t = F_t^\top w_{t+1}$; the probe $r_t = M_t w_t$ follows
 $r_{t+1} = F_t r_t + b b^\top w_{t+1}$ and $\partial\mathcal{L}/\partial p_t = h\, w_{t+1}^\top \partial_p F_t\, r_t
-+ \tfrac12 h\, w_{t+1}^\top \partial_p (b b^\top)\, w_{t+1}$. The dynamics depend on $(\alpha, h)$ only through
-$\alpha h$, and the loss carries one more factor $h$.
++ \tfrac12 h\, w_{t+1}^\top \partial_p (b b^\top)\, w_{t+1}$. Under $\alpha \to \alpha c$, $h \to h/c$ the
+dynamics are the same up to a scaling of the state, and the loss is divided by $c$.
 """
 c = sp.Symbol("c", positive=True)
 
@@ -70,13 +71,18 @@ def rule_steps(rule):
                        f"The general adjoint's dL/d{p.name}_t under the rank-one adjoint is probe_gradient.",
                        general.subs(after), fast.subs(probe, simultaneous=True),
                        latex=rf"\partial\mathcal{{L}}/\partial\{p.name}_t")
+    e = rule_adjoint.state_scaling(rule)
+    D = sp.diag(*(c**x for x in e))
     scaled = {model.alpha: model.alpha * c, model.h: model.h / c}
-    yield Identity(f"{name}: scale", "Under alpha -> alpha c, h -> h / c the raw step is unchanged and the one-step "
-                   "loss is divided by c.",
-                   sp.Matrix([*rule_moments.raw_step(rule), c * rule_moments.one_step_loss(rule)]).subs(
-                       scaled, simultaneous=True),
-                   sp.Matrix([*rule_moments.raw_step(rule), rule_moments.one_step_loss(rule)]),
-                   latex=r"m'(\alpha c, h/c) = m'(\alpha, h),\quad c\,\mathcal{L}_i(\alpha c, h/c) = \mathcal{L}_i(\alpha, h)")
+    yield Identity(f"{name}: scale", f"Under alpha -> alpha c, h -> h / c the update maps D z to D z', D = "
+                   f"diag(c^{list(e)}) (1 at the loss iterate and the start), and the one-step loss is divided by c.",
+                   sp.Matrix([*(F.subs(scaled, simultaneous=True) * D - D * F), *(b.subs(scaled, simultaneous=True)
+                                                                                 - D * b),
+                              c * rule_moments.one_step_loss(rule).subs(scaled, simultaneous=True).subs(
+                                  {m: m * c ** (e[a] + e[bb]) for (a, bb), m in zip(pairs(rule), raw_symbols(rule))},
+                                  simultaneous=True)]),
+                   sp.Matrix([*sp.zeros(F.shape[0] * F.shape[1] + b.shape[0], 1), rule_moments.one_step_loss(rule)]),
+                   latex=r"F(\alpha c, h/c) D = D F,\ b(\alpha c, h/c) = D b,\ c\,\mathcal{L}_i(\alpha c, h/c, D M D) = \mathcal{L}_i")
     block = F[:2, :2]
     yield Identity(f"{name}: stability limit", "At alpha = stability_limit, det(F_2 + I) = 0: an eigenvalue -1.",
                    sp.simplify((block + sp.eye(2)).det().subs(model.alpha, rule_adjoint.stability_limit(rule))),

@@ -85,6 +85,34 @@ def probe_gradient(rule):
                  for p in HYPER)
 
 
+SCALE = sp.Symbol("c", positive=True)
+
+
+@functools.lru_cache(maxsize=None)
+def state_scaling(rule):
+    """Exponents e of the state's scaling under alpha -> alpha c, h -> h / c: with D = diag(c^e), the update of the
+    scaled problem maps D z to D z' (F(alpha c, h/c) D = D F and b(alpha c, h/c) = D b), the loss iterate and the
+    state's start (z(0) = k theta(0)) unscaled. Heavy ball: (0, 0) (its velocity is a displacement); QHM: (0, -1) (its
+    buffer averages gradients, h theta). So the greedy and lookahead schedules of the problem with curvatures h / c are
+    the original's with alpha c (the loss scales by 1 / c). ValueError if no exponents in {-1, 0, 1} do it."""
+    import itertools
+
+    F, b = affine_form(rule)
+    scaled = {model.alpha: model.alpha * SCALE, model.h: model.h / SCALE}
+    F_c, b_c = F.subs(scaled, simultaneous=True), b.subs(scaled, simultaneous=True)
+    fixed = {rule.state.index(rule.loss_at)} | {i for i, k in enumerate(rule.initial) if k}
+    free = [i for i in range(len(rule.state)) if i not in fixed]
+    for choice in itertools.product((0, -1, 1), repeat=len(free)):
+        e = [0] * len(rule.state)
+        for i, x in zip(free, choice):
+            e[i] = x
+        D = sp.diag(*(SCALE**x for x in e))
+        if (F_c * D - D * F).applyfunc(sp.simplify) == sp.zeros(*F.shape) and \
+                (b_c - D * b).applyfunc(sp.simplify) == sp.zeros(*b.shape):
+            return tuple(e)
+    raise ValueError(f"rule {rule.name}: no scaling of the state makes alpha -> alpha c, h -> h / c exact")
+
+
 @functools.lru_cache(maxsize=None)
 def stability_limit(rule):
     """The learning rate at which the mean dynamics of (theta, v) lose stability through an eigenvalue -1: the root in

@@ -14,11 +14,13 @@ raw moments, and the step is Theorem 2's:
 Either way alpha* = 0 where H_aa = 0 (every A(x) = sigma2 = 0: the optimum is reached).
 
 Large curvatures. The sums carry up to h^3 (H_aa = sum 1/2 h (2 alpha-coefficient)^2 ...), which overflows for
-h above about 1e100 and then gave alpha = 0. Every rule's dynamics depend on alpha and h only through alpha h, and
-its loss carries one more factor h (proofs/rules_adjoint.py checks both), so the greedy schedule of the problem
-with curvatures h / c is that of the original with alpha multiplied by c. With c a power of two near max h the
-scaling is exact in floating point (the same numbers wherever nothing overflowed) and the sums stay finite for
-every accepted problem (numeric/nqm/problem.py: magnitudes below 2^511).
+h above about 1e100 and then gave alpha = 0. Under alpha -> alpha c, h -> h / c every rule's dynamics are the same
+up to a scaling of its state by powers of c (none for heavy ball; QHM's gradient buffer scales as h), its loss
+iterate and start unscaled, and its loss is divided by c (proofs/rules_adjoint.py checks both), so the greedy
+schedule of the problem with curvatures h / c, run from the same start, is that of the original with alpha
+multiplied by c. With c a power of two near max h the scaling is exact in floating point (the same numbers wherever
+nothing overflowed) and the sums stay finite for every accepted problem (numeric/nqm/problem.py: magnitudes below
+2^511).
 """
 import numpy as np
 

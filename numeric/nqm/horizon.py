@@ -34,7 +34,8 @@ VALUE, D_ALPHA, D_MU, D_AA, D_AM, D_MM = range(6)
 
 class Jet:
     """A second-order Taylor jet in the two variables (alpha, mu): c[k] for the components above, each an
-    array broadcasting over batch axes. Supports + - * and integer powers (all the generated step uses)."""
+    array broadcasting over batch axes. Supports + - *, division by numbers and integer powers (all the generated
+    direction step and noise form use)."""
 
     __array_ufunc__ = None  # numpy arrays defer to Jet in mixed arithmetic (array * jet -> Jet.__rmul__)
 
@@ -86,6 +87,12 @@ class Jet:
         return Jet(c)
 
     __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        """Division by a number or an array (not by a jet: the generated code is polynomial in (alpha, mu))."""
+        if isinstance(other, Jet):
+            raise TypeError("Jet supports division by numbers and arrays only")
+        return Jet(self.c / np.asarray(other))
 
     def __pow__(self, k):
         if k != int(k) or k < 1:

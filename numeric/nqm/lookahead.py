@@ -96,8 +96,10 @@ def _pick(ctx, index):
 def limit(ctx, mu):
     """The stability limit of the stiffest coordinate at momentum mu (broadcasting against the batch shape)."""
     extra = ctx.extras[0] if ctx.extras else ()
-    per_coordinate = generated(ctx.rule, "stability_limit")(None, np.asarray(mu)[..., None], ctx.h, ctx.sigma2, *extra)
-    return np.min(per_coordinate, axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # no eigenvalue -1 at this mu: no limit (inf)
+        per_coordinate = generated(ctx.rule, "stability_limit")(None, np.asarray(mu)[..., None], ctx.h, ctx.sigma2,
+                                                                *extra)
+    return np.min(np.where(np.isnan(per_coordinate), np.inf, per_coordinate), axis=-1)
 
 
 def newton_direction(gradient, hessian):

@@ -26,12 +26,13 @@ def planned(opt, problem, schedule, K, deterministic=False):
     the curvatures h / c and the extras of the K steps ahead (Planning of numeric/nqm/lookahead.py), and c."""
     alpha, mu = np.asarray(schedule["alpha"], dtype=float), np.asarray(schedule["mu"], dtype=float)
     T = alpha.size
-    stats = opt.rollout(problem, alpha, mu)
+    c = float(curvature_scale(problem.h)[0])
+    scaled = problem._replace(h=problem.h / c)  # the planner's problem: the state as it sees it (greedy.py)
+    stats = opt.rollout(scaled, alpha * c, mu)
     raw = generated(opt.rule, "raw_moments")(*(stats[k][:-1] for k in opt.statistics()))
     planning = np.zeros_like(problem.sigma2) if deterministic else problem.sigma2
     extras = extras_at(opt.rule, opt.extras(problem, T + K - 1), T + K - 1)
-    c = float(curvature_scale(problem.h)[0])
-    return [Planning(opt.rule, problem.h / c, planning, tuple(r[t] for r in raw), tuple(extras[t:t + K]))
+    return [Planning(opt.rule, scaled.h, planning, tuple(r[t] for r in raw), tuple(extras[t:t + K]))
             for t in range(T)], c
 
 
