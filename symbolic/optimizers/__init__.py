@@ -24,6 +24,7 @@ REGISTRY = (
     "preconditioned",
     "minibatch",
     "averaged",
+    "qhm",
 )
 DEFAULT = "heavy-ball"
 
