@@ -20,6 +20,7 @@ FLOORS = {  # package prefix -> floor, bottom to top
     "shb.proofs": 3,
     "shb.experiments": 4,
     "shb.cli": 5,
+    "shb.api": 5,
 }
 SOURCE_FOLDER_NAMES = ("symbolic", "numeric", "proofs", "experiments", "commands")
 
