@@ -52,6 +52,7 @@ from collections import namedtuple
 import numpy as np
 
 from shb.ground.errors import InputError
+from shb.ground.progress import progress_if_long
 from shb.numeric.nqm import horizon as nqm_horizon
 from shb.numeric.nqm.greedy import curvature_scale, greedy_pair
 from shb.numeric.nqm.rules import extras_at, generated, initial_central, spec
@@ -78,6 +79,8 @@ ARMIJO = 1e-4
 EIGEN_FLOOR = 1e-10      # |eigenvalue| floored at EIGEN_FLOOR * the largest |eigenvalue| of the Hessian
 TIE = 1e-12              # L_K values this close (relative) count as equal; the first start wins
 SAME = 1e-7              # two minima are the same when alpha agrees to SAME relative and mu to SAME absolute
+
+SECONDS_PER_STEP = 4e-6  # per (step, lookahead step, coordinate): an order of magnitude, measured (the progress's)
 
 # What a plan is made from: the rule, the curvatures h (scaled), the planning noise sigma2 and the raw moments (each
 # (..., d)), and the extras of the K steps ahead (tuples, shared by the batch); K = len(extras).
@@ -371,7 +374,8 @@ def lookahead_batch(opt, problem, T, K, planning=None):
     step, to_raw = generated(rule, "step"), generated(rule, "raw_moments")
     stats = initial_central(rule, mean0, var0, h.shape)
     pairs, certificates, tracked = [], [], None
-    for t in range(T):
+    seconds = SECONDS_PER_STEP * T * K * h.size
+    for t in progress_if_long(range(T), T, "lookahead", seconds):
         ctx = Planning(rule, h_scaled, planning, to_raw(*stats), tuple(extras[t:t + K]))
         x, certificate, tracked = plan(ctx, tracked, grid=t % REGRID == 0, previous=pairs[-2] if t > 1 else None,
                                        greedy_mu=opt.entry.greedy_mu)

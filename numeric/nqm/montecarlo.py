@@ -16,6 +16,7 @@ size beyond rounding. Seeded with numpy's Generator.
 import numpy as np
 
 from shb.ground.errors import InputError
+from shb.ground.progress import progress_if_long
 from shb.numeric.nqm.rules import extras_at, generated, spec
 
 
@@ -81,7 +82,8 @@ def simulate(rule, problem, alpha, mu, runs, seed, extras, steps=None, chunk=Non
     rng = np.random.default_rng(seed)
     zero = np.zeros((len(steps), d))
     acc = {name: (0, zero, zero) for name in names}
-    for start in range(0, runs, chunk):
+    seconds = simulate_cost(d, T, runs, len(steps), len(names), n_draws)[1]
+    for start in progress_if_long(range(0, runs, chunk), -(-runs // chunk), "monte carlo", seconds, "chunks"):
         n = min(chunk, runs - start)
         part = {name: (np.empty((len(steps), d)), np.empty((len(steps), d))) for name in names}
         for t, state in enumerate(_runs(rule, problem, alpha, mu, n, rng, extras, n_draws)):

@@ -128,15 +128,14 @@ def lookahead(opt, problem, T, options):
 
 # What a lookahead costs: per step, Newton's jets from a few starts through K steps and, every REGRID steps, the
 # K-step loss on the grid of starts (GRID_F x GRID_MU points per coordinate, about 8 temporaries of that size);
-# seconds per (step, coordinate, lookahead step) (order of magnitude, measured).
-LOOKAHEAD_SECONDS_PER_STEP = 4e-6
+# seconds per (step, coordinate, lookahead step): nqm_lookahead.SECONDS_PER_STEP.
 LOOKAHEAD_GRID_ARRAYS = 16
 
 
 def lookahead_cost(opt, d, T, options):
     grid = nqm_lookahead.GRID_F.size * nqm_lookahead.GRID_MU.size
     return (rollout_bytes(d, T, statistics=len(statistics(opt.rule))) + LOOKAHEAD_GRID_ARRAYS * 8 * grid * d,
-            LOOKAHEAD_SECONDS_PER_STEP * T * d * options["horizon"])
+            nqm_lookahead.SECONDS_PER_STEP * T * d * options["horizon"])
 
 
 # The options of the fitted schedules: Adam's steps and learning rate (the paper's by default).

@@ -26,10 +26,15 @@ def averaged_step(state, gradient):
     return theta1, v1, (1 - gamma) * state[theta_avg] + gamma * theta1
 
 
+SMALLEST = 2.0 ** -511  # gamma^2 (in the moments of the average) stays a normal float
+
+
 def ema_extras(problem, T, gamma=DEFAULT_EMA_GAMMA):
-    """gamma_t = gamma for every step, 0 < gamma <= 1."""
-    if not 0 < float(gamma) <= 1:
-        raise InputError(f"option gamma (--gamma, the averaging weight) must lie in (0, 1], got {gamma!r}")
+    """gamma_t = gamma for every step, 2^-511 <= gamma <= 1 (the accepted range: the greedy step scales as 1/gamma,
+    and gamma^2 must not underflow)."""
+    if not SMALLEST <= float(gamma) <= 1:
+        raise InputError(f"option gamma (--gamma, the averaging weight) must lie in [2^-511, 1] (2^-511 is about "
+                         f"1.5e-154), got {gamma!r}")
     return {"gamma": np.full(T, float(gamma))}
 
 

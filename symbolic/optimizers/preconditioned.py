@@ -23,13 +23,18 @@ def preconditioned_step(state, gradient):
     return heavy_ball_step(state, gradient, p)
 
 
+SMALLEST, LARGEST = 2.0 ** -511, 2.0 ** 511  # p and p^2 (in the moments) stay normal floats
+
+
 def extras(problem, T, p=None):
-    """p: 1/h by default; else a number or one per coordinate, positive and finite."""
+    """p: 1/h by default; else a number or one per coordinate in [2^-511, 2^511) (the accepted range: the greedy step
+    scales as 1/p, and p^2 must not underflow)."""
     if p is None:
         return {"p": 1.0 / problem.h}
     value = np.asarray(p, dtype=float)
-    if value.shape not in ((), problem.h.shape) or not np.all(np.isfinite(value)) or not np.all(value > 0):
-        raise InputError(f"option p must be positive and finite, a number or shape {problem.h.shape}, got {p!r}")
+    if value.shape not in ((), problem.h.shape) or not np.all((value >= SMALLEST) & (value < LARGEST)):
+        raise InputError(f"option p (--precondition) must lie in [2^-511, 2^511) (about 1.5e-154 to 6.7e153), a number "
+                         f"or shape {problem.h.shape}, got {p!r}")
     return {"p": value}
 
 

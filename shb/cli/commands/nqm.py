@@ -94,13 +94,15 @@ def _json_arg(parser):
 
 def _check_size(args, n_bytes, seconds, what):
     """Refuse, before any work, what the machine cannot hold (or would take more than a day to compute)."""
-    from shb.ground import limits
+    from shb.ground import limits, progress
 
     if args.json:
         n_bytes += JSON_BYTES_PER_NUMBER * _output_numbers(args)
     if not args.ignore_limits:
         limits.check_memory(n_bytes, what)
         limits.check_time(seconds, what)
+    if seconds >= progress.LONG:  # say what is coming before it starts; its progress follows on stderr
+        print(f"shb: {what}: about {progress.duration(seconds)} of work (estimated)", file=sys.stderr, flush=True)
 
 
 def _finite(values, what, T):
