@@ -16,6 +16,7 @@ and horizon.py run them):
 import sympy as sp
 
 from shb.proofs.kernel import Identity
+from shb.proofs.rules_engine import symmetric
 from shb.symbolic import model, rule_adjoint, rule_moments
 from shb.symbolic.optimizers import RULES
 from shb.symbolic.rules import HYPER, pairs, raw_symbols
@@ -30,14 +31,6 @@ $r_{t+1} = F_t r_t + b b^\top w_{t+1}$ and $\partial\mathcal{L}/\partial p_t = h
 dynamics are the same up to a scaling of the state, and the loss is divided by $c$.
 """
 c = sp.Symbol("c", positive=True)
-
-
-def symmetric(rule, entries):
-    n = len(rule.state)
-    m = sp.zeros(n, n)
-    for (a, b), e in zip(pairs(rule), entries):
-        m[a, b] = m[b, a] = e
-    return m
 
 
 def _rank_one_adjoint(rule, w):
