@@ -25,6 +25,14 @@ def generated_code_check(root=None):
                  "stale: " + ", ".join(stale) if stale else "numeric/nqm/generated.py matches symbolic/")
 
 
+def subset(n, asked, examples):
+    """'the first 200 training examples', or 'all 150 training examples (the configuration asks for 200)' when the
+    split holds n < asked: an evaluation subset is the first min(asked, n) examples (numeric/networks/datasets.py)."""
+    if n < asked:
+        return f"all {n} {examples} (the configuration asks for {asked})"
+    return f"the first {asked} {examples}"
+
+
 def relative_difference(ours, paper):
     return (ours - paper) / abs(paper)
 
