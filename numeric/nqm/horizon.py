@@ -34,7 +34,8 @@ VALUE, D_ALPHA, D_MU, D_AA, D_AM, D_MM = range(6)
 
 class Jet:
     """A second-order Taylor jet in the two variables (alpha, mu): c[k] for the components above, each an
-    array broadcasting over batch axes. Supports + - * and integer powers (all the generated step uses)."""
+    array broadcasting over batch axes. Supports + - *, integer powers and division by a number or an array (all
+    the generated functions use)."""
 
     __array_ufunc__ = None  # numpy arrays defer to Jet in mixed arithmetic (array * jet -> Jet.__rmul__)
 
@@ -86,6 +87,12 @@ class Jet:
         return Jet(c)
 
     __rmul__ = __mul__
+
+    def __truediv__(self, other):
+        """Division by a number or an array (a rule's extra, e.g. the minibatch's noise sigma2 / B); not by a Jet."""
+        if isinstance(other, Jet):
+            raise TypeError("Jet supports division by numbers and arrays only, not by a Jet")
+        return Jet(self.c / np.asarray(other))
 
     def __pow__(self, k):
         if k != int(k) or k < 1:
