@@ -370,6 +370,7 @@ def exact_greedy_of_one_coordinate(h, T=2):
     return np.array([sgd_optimal_alpha(h, 1.0, sgd_min_A_after(1.0, 1.0, t)) for t in range(T)])
 
 
+@pytest.mark.slow
 def test_one_coordinate_needs_no_momentum_after_an_optimal_step():
     # Why mu_t = 0 in the reference above: for one coordinate, Theorem 2's (alpha*, mu*) (solved from Eq. 15
     # directly, symbolic/greedy.py) at the moments after Theorem 3's step has mu* = 0, and alpha* is Theorem 3's at

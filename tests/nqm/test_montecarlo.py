@@ -39,7 +39,7 @@ from shb.numeric.nqm import rules as nqm_rules
 from shb.numeric.nqm.montecarlo import _merge
 from shb.numeric.nqm.problem import make_problem
 from shb.symbolic import model
-from shb.symbolic.optimizers import RULES
+from shb.symbolic.optimizers import OPTIMIZERS, RULES
 from shb.symbolic.rules import HYPER, STOCHASTIC_MINIMUM
 
 from .reference import NAMES, entry, extras_of_step, problems, stable_scale
@@ -105,9 +105,10 @@ def test_exact_moments_match_monte_carlo_of_the_rules_own_update(name, data):
 
 
 def power_case(name):
-    """A fixed noisy 2-D problem with momentum, 20 steps, where every statistic is non-degenerate."""
+    """A fixed noisy 2-D problem with momentum, 20 steps, where every statistic is non-degenerate. The rule's
+    options at their defaults, but an integer one (a batch size: B normal draws per gradient) at 4, not 10."""
     problem = make_problem([1.0, 0.2], [1.0, 5.0], [3.0, -4.0], [0.5, 0.0])
-    opt = nqm_optimizers.get(name)
+    opt = nqm_optimizers.get(name, **{o.name: 4 for o in OPTIMIZERS[name].options if o.kind == "int"})
     return opt, problem, np.full(20, 0.4 * stable_scale(opt, problem, 20)), np.full(20, 0.6)
 
 
@@ -151,7 +152,7 @@ SLIPS = {  # a coefficient of the moment recurrence off by 3%, inside the rule's
 @pytest.mark.parametrize("slip", list(SLIPS))
 @pytest.mark.parametrize("name", NAMES)
 def test_power_a_generic_three_percent_slip_is_caught(power_samples, monkeypatch, name, slip):
-    opt = nqm_optimizers.get(name)
+    opt = power_case(name)[0]
     monkeypatch.setattr(nqm_rules, "gen", with_step(opt.rule, SLIPS[slip]))
     z = power_z(name, power_samples)
     assert z.max() > 2 * THRESHOLD, f"{name}, {slip}: max |z| = {z.max():.2f}"
@@ -312,11 +313,11 @@ def test_simulate_is_each_rules_own_update_on_the_same_draws(name, data):
 
 @pytest.mark.parametrize("name, d, T, runs, every_step", [
     ("heavy-ball", 1000, 5, 3000, False), ("heavy-ball", 1000, 400, 2, True), ("heavy-ball", 100_000, 3, 20, False),
-    ("polyak", 1000, 5, 3000, False), ("minibatch", 1000, 5, 3000, False)])
+    ("polyak", 1000, 5, 3000, False), ("minibatch", 1000, 5, 300, False)])
 def test_simulate_cost_bounds_what_simulate_allocates(name, d, T, runs, every_step):
     # The size check before work (`shb nqm montecarlo`) trusts it. Peak measured by tracemalloc (numpy reports its
     # buffers): a chunk of a million samples, moments at every step, a chunk of a few wide runs, a state of three
-    # variables (an average) and a minibatch of B = 10 draws per gradient. Catches an estimate below the peak (it
+    # variables (an average) and a minibatch of B = 10 draws per gradient (chunks of 100 runs: a million draws). Catches an estimate below the peak (it
     # was: six arrays of the chunk's size counted where the peak holds about eight) or far above it, and a wrong
     # power of the chunk, the steps reported, d, the state's size or the draws.
     problem = make_problem(np.linspace(0.1, 1.0, d), np.ones(d), np.ones(d), np.zeros(d))
