@@ -1,5 +1,5 @@
 """The `optimizers` figure's checks (experiments/figures/fig_optimizers.py) fail on a wrong input of the figure's size, and
-pass on the right one (the house pattern of tests/test_checks_fail.py).
+pass on the right one (the house pattern of tests/nqm/test_checks.py).
 
 Check kinds: Zhang et al. (2019)'s closed form for SGD's variance (on the paper preset, T = 250, every rule that is
 SGD at mu = 0); optimized <= greedy where greedy keeps the safeguard, and the safeguard itself; two rules derived

@@ -21,7 +21,7 @@ Newton works in (a, mu) with a = alpha / (1 - mu) for K > 1 (effective=True): th
 roughly constant a, curved in (alpha, mu), straight in (a, mu).
 
 Shapes: the moments and h, sigma2 broadcast over leading batch axes (..., d); alpha and mu broadcast against
-the batch shape (...) of the result. tests/test_nqm_lookahead.py checks L_K against K steps of the generated
+the batch shape (...) of the result. tests/nqm/test_lookahead.py checks L_K against K steps of the generated
 raw step and the jets against Autograd.
 """
 import numpy as np
