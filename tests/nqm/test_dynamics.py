@@ -183,7 +183,7 @@ def test_rollout_bytes_bounds_what_a_rollout_allocates(name, d, T, batch):
 
 def test_rollout_bytes_without_a_rule_is_heavy_balls():
     # Catches the default (five statistics, heavy ball's step) drifting from heavy ball's own estimate.
-    assert nqm_dynamics.step_temporaries("heavy_ball") == 12 < nqm_dynamics.step_temporaries("averaged")
+    assert nqm_dynamics.step_temporaries("heavy_ball") < nqm_dynamics.step_temporaries("averaged")
     for d, T, batch in ((7, 1, 1), (300, 40, 3)):
         assert nqm_dynamics.rollout_bytes(d, T, batch) == nqm_dynamics.rollout_bytes(d, T, batch, rule="heavy_ball")
 
