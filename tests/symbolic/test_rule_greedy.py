@@ -13,8 +13,12 @@ def test_greedy_kinds_and_the_reason_nesterov_is_not_joint():
     # Catches: a rule given a joint greedy step its one-step loss does not support (Nesterov's alpha^2 mu^2 term),
     # or one denied it.
     kinds = {rule.name: rule_greedy.greedy_step(rule).kind for rule in RULES}
-    assert kinds == {"heavy_ball": "joint", "nesterov": "alpha-given-mu", "preconditioned": "joint",
-                     "minibatch": "joint", "averaged": "joint"}
+    known = {"heavy_ball": "joint", "nesterov": "alpha-given-mu", "preconditioned": "joint", "minibatch": "joint",
+             "averaged": "joint"}
+    assert {name: kinds[name] for name in known} == known
+    for rule in RULES:  # any rule: joint exactly where the one-step loss is a quadratic in (alpha, mu)
+        total, in_alpha, _ = rule_greedy.degrees(rule)
+        assert kinds[rule.name] == ("joint" if total <= 2 else "alpha-given-mu") and in_alpha <= 2, rule.name
     assert rule_greedy.degrees(NESTEROV) == (4, 2, 2)
     assert sp.simplify(rule_greedy.cross_coefficient(NESTEROV) - model.h**3 * model.A_v / 2) == 0
     assert rule_greedy.cross_coefficient(HEAVY_BALL) == 0
