@@ -35,7 +35,7 @@ from shb.ground.errors import InputError
 from shb.ground.options import Option
 from shb.numeric.nqm import lookahead as nqm_lookahead
 from shb.numeric.nqm import schedules as nqm_schedules
-from shb.numeric.nqm.dynamics import rollout_bytes, statistics
+from shb.numeric.nqm.dynamics import rollout_bytes
 
 # The horizon T of every schedule (the front end's --steps).
 HORIZON = Option("steps", "int", minimum=1, metavar="T", help="the horizon T (a positive integer)")
@@ -57,7 +57,7 @@ class Schedule:
         checks them)."""
         if self.cost is not None:
             return self.cost(opt, d, T, options)
-        return rollout_bytes(d, T, statistics=len(statistics(opt.rule))), SECONDS_PER_STEP * T * d
+        return rollout_bytes(d, T, rule=opt.rule), SECONDS_PER_STEP * T * d
 
     def __post_init__(self):
         for attribute in ("name", "flag"):
@@ -116,7 +116,7 @@ FIT_START_ROLLOUTS = 1000
 
 
 def fit_cost(opt, d, T, options):
-    bytes_ = 3 * rollout_bytes(d, T, statistics=len(statistics(opt.rule)))
+    bytes_ = 3 * rollout_bytes(d, T, rule=opt.rule)
     return bytes_, SECONDS_PER_STEP * T * d * (2 * options["adam_steps"] + FIT_START_ROLLOUTS)
 
 
@@ -134,7 +134,7 @@ LOOKAHEAD_GRID_ARRAYS = 16
 
 def lookahead_cost(opt, d, T, options):
     grid = nqm_lookahead.GRID_F.size * nqm_lookahead.GRID_MU.size
-    return (rollout_bytes(d, T, statistics=len(statistics(opt.rule))) + LOOKAHEAD_GRID_ARRAYS * 8 * grid * d,
+    return (rollout_bytes(d, T, rule=opt.rule) + LOOKAHEAD_GRID_ARRAYS * 8 * grid * d,
             nqm_lookahead.SECONDS_PER_STEP * T * d * options["horizon"])
 
 
