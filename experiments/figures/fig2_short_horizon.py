@@ -13,8 +13,8 @@ from shb.experiments.common import generated_code_check, paper_row
 from shb.experiments.result import Result
 from shb.experiments.verified import check, relation, save_verified_figure
 from shb.numeric.nqm import checks as nqm_checks
-from shb.numeric.nqm import dynamics as nqm_dynamics
 from shb.numeric.nqm import fixed_decay as nqm_fixed_decay
+from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
 
 # ---- configuration ----------------------------------------------------------------------------
@@ -23,6 +23,7 @@ PAPER = dict(preset="paper", horizons=(30, 100, 300, 1000), tail=50, decay_to=0.
 QUICK = dict(PAPER, n_alpha=30, mc_runs=1000)
 TINY = dict(PAPER, horizons=(10, 30), tail=20, n_alpha=12, mc_runs=300)
 CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
+HEAVY_BALL = nqm_optimizers.get("heavy-ball")  # the paper's optimizer (Eqs. 1-2), on the rule engine
 # -----------------------------------------------------------------------------------------------
 
 
@@ -33,11 +34,11 @@ def sweep(problem, cfg):
     longest = max(cfg["horizons"])
     fixed = np.repeat(alphas[:, None], longest, axis=1)
     with np.errstate(over="ignore", invalid="ignore"):
-        curve = nqm_dynamics.rollout(problem, fixed, np.zeros_like(fixed))["loss"]
+        curve = HEAVY_BALL.rollout(problem, fixed, np.zeros_like(fixed))["loss"]
         for k in cfg["horizons"]:
             solid[k] = curve[:, k]
             schedule = nqm_fixed_decay.fixed_then_decay(alphas, k, cfg["tail"], cfg["decay_to"])
-            dashed[k] = nqm_dynamics.rollout(problem, schedule, np.zeros_like(schedule))["loss"][:, -1]
+            dashed[k] = HEAVY_BALL.rollout(problem, schedule, np.zeros_like(schedule))["loss"][:, -1]
     return alphas, solid, dashed
 
 
@@ -52,7 +53,7 @@ def run(out_dir, cfg, scale="quick"):
     best = {k: (argmin_alpha(alphas, solid[k]), argmin_alpha(alphas, dashed[k])) for k in cfg["horizons"]}
     k_mid = sorted(cfg["horizons"])[len(cfg["horizons"]) // 2]
     single = nqm_fixed_decay.fixed_then_decay(np.array([best[k_mid][1]]), k_mid, cfg["tail"], cfg["decay_to"])[0]
-    single_loss = nqm_dynamics.rollout(problem, single, np.zeros_like(single))["loss"][-1]
+    single_loss = HEAVY_BALL.rollout(problem, single, np.zeros_like(single))["loss"][-1]
     checks = [
         generated_code_check(),
         check("every solid minimiser is below its dashed minimiser", all(s < d for s, d in best.values()),
@@ -62,7 +63,7 @@ def run(out_dir, cfg, scale="quick"):
               f"range [{alphas[0]:.3g}, {alphas[-1]:.3g}]"),
         check("batched sweep equals a single rollout", np.isclose(single_loss, np.min(dashed[k_mid]), rtol=1e-12),
               f"k={k_mid}, alpha={best[k_mid][1]:.4g}: batched {np.min(dashed[k_mid]):.10g}, single {single_loss:.10g}"),
-        nqm_checks.montecarlo_agreement(problem, {"alpha": single, "mu": np.zeros_like(single)}, cfg["mc_runs"],
+        nqm_checks.montecarlo_agreement(HEAVY_BALL, problem, {"alpha": single, "mu": np.zeros_like(single)}, cfg["mc_runs"],
                                         (k_mid, len(single)), cfg["seed"]),
     ]
     data = {"alphas": alphas, "solid": {str(k): v for k, v in solid.items()},

@@ -15,7 +15,7 @@ from shb.experiments.common import generated_code_check, paper_row, registry_sch
 from shb.experiments.result import Result
 from shb.experiments.verified import check, save_verified_figure
 from shb.numeric.nqm import checks as nqm_checks
-from shb.numeric.nqm import dynamics as nqm_dynamics
+from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
 from shb.numeric.nqm import schedule_registry as nqm_schedule_registry
 
@@ -28,6 +28,7 @@ PAPER = dict(T=250, adam_steps={"paper": 500, "paper-deterministic": 500}, adam_
 QUICK = dict(PAPER, adam_steps={"paper": 500, "paper-deterministic": 100}, mc_runs=1000)
 TINY = dict(PAPER, T=30, adam_steps={"paper": 20, "paper-deterministic": 10}, mc_runs=300, mc_steps=(1, 10, 30), band=10)
 CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
+HEAVY_BALL = nqm_optimizers.get("heavy-ball")  # the paper's optimizer (Eqs. 1-2), on the rule engine
 PAPER_NUMBERS = {"paper": {"optimized": 4.25, "greedy": 63.86, "fixed": 42.19}}
 TOLERANCE = {"greedy": 0.02, "fixed": 0.03, "optimized": 0.10}
 COLORS = {"optimized": "tab:red", "greedy": "tab:blue", "fixed": "tab:green"}
@@ -49,8 +50,8 @@ def schedules(problem, preset, cfg):
 
 def band_losses(problem, schedule, band):
     """Summed loss of the `band` highest- and lowest-curvature coordinates at every step."""
-    stats = nqm_dynamics.rollout(problem, schedule["alpha"], schedule["mu"])
-    components = nqm_dynamics.loss_components(problem, stats)
+    stats = HEAVY_BALL.rollout(problem, schedule["alpha"], schedule["mu"])
+    components = HEAVY_BALL.loss_components(problem, stats)
     order = np.argsort(problem.h)
     return components[:, order[-band:]].sum(axis=1), components[:, order[:band]].sum(axis=1)
 
@@ -59,13 +60,13 @@ def figure_checks(problem, preset, runs, cfg):
     final = {name: float(s["loss"][-1]) for name, s in runs.items()}
     initial = float(runs["greedy"]["loss"][0])
     checks = [generated_code_check()]
-    checks.append(nqm_checks.greedy_is_one_step_minimiser(problem, runs["greedy"]))
-    checks.append(nqm_checks.montecarlo_agreement(problem, runs["optimized"], cfg["mc_runs"], cfg["mc_steps"], cfg["seed"]))
+    checks.append(nqm_checks.greedy_is_one_step_minimiser(HEAVY_BALL, problem, runs["greedy"]))
+    checks.append(nqm_checks.montecarlo_agreement(HEAVY_BALL, problem, runs["optimized"], cfg["mc_runs"], cfg["mc_steps"], cfg["seed"]))
     if preset == "paper":
         checks.append(check("optimized ends below greedy and fixed",
                             final["optimized"] < min(final["greedy"], final["fixed"]),
                             f"L(T): optimized {final['optimized']:.4g}, greedy {final['greedy']:.4g}, fixed {final['fixed']:.4g}"))
-        checks.append(nqm_checks.safeguard_holds(problem, runs["optimized"]))
+        checks.append(nqm_checks.safeguard_holds(HEAVY_BALL, problem, runs["optimized"]))
     else:
         checks.append(check("optimized does no better than greedy (= conjugate gradient)",
                             final["optimized"] >= final["greedy"] * (1 - 1e-6) - 1e-12 * initial,

@@ -20,6 +20,7 @@ from shb.experiments.result import Result
 from shb.experiments.verified import check, save_verified_figure
 from shb.numeric.nqm import checks as nqm_checks
 from shb.numeric.nqm import lookahead_checks as nqm_lookahead_checks
+from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
 from shb.numeric.nqm import schedule_registry as nqm_schedule_registry
 
@@ -33,6 +34,7 @@ QUICK = dict(PAPER, global_steps=(0, 1, 12, 60, 130, 249), mc_runs=1000)
 TINY = dict(PAPER, T=30, horizons=(1, 3, 6), adam_steps=100, global_steps=(0, 7, 29), mc=((6, False), (3, True)),
             mc_runs=300, mc_steps=(1, 10, 30))
 CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
+HEAVY_BALL = nqm_optimizers.get("heavy-ball")  # the paper's optimizer (Eqs. 1-2), on the rule engine
 # -----------------------------------------------------------------------------------------------
 MODES = {False: "stochastic", True: "deterministic"}
 SHARED = 0.5  # CPU seconds: a schedule that took less came from experiments/common.py's registry_schedule
@@ -55,7 +57,7 @@ def schedules(problem, cfg):
     for K in cfg["horizons"]:
         for deterministic in (False, True):
             t0 = time.process_time()
-            runs[K, deterministic] = lookahead(problem, cfg["T"], {"horizon": K, "deterministic": deterministic})
+            runs[K, deterministic] = lookahead(HEAVY_BALL, problem, cfg["T"], {"horizon": K, "deterministic": deterministic})
             seconds[K, deterministic] = time.process_time() - t0
     t0 = time.process_time()  # Figure 3a's schedule when it ran before in this process (shb reproduce)
     best = registry_schedule("optimized", problem, cfg["T"], {"adam_steps": cfg["adam_steps"], "adam_lr": cfg["adam_lr"]})
@@ -70,9 +72,9 @@ def minimum_checks(problem, runs, cfg):
     for (K, deterministic), run in runs.items():
         if K == 1:
             continue
-        gain, moves = nqm_lookahead_checks.perturbation_gain(problem, run, K, deterministic)
+        gain, moves = nqm_lookahead_checks.perturbation_gain(HEAVY_BALL, problem, run, K, deterministic)
         steps = [t for t in cfg["global_steps"] if t < cfg["T"]]
-        gap = nqm_lookahead_checks.global_gap(problem, run, K, steps, deterministic)
+        gap = nqm_lookahead_checks.global_gap(HEAVY_BALL, problem, run, K, steps, deterministic)
         name = f"K = {K} {MODES[deterministic]}"
         gains.append((name, float(gain.max())))
         gaps.append((name, float(gap.max())))
@@ -124,7 +126,7 @@ def learning_rate_checks(runs, best):
 
 def greedy_check(problem, runs, cfg):
     """K = 1 lookahead reproduces the greedy schedule of the registry (`shb nqm greedy`) to 1e-12, relative."""
-    greedy = nqm_schedule_registry.SCHEDULES["greedy"](problem, cfg["T"])
+    greedy = nqm_schedule_registry.SCHEDULES["greedy"](HEAVY_BALL, problem, cfg["T"])
     one = runs[1, False]
     worst = max(float(np.max(np.abs(one[k] - greedy[k]) / np.maximum(np.abs(greedy[k]), 1e-300)))
                 for k in ("alpha", "mu", "loss"))
@@ -137,7 +139,7 @@ def figure_checks(problem, runs, best, cfg):
     checks += minimum_checks(problem, runs, cfg)
     checks += learning_rate_checks(runs, best)
     for seed, (K, deterministic) in enumerate(cfg["mc"], start=cfg["seed"]):
-        c = nqm_checks.montecarlo_agreement(problem, runs[K, deterministic], cfg["mc_runs"], cfg["mc_steps"], seed)
+        c = nqm_checks.montecarlo_agreement(HEAVY_BALL, problem, runs[K, deterministic], cfg["mc_runs"], cfg["mc_steps"], seed)
         checks.append(dict(c, name=f"{c['name']}: K = {K} {MODES[deterministic]} lookahead"))
     return checks
 

@@ -192,32 +192,33 @@ def bench_nqm_grad(args):
     import numpy as np
     from autograd import value_and_grad
 
-    from shb.numeric.nqm import dynamics as nqm_dynamics
-
-    from shb.numeric.nqm import generated as nqm_generated
-
-    from shb.numeric.nqm import problem as nqm_problem
     from shb.ground.errors import InputError
+    from shb.numeric.nqm import generated as nqm_generated
+    from shb.numeric.nqm import optimizers as nqm_optimizers
+    from shb.numeric.nqm import problem as nqm_problem
+    from shb.numeric.nqm.dynamics import rollout_bytes
 
     if args.repeats < 1 or args.steps < 1:
         raise InputError(f"--repeats and --steps must be positive, got {args.repeats} and {args.steps}")
     problem = nqm_problem.preset("paper")
     d, T, taped_calls = problem.h.size, args.steps, 0 if args.no_taped else max(1, args.repeats // 5) + 1
-    check_size(args, nqm_dynamics.rollout_bytes(d, T) * (1 if args.no_taped else NQM_TAPED_MEMORY),
+    check_size(args, rollout_bytes(d, T, rule="heavy_ball") * (1 if args.no_taped else NQM_TAPED_MEMORY),
                T * d * (2 * (args.repeats + 1) * NQM_GRAD_SECONDS + taped_calls * NQM_TAPED_SECONDS),
                f"shb bench nqm-grad over {T} steps in {d} coordinates")
     rng = np.random.default_rng(0)
     alpha, mu = rng.uniform(0.01, 0.5, args.steps), rng.uniform(0.0, 0.9, args.steps)
 
+    heavy_ball = nqm_optimizers.get("heavy-ball")
+
     def taped(alpha, mu):
         zeros = anp.zeros(problem.h.shape)
         state = (problem.mean0, zeros, problem.var0, zeros, zeros)
         for t in range(args.steps):
-            state = nqm_generated.nqm_step(alpha[t], mu[t], problem.h, problem.sigma2, *state)
-        return anp.sum(nqm_generated.loss_component(problem.h, state[0], state[2]))
+            state = nqm_generated.heavy_ball_step(alpha[t], mu[t], problem.h, problem.sigma2, *state)
+        return anp.sum(nqm_generated.raw_loss_component(problem.h, state[0] ** 2 + state[2])[0])
 
-    adjoint = value_and_grad(lambda a, m: nqm_dynamics.final_loss(problem, a, m), (0, 1))
-    penalized = value_and_grad(lambda a, m: nqm_dynamics.final_loss(problem, a, m, 1e4), (0, 1))
+    adjoint = value_and_grad(lambda a, m: heavy_ball.final_loss(problem, a, m), (0, 1))
+    penalized = value_and_grad(lambda a, m: heavy_ball.final_loss(problem, a, m, 1e4), (0, 1))
     result = {"ms_per_value_and_grad": median_ms(lambda: adjoint(alpha, mu), 1, args.repeats),
               "ms_with_safeguard_penalty": median_ms(lambda: penalized(alpha, mu), 1, args.repeats),
               "d": int(problem.h.size), "T": args.steps, "repeats": args.repeats}
