@@ -16,7 +16,7 @@ floor) is reached as shb.<name>: `import shb` loads it on first use only.
 
 
 def __getattr__(name):
-    """The Python API (shb/api.py: problem, rule, rollout, loss, greedy, optimized, lookahead, network,
+    """The Python API (shb/api.py: problem, rule, rollout, loss, greedy, optimized, lookahead, networks, network,
     hypergradient, run, ...), loaded on first use: `import shb` itself loads nothing."""
     import importlib
 

@@ -13,7 +13,8 @@ The noisy quadratic model (Section 2):
 
 Networks and meta-optimization (Section 3):
 
-    network(name, input_shape, n_classes, **sizes)   a registered network (numeric/networks/)
+    networks()                                 the registered networks' names (numeric/networks/__init__.py)
+    network(name, input_shape, n_classes, **sizes)   the registered network `name` (its registry entry's constructor)
     hypergradient(net, log_hypers, theta, v, batches, meta_batch)   the exact forward-mode dJ/d(log alpha0, log beta)
 
 Experiments:
@@ -83,8 +84,16 @@ def lookahead(problem, T, K=1, deterministic=False, rule="heavy-ball", **options
     return _rule(rule, options).lookahead(problem, T, K, deterministic)
 
 
+def networks():
+    """The names of the registered networks ("mlp", "mlp-autograd", "cnn", ...: numeric/networks/__init__.py)."""
+    from shb.numeric import networks as registry
+
+    return list(registry.NETWORKS)
+
+
 def network(name, input_shape, n_classes, **sizes):
-    """The registered network `name` ("mlp", "cnn") for inputs of `input_shape` and `n_classes` classes."""
+    """The registered network `name` (one of `networks()`) for inputs of `input_shape` and `n_classes` classes, with
+    the network's own size keywords (the MLP's hidden_sizes, the CNN's filters and hidden)."""
     from shb.numeric import networks
 
     return networks.make(name, input_shape, n_classes, **sizes)
@@ -118,5 +127,5 @@ def run(name, out_dir, scale="quick", **options):
     return EXPERIMENTS[name].run(out_dir, scale, **options)
 
 
-NAMES = ("problem", "preset", "rule", "rules", "rollout", "loss", "greedy", "optimized", "lookahead", "network",
-         "hypergradient", "experiments", "run")
+NAMES = ("problem", "preset", "rule", "rules", "rollout", "loss", "greedy", "optimized", "lookahead", "networks",
+         "network", "hypergradient", "experiments", "run")
