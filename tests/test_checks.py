@@ -41,6 +41,16 @@ def test_greedy_minimiser_check_accepts_greedy_and_rejects_a_detuned_schedule(pr
     assert not nqm_checks.greedy_is_one_step_minimiser(problem, flipped)["passed"]
 
 
+def test_the_nqm_checks_fail_on_a_schedule_with_a_nan(problem):
+    # Catches the NaN pass (issue 26): the greedy check took max(0.0, gain) step by step, and Python's max keeps
+    # 0.0 when the gain is NaN, so a schedule whose one-step losses are NaN passed as "no improvement found".
+    greedy = nqm_schedules.greedy(problem, 30)
+    broken = dict(greedy, alpha=np.where(np.arange(30) == 7, np.nan, greedy["alpha"]))
+    result = nqm_checks.greedy_is_one_step_minimiser(problem, broken)
+    assert not result["passed"] and "not finite" in result["detail"]
+    assert not nqm_checks.safeguard_holds(problem, broken)["passed"]
+
+
 def test_safeguard_check(problem):
     T = 20
     gentle = {"alpha": np.full(T, 0.5), "mu": np.zeros(T)}

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from shb.ground.checks import check as _check
 from shb.numeric.nqm import dynamics as nqm_dynamics
 
 from shb.numeric.nqm import montecarlo as nqm_montecarlo
@@ -18,10 +19,6 @@ from shb.numeric.nqm.generated import one_step_loss, raw_moments
 
 # Relative and absolute perturbations of (alpha, mu) tried around each greedy step.
 PERTURBATIONS = [(1 + s * e, s * e) for e in (1e-3, 1e-1) for s in (-1, 1)]
-
-
-def _check(name, passed, detail):
-    return {"name": name, "passed": bool(passed), "detail": detail}
 
 
 def greedy_is_one_step_minimiser(problem, schedule):
@@ -34,21 +31,25 @@ def greedy_is_one_step_minimiser(problem, schedule):
         return np.sum(one_step_loss(a[:, None], m[:, None], problem.h, problem.sigma2, *raw), axis=-1)
 
     best = total(alpha, mu)
-    worst_gain = 0.0
-    for scale_alpha, shift_mu in PERTURBATIONS:
-        for a, m in ((alpha * scale_alpha, mu), (alpha, mu + shift_mu)):
-            gain = (best - total(a, m)) / np.maximum(best, 1e-300)  # > 0 would mean the perturbation is better
-            worst_gain = max(worst_gain, float(np.max(gain)))
+    gains = [(best - total(a, m)) / np.maximum(best, 1e-300)  # > 0 would mean the perturbation is better
+             for scale_alpha, shift_mu in PERTURBATIONS for a, m in ((alpha * scale_alpha, mu), (alpha, mu + shift_mu))]
+    worst_gain = max(0.0, float(np.max(gains)))  # a NaN among the gains fails the check through `values`
     return _check("each greedy step minimises the one-step loss", worst_gain <= 1e-10,
                   f"{len(alpha)} steps x {2 * len(PERTURBATIONS)} perturbations of alpha (x(1 +- 1e-3, 1e-1)) "
-                  f"and mu (+- 1e-3, 1e-1); largest relative improvement found {worst_gain:.1e} (must be <= 1e-10)")
+                  f"and mu (+- 1e-3, 1e-1); largest relative improvement found {worst_gain:.1e} (must be <= 1e-10)",
+                  values={"one-step losses": best, "gains": gains})
 
 
 def safeguard_holds(problem, schedule):
     """Every coordinate's loss component stays at or below its value at t = 0 (the paper's bound)."""
     ratio = float(nqm_dynamics.max_component_ratio(problem, schedule["alpha"], schedule["mu"]))
+    # max_component_ratio's running maximum (np.fmax) passes over NaN, so the schedule and its losses are compared
+    # too: a NaN among them fails the check.
+    with np.errstate(over="ignore", invalid="ignore"):
+        losses = nqm_dynamics.rollout(problem, schedule["alpha"], schedule["mu"])["loss"]
     return _check("no coordinate's loss rises above its initial value (safeguard)", ratio <= 1 + 1e-9,
-                  f"max over t, i of L_i(t) / L_i(0) = {ratio:.6f}")
+                  f"max over t, i of L_i(t) / L_i(0) = {ratio:.6f}",
+                  values={"max ratio": ratio, "alpha": schedule["alpha"], "mu": schedule["mu"], "L(t)": losses})
 
 
 def bonferroni_threshold(comparisons, family_alarm=1e-3):
@@ -90,4 +91,6 @@ def montecarlo_agreement(problem, schedule, runs, steps, seed, family_alarm=1e-3
     return _check("exact moments agree with Monte-Carlo", passed,
                   f"{runs} runs (seed {seed}) at steps {list(map(int, steps))}: {comparisons} z-scores of E[theta_i], "
                   f"V[theta_i], max |z| = {worst:.2f} {'<=' if worst <= threshold else '>'} {threshold:.2f} (Bonferroni, family-wise false alarm "
-                  f"{family_alarm:g}); {int((~random).sum())} deterministic entries, max relative gap {exact_gap:.1e}")
+                  f"{family_alarm:g}); {int((~random).sum())} deterministic entries, max relative gap {exact_gap:.1e}",
+                  values={"exact mean": mean, "exact variance": var, "sample mean": sample["mean_theta"],
+                          "sample variance": sample["var_theta"]})
