@@ -3,6 +3,7 @@ import datetime
 import os
 
 from shb.experiments.registry import CHAPTERS
+from shb.experiments.verified import grouped, stamp_text
 from shb.ground.io import atomic_write_text
 
 
@@ -32,11 +33,19 @@ def paper_table(rows):
     return "\n".join(lines)
 
 
-def checks_table(checks):
-    lines = ["| check | passed | detail |", "|---|---|---|"]
-    for c in checks:
+def stamp_line(checks, figure=None):
+    """The stamp `checks` earn (experiments/verified.py), as a line of the report."""
+    return (f"Stamp{f' of {figure}' if figure else ''}: **{stamp_text(checks)}** (evidence is counted; invariants "
+            "hold by construction and provenance records what computed the numbers: neither is counted).")
+
+
+def checks_table(checks, stamp=True):
+    """The checks, evidence first, each with its kind (docs/checks.md); with `stamp`, under the stamp they earn."""
+    groups = grouped(checks)
+    lines = ([stamp_line(checks), ""] if stamp else []) + ["| check | kind | passed | detail |", "|---|---|---|---|"]
+    for c in [c for kind in groups for c in groups[kind]]:
         detail = c["detail"].replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {c['name']} | {'PASS' if c['passed'] else '**FAIL**'} | {detail} |")
+        lines.append(f"| {c['name']} | {c['kind']} | {'PASS' if c['passed'] else '**FAIL**'} | {detail} |")
     return "\n".join(lines)
 
 
