@@ -1,4 +1,5 @@
-"""REPORT.md: every figure with its checks, and every number the paper states beside ours."""
+"""REPORT.md: every figure with its checks, every number the paper states beside ours, and every Monte-Carlo check's
+power."""
 import datetime
 import os
 
@@ -49,6 +50,36 @@ def checks_table(checks, stamp=True):
     return "\n".join(lines)
 
 
+POWER_BAR = 0.05  # issue 27: a Monte-Carlo check at quick scale should detect a 5% error in every mean and variance
+
+
+def power_section(sections):
+    """Every Monte-Carlo check's power (numeric/nqm/montecarlo_power.py): the smallest relative error in every mean
+    and in every variance it detects with probability 0.99, those above POWER_BAR flagged."""
+    rows = [(s.title, c) for s in sections for c in s.checks if "power" in c]
+    lines = ["## Monte-Carlo power", "",
+             "The smallest relative error in every mean and in every variance each Monte-Carlo check detects with "
+             f"probability 0.99 at its number of runs N (pooled over the coordinates of a step); above "
+             f"{POWER_BAR:.0%} it is flagged.", ""]
+    if not rows:
+        return "\n".join(lines + ["(no Monte-Carlo check at this selection)"])
+
+    def cell(e, flag=True):
+        if e is None or e == float("inf"):
+            return "none"
+        return f"{100 * e:.2g}%" + (" (**above 5%**)" if flag and e > POWER_BAR else "")
+
+    lines += ["| part | check | N | every mean | every variance | one entry's variance |", "|---|---|---|---|---|---|"]
+    lines += [f"| {title} | {c['name']} | {c['power']['runs']} | {cell(c['power']['mean_error'])} | "
+              f"{cell(c['power']['variance_error'])} | {cell(c['power']['entry_variance_error'], False)} |" for title, c in rows]
+    flagged = [c["name"] for _, c in rows if any(e is None or e > POWER_BAR for e in
+                                                  (c["power"]["mean_error"], c["power"]["variance_error"]))]
+    lines += ["", f"Above {POWER_BAR:.0%} in every mean or every variance: " + (", ".join(flagged) if flagged else
+              "none") + ". A single entry's variance is resolved more coarsely (last column): an error confined to "
+              "a few coordinates must be larger to be seen."]
+    return "\n".join(lines)
+
+
 LANES = {"main": "the neural-network experiments on the Dask workers, then the NQM parts not yet started",
          "beside": "the derivations, the proofs and the NQM figures, in a second process at a lower priority"}
 
@@ -84,6 +115,7 @@ def write_report(out_dir, scale, command, sections, elapsed):
     ]
     lines += timing_table(sections)
     lines += ["", "## Paper vs this toolkit", "", paper_table(rows) if rows else "(no numbers at this selection)", ""]
+    lines += [power_section(sections), ""]
     chapter = None
     for s in sections:
         if s.chapter is not None and s.chapter != chapter:  # a later chapter opens before its first section

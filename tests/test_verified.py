@@ -113,3 +113,18 @@ def test_unwritable_out_dir_is_a_one_line_error(tmp_path):
     assert run.returncode == 2 and "Traceback" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1 and "cannot be created below a file" in run.stderr
     assert not (blocker.parent / "sub").exists()
+
+
+def test_the_report_lists_every_monte_carlo_checks_power_and_flags_those_above_5_percent(tmp_path):
+    # Catches: a weak Monte-Carlo check (the 10% variance at N = 1000) passing without the report saying so.
+    from shb.experiments.result import Result
+
+    strong = dict(evidence("exact moments agree with Monte-Carlo", True),
+                  power={"runs": 1000, "mean_error": 0.001, "variance_error": 0.011, "entry_variance_error": 0.45})
+    weak = dict(evidence("exact moments agree with Monte-Carlo: weak", True),
+                power={"runs": 300, "mean_error": 0.02, "variance_error": 0.12, "entry_variance_error": None})
+    report.write_report(str(tmp_path), "quick", "shb reproduce", [Result("A", True, checks=[strong, weak])], 1.0)
+    text = (tmp_path / "REPORT.md").read_text()
+    assert "| A | exact moments agree with Monte-Carlo | 1000 | 0.1% | 1.1% | 45% |" in text
+    assert "| 300 | 2% | 12% (**above 5%**) | none |" in text
+    assert "Above 5% in every mean or every variance: exact moments agree with Monte-Carlo: weak." in text

@@ -160,5 +160,9 @@ def rule(opt, problem, schedule, runs, steps, seed, family_alarm=1e-3, **options
 
 
 def _check(result, runs, seed, steps):
-    return check(NAME, result["passed"], f"{runs} runs (seed {seed}) at steps {list(map(int, steps))}: "
-                 + result["detail"], values=result["values"])
+    """The check, with its power as numbers too ("power": runs and the three errors) for the report's table."""
+    c = check(NAME, result["passed"], f"{runs} runs (seed {seed}) at steps {list(map(int, steps))}: "
+              + result["detail"], values=result["values"])
+    c["power"] = {"runs": int(runs), **{key: result[key] for key in ("mean_error", "variance_error",
+                                                                     "entry_variance_error")}}
+    return c
