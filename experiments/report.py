@@ -1,8 +1,9 @@
-"""REPORT.md: every figure with its checks, every number the paper states beside ours, and every Monte-Carlo check's
-power."""
+"""REPORT.md: every figure with its checks, every number the paper states beside ours, every Monte-Carlo check's
+power, and every tuned setting with the outcome of its check at each value tried (experiments/sensitivity.py)."""
 import datetime
 import os
 
+from shb.experiments import sensitivity
 from shb.experiments.registry import CHAPTERS
 from shb.experiments.verified import grouped, stamp_text
 from shb.ground.io import atomic_write_text
@@ -115,7 +116,7 @@ def write_report(out_dir, scale, command, sections, elapsed):
     ]
     lines += timing_table(sections)
     lines += ["", "## Paper vs this toolkit", "", paper_table(rows) if rows else "(no numbers at this selection)", ""]
-    lines += [power_section(sections), ""]
+    lines += [power_section(sections), "", sensitivity.section(), ""]
     chapter = None
     for s in sections:
         if s.chapter is not None and s.chapter != chapter:  # a later chapter opens before its first section
