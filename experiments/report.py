@@ -71,10 +71,12 @@ def power_section(sections):
         return f"{100 * e:.2g}%" + (" (**above 5%**)" if flag and e > POWER_BAR else "")
 
     lines += ["| part | check | N | every mean | every variance | one entry's variance |", "|---|---|---|---|---|---|"]
-    lines += [f"| {title} | {c['name']} | {c['power']['runs']} | {cell(c['power']['mean_error'])} | "
-              f"{cell(c['power']['variance_error'])} | {cell(c['power']['entry_variance_error'], False)} |" for title, c in rows]
-    flagged = [c["name"] for _, c in rows if any(e is None or e > POWER_BAR for e in
-                                                  (c["power"]["mean_error"], c["power"]["variance_error"]))]
+    exact = "deterministic: compared to rounding"
+    lines += [f"| {title} | {c['name']} | {c['power']['runs']} | " + (f"{exact} | {exact} | {exact} |" if c["power"].get(
+        "deterministic") else f"{cell(c['power']['mean_error'])} | {cell(c['power']['variance_error'])} | "
+                             f"{cell(c['power']['entry_variance_error'], False)} |") for title, c in rows]
+    flagged = [f"{c['name']} ({title})" for title, c in rows if not c["power"].get("deterministic") and any(
+        e is None or e > POWER_BAR for e in (c["power"]["mean_error"], c["power"]["variance_error"]))]
     lines += ["", f"Above {POWER_BAR:.0%} in every mean or every variance: " + (", ".join(flagged) if flagged else
               "none") + ". A single entry's variance is resolved more coarsely (last column): an error confined to "
               "a few coordinates must be larger to be seen."]

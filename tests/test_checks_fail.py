@@ -154,8 +154,9 @@ def test_montecarlo_check_fails_a_deterministic_run_off_by_rounding_drift(monkey
 
     check = nqm_montecarlo_power.heavy_ball
     monkeypatch.setattr(nqm_montecarlo, "simulate", drifted(1.0))
-    right, _ = check(problem, schedule, 1000, steps, 0)
+    right, errors = check(problem, schedule, 1000, steps, 0)
     assert right["passed"] and "3000 deterministic entries" in right["detail"], right["detail"]
+    assert errors["deterministic"] and right["power"]["deterministic"]  # the report says "compared to rounding"
     assert "0 z-scores" in right["detail"] and "max |z| = 0.00" in right["detail"]  # no z-score, none reported
     assert f"<= {nqm_checks.bonferroni_threshold(1):.2f}" in right["detail"]  # the threshold of one test
     assert "every entry is deterministic" in right["detail"]

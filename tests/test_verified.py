@@ -123,8 +123,12 @@ def test_the_report_lists_every_monte_carlo_checks_power_and_flags_those_above_5
                   power={"runs": 1000, "mean_error": 0.001, "variance_error": 0.011, "entry_variance_error": 0.45})
     weak = dict(evidence("exact moments agree with Monte-Carlo: weak", True),
                 power={"runs": 300, "mean_error": 0.02, "variance_error": 0.12, "entry_variance_error": None})
-    report.write_report(str(tmp_path), "quick", "shb reproduce", [Result("A", True, checks=[strong, weak])], 1.0)
+    exact = dict(evidence("exact moments agree with Monte-Carlo: deterministic", True),
+                 power={"runs": 1000, "deterministic": True, "mean_error": None, "variance_error": None,
+                        "entry_variance_error": None})
+    report.write_report(str(tmp_path), "quick", "shb reproduce", [Result("A", True, checks=[strong, weak, exact])], 1.0)
     text = (tmp_path / "REPORT.md").read_text()
     assert "| A | exact moments agree with Monte-Carlo | 1000 | 0.1% | 1.1% | 45% |" in text
     assert "| 300 | 2% | 12% (**above 5%**) | none |" in text
-    assert "Above 5% in every mean or every variance: exact moments agree with Monte-Carlo: weak." in text
+    assert "| 1000 | deterministic: compared to rounding |" in text
+    assert "Above 5% in every mean or every variance: exact moments agree with Monte-Carlo: weak (A)." in text

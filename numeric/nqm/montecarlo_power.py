@@ -74,8 +74,9 @@ def variance_error(runs, m, threshold):
 
 def agreement(exact, sample, runs, family_alarm=1e-3):
     """The test on {variable: (mean, var)} arrays of shape (steps, d), exact and sampled: {"passed", "detail",
-    "values", "mean_error", "variance_error", "entry_variance_error"} (the errors are relative, detected with
-    probability POWER; inf when the check cannot resolve any)."""
+    "values", "deterministic", "mean_error", "variance_error", "entry_variance_error"} (the errors are relative,
+    detected with probability POWER; inf when no z-score resolves any; "deterministic": every entry has V = 0 and
+    is compared to rounding instead)."""
     per_entry, pooled_mean, pooled_var, amplitudes, sizes, gaps, spreads = [], [], [], [0.0], [0], [0.0], [0.0]
     for name, (mean, var) in exact.items():
         m_hat, s2 = sample[name]
@@ -117,7 +118,8 @@ def agreement(exact, sample, runs, family_alarm=1e-3):
               **{f"{kind} {name}": array for name in exact for kind, array in
                  (("exact mean", exact[name][0]), ("exact variance", exact[name][1]),
                   ("sample mean", sample[name][0]), ("sample variance", sample[name][1]))}}
-    return {"passed": passed and not nonfinite(values), "detail": detail, "values": values, **errors}
+    return {"passed": passed and not nonfinite(values), "detail": detail, "values": values,
+            "deterministic": deterministic > 0 and not entries, **errors}
 
 
 def _percent(e):
@@ -163,6 +165,6 @@ def _check(result, runs, seed, steps):
     """The check, with its power as numbers too ("power": runs and the three errors) for the report's table."""
     c = check(NAME, result["passed"], f"{runs} runs (seed {seed}) at steps {list(map(int, steps))}: "
               + result["detail"], values=result["values"])
-    c["power"] = {"runs": int(runs), **{key: result[key] for key in ("mean_error", "variance_error",
-                                                                     "entry_variance_error")}}
+    c["power"] = {"runs": int(runs), "deterministic": result["deterministic"],
+                  **{key: result[key] for key in ("mean_error", "variance_error", "entry_variance_error")}}
     return c
