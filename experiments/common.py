@@ -26,6 +26,14 @@ def generated_code_check(root=None):
                  kind=PROVENANCE, values=())
 
 
+def subset(n, asked, examples):
+    """'the first 200 training examples', or 'all 150 training examples (the configuration asks for 200)' when the
+    split holds n < asked: an evaluation subset is the first min(asked, n) examples (numeric/networks/datasets.py)."""
+    if n < asked:
+        return f"all {n} {examples} (the configuration asks for {asked})"
+    return f"the first {asked} {examples}"
+
+
 def relative_difference(ours, paper):
     return (ours - paper) / abs(paper)
 
@@ -41,21 +49,24 @@ def paper_row(quantity, paper, ours, command, tolerance=None, note=""):
     return row
 
 
-_schedules = {}  # (registry entry, T, options, problem's arrays) -> result: figures sharing a schedule compute it once
+_schedules = {}  # (registry entry, rule, T, options, problem's arrays) -> result: figures sharing a schedule compute it once
 
 
-def registry_schedule(name, problem, T, options=None):
-    """SCHEDULES[name](problem, T, options) (numeric/nqm/schedule_registry.py), computed once per process for the
-    same arguments: Figure 3a and the lookahead figure share the paper preset's optimized schedule (deterministic,
-    so the second figure gets the very same numbers). Callers must not modify the result."""
+def registry_schedule(name, problem, T, options=None, opt=None):
+    """SCHEDULES[name](opt, problem, T, options) (numeric/nqm/schedule_registry.py; opt: an update rule of
+    numeric/nqm/optimizers.py, heavy ball by default), computed once per process for the same arguments: Figure 3a
+    and the lookahead figure share the paper preset's optimized schedule (deterministic, so the second figure gets
+    the very same numbers). Callers must not modify the result."""
     import numpy as np
 
+    from shb.numeric.nqm import optimizers
     from shb.numeric.nqm.schedule_registry import SCHEDULES
 
+    opt = optimizers.get() if opt is None else opt
     schedule = SCHEDULES[name]
     options = schedule.resolve(options)
-    key = (schedule, T, tuple(sorted(options.items())),  # the entry itself: a replaced entry is not served
+    key = (schedule, opt.name, tuple(sorted(opt.options.items())), T, tuple(sorted(options.items())),
            tuple(np.asarray(getattr(problem, field), dtype=float).tobytes() for field in ("h", "sigma2", "mean0", "var0")))
     if key not in _schedules:
-        _schedules[key] = schedule(problem, T, options)
+        _schedules[key] = schedule(opt, problem, T, options)
     return _schedules[key]

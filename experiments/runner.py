@@ -24,8 +24,9 @@ session, units weighed by their cost where the work gives cost_left(). Ctrl-C or
 turns into a KeyboardInterrupt) cancels what is in flight and raises Interrupted, naming where the progress is
 saved: every finished unit is in it.
 
-`load_progress` is the one contract for saved progress: the state saved with this configuration, a fresh one
-when none is saved, a ProgressError when the file was made with another configuration or cannot be read.
+`load_progress` is the one contract for saved progress: the state saved with this configuration from these inputs
+(the data set's fingerprint), a fresh one when none is saved, a ProgressError in one line when the file was made
+with another configuration or from other data, cannot be read, or is wrong inside (its schema).
 """
 import contextlib
 import logging
@@ -34,8 +35,10 @@ import signal
 import time
 from collections import namedtuple
 
+from shb.ground import fingerprint, schema
 from shb.ground.blas import single_blas_thread
 from shb.ground.errors import InputError, Interrupted, ProgressError
+from shb.ground.limits import check_workers
 from shb.ground.progress import Progress
 
 Unit = namedtuple("Unit", ["key", "fn", "args", "urgent", "cost"], defaults=[False, 1.0])
@@ -115,6 +118,8 @@ def dask_client(scheduler=None, workers=0, required=False):
 
     Dask's nanny starts workers with one BLAS thread (OPENBLAS_NUM_THREADS=1 and friends), one process per core.
     """
+    if not scheduler:
+        check_workers(workers, "workers")
     if not scheduler and workers <= 1:
         yield None
         return
@@ -170,15 +175,41 @@ def _sigint_ignored():
         signal.signal(signal.SIGINT, previous)
 
 
-def load_progress(path, identity, fresh, read):
-    """The state saved at `path` if it was made with `identity` (the configuration), `fresh()` if none is saved.
+def load_progress(path, identity, fresh, read, inputs=None, validate=None):
+    """The state saved at `path` if it was made with `identity` (the configuration) from `inputs` (the fingerprint
+    of the data it reads, shb.ground.fingerprint), `fresh()` if none is saved; a ProgressError otherwise, in one
+    line naming what differs.
 
-    read(path) -> (identity saved with it, state), raising ProgressError if the file cannot be read.
+    read(path) -> (identity saved with it, state), raising ProgressError if the file cannot be read; the state
+    holds the fingerprint it was made from under "inputs" (progress saved before shb recorded it has none, and is
+    refused: which data made it cannot be told). Only what decides the numbers is compared: a data set read from
+    another directory with the same content resumes. validate(state) raises schema.Invalid (or ProgressError) where
+    the state is wrong inside; it is called after both comparisons, so a file made from other data says so.
     """
     if not os.path.exists(path):
         return fresh()
     saved, state = read(path)
     if saved != identity:
-        raise ProgressError(f"progress file {path} was made with a different configuration; "
+        raise ProgressError(f"progress file {path} was made with a different configuration "
+                            f"({fingerprint.summary(fingerprint.differences(saved, identity))}); "
                             "delete it or choose another --out")
+    if inputs is not None:
+        if not isinstance(state, dict) or not isinstance(state.get("inputs"), dict):
+            raise ProgressError(f"progress file {path} does not record which data it was made from (saved by an "
+                                "older shb), so it cannot be resumed safely; delete it to start over")
+        found = fingerprint.differences(state["inputs"], inputs, ignore=UNCOMPARED)
+        if found:
+            where = {name: record.get("data_dir") for name, record in (("saved", state["inputs"]), ("now", inputs))}
+            raise ProgressError(f"progress file {path} was made from other data ({fingerprint.summary(found)}; "
+                                f"read from {where['saved']}, now {where['now']}); delete it or choose another --out")
+    if validate is not None:
+        try:
+            validate(state)
+        except schema.Invalid as err:
+            raise ProgressError(f"progress file {path} is not valid inside: {err}; delete it to start over") from None
     return state
+
+
+# Recorded in a fingerprint, not compared: the same content read from elsewhere gives the same numbers (the name of a
+# data set shb does not recognize, 'IDX data in DIR', holds its directory).
+UNCOMPARED = ("data_dir", "dataset")

@@ -14,7 +14,7 @@ import sympy as sp
 
 from shb.proofs.kernel import Identity, Substitutes
 from shb.symbolic import dynamics, greedy, model, rule_moments
-from shb.symbolic.optimizers import AVERAGED, gamma
+from shb.symbolic.optimizers.averaged import RULE as AVERAGED, gamma
 from shb.symbolic.rules import nqm_gradient, raw_symbols
 
 THEOREM = "Rules: iterate averaging"

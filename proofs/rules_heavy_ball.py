@@ -1,27 +1,23 @@
 """Heavy ball through the update-rule engine is the paper's SGD with momentum, expression for expression.
 
 The engine (symbolic/rules.py, rule_moments.py, rule_greedy.py) derives everything from a rule's update;
-heavy ball is one rule (symbolic.optimizers.HEAVY_BALL). Checked here against the existing derivations
-that numeric/nqm/generated.py is printed from: the update (symbolic.model.update, Eqs. 1-2), Theorem 1
-(symbolic.dynamics.theorem1), the raw-moment step and its adjoint (symbolic.adjoint), Eq. 15 and the five
-sums of Theorem 2 (symbolic.greedy).
+heavy ball is one rule (symbolic/optimizers/heavy_ball.py). Checked here against the paper's statements derived
+from the model directly: the update (symbolic.model.update, Eqs. 1-2), Theorem 1 (symbolic.dynamics.theorem1),
+Eq. 15 and the five sums of Theorem 2 (symbolic.greedy). (The engine's raw moments and adjoints follow from its
+Theorem 1 for every rule: proofs/rules_engine.py, proofs/rules_adjoint.py.)
 """
 import sympy as sp
 
 from shb.proofs.kernel import Identity
-from shb.symbolic import adjoint, dynamics, greedy, model, rule_greedy, rule_moments
-from shb.symbolic.optimizers import HEAVY_BALL
+from shb.symbolic import dynamics, greedy, model, rule_greedy, rule_moments
+from shb.symbolic.optimizers.heavy_ball import RULE as HEAVY_BALL
 
 THEOREM = "Rules: heavy ball = Theorem 1"
 CITES = "Eqs. 1-2; Theorem 1; Eq. 15; Theorem 2; Appendix A.2"
 STATEMENT = r"""
 The generic engine applied to the rule $v' = \mu v - \alpha g(\theta)$, $\theta' = \theta + v'$ reproduces the
-update, Theorem 1, the raw-moment recurrence and its adjoint, Eq. 15 and Theorem 2's coordinate sums exactly.
+update, Theorem 1, Eq. 15 and Theorem 2's coordinate sums exactly.
 """
-
-
-def _done(exprs):
-    return sp.Matrix([sp.sympify(e).doit() for e in exprs])
 
 
 def steps():
@@ -37,14 +33,6 @@ def steps():
     yield Identity("statistics", "The engine's statistics are model.STATE and model.RAW.",
                    sp.Matrix(rule_moments.central_symbols(rule) + rule_moments.raw_symbols(rule)),
                    sp.Matrix(model.STATE + model.RAW), latex=r"\text{symbols agree}")
-    yield Identity("raw step", "The raw second-moment step is symbolic.adjoint.raw_step.",
-                   sp.Matrix(rule_moments.raw_step(rule)), _done(adjoint.raw_step()),
-                   latex=r"A(\theta'),\ A(v'),\ \mathbb{E}[\theta' v']")
-    previous, grad_alpha, grad_mu = adjoint.raw_step_vjp()
-    ours = rule_moments.raw_step_vjp(rule)
-    yield Identity("adjoint", "The generic transposed Jacobian is symbolic.adjoint.raw_step_vjp.",
-                   sp.Matrix([*ours[0], ours[1], ours[2]]), _done([*previous, grad_alpha, grad_mu]),
-                   latex=r"\bar m = (\partial f/\partial m)^\top \bar m'")
     yield Identity("Eq. 15", "The rule's one-step loss is Eq. 15.", rule_moments.one_step_loss(rule),
                    greedy.one_step_loss(), latex=r"\mathcal{L}_i(\alpha, \mu)")
     terms = dict(rule_greedy.greedy_step(rule).terms)

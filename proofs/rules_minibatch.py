@@ -13,7 +13,8 @@ import sympy as sp
 
 from shb.proofs.kernel import Identity, Substitutes
 from shb.symbolic import dynamics, greedy, model, rule_greedy, rule_moments
-from shb.symbolic.optimizers import MINIBATCH, B, heavy_ball_step, minibatch_noise_variance
+from shb.symbolic.optimizers.heavy_ball import heavy_ball_step
+from shb.symbolic.optimizers.minibatch import RULE as MINIBATCH, B, minibatch_noise_variance
 from shb.symbolic.rules import central_moment_table, expect, pairs
 
 THEOREM = "Rules: minibatch size"

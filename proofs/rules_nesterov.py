@@ -23,7 +23,8 @@ import sympy as sp
 
 from shb.proofs.kernel import Identity, Positive, Solves, Substitutes
 from shb.symbolic import greedy, model, rule_greedy, rule_moments
-from shb.symbolic.optimizers import HEAVY_BALL, NESTEROV
+from shb.symbolic.optimizers.heavy_ball import RULE as HEAVY_BALL
+from shb.symbolic.optimizers.nesterov import RULE as NESTEROV
 
 THEOREM = "Rules: Nesterov momentum"
 CITES = "Sutskever et al. 2013, Eqs. 3-4; Nesterov 1983; Bengio et al. 2013; Theorem 1 and Eq. 15 analogues"

@@ -14,7 +14,7 @@ import sympy as sp
 
 from shb.proofs.kernel import Identity, Substitutes
 from shb.symbolic import dynamics, model, rule_moments
-from shb.symbolic.optimizers import PRECONDITIONED, p
+from shb.symbolic.optimizers.preconditioned import RULE as PRECONDITIONED, p
 
 THEOREM = "Rules: preconditioning"
 CITES = "Section 2.1 (SGD in a preconditioned space); Section 2.2.4 (spherical case); Theorem 1"

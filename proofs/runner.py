@@ -3,10 +3,11 @@ import importlib
 
 from shb.proofs.kernel import Result
 
-MODULES = (
+# The paper's theorems and claims, and the engine's derivations for every rule, in report order; then one module per
+# update rule of the registry, found by the naming convention proofs/rules_<its module in symbolic/optimizers/>.py.
+GENERAL = (
     "shb.proofs.nqm",
     "shb.proofs.theorem1",
-    "shb.proofs.adjoint",
     "shb.proofs.theorem2",
     "shb.proofs.convexity",
     "shb.proofs.theorem3",
@@ -14,17 +15,25 @@ MODULES = (
     "shb.proofs.spherical",
     "shb.proofs.deterministic",
     "shb.proofs.rules_engine",
-    "shb.proofs.rules_heavy_ball",
-    "shb.proofs.rules_nesterov",
-    "shb.proofs.rules_preconditioned",
-    "shb.proofs.rules_minibatch",
-    "shb.proofs.rules_averaged",
+    "shb.proofs.rules_adjoint",
 )
+
+
+def rule_modules():
+    """The proof module of each rule of the registry, by the naming convention (ModuleNotFoundError names a rule
+    without one: every rule has its proofs)."""
+    from shb.symbolic.optimizers import REGISTRY
+
+    return tuple(f"shb.proofs.rules_{name}" for name in REGISTRY)
+
+
+def module_names():
+    return GENERAL + rule_modules()
 
 
 def modules():
     """The proof modules in report order; each has THEOREM, CITES, STATEMENT and steps()."""
-    return [importlib.import_module(name) for name in MODULES]
+    return [importlib.import_module(name) for name in module_names()]
 
 
 def run_module(module, on_result=None):

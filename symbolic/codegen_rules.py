@@ -1,6 +1,7 @@
-"""`shb derive` for the update rules: numeric/nqm/generated_rules.py and docs/derivations_rules.md.
+"""`shb derive` for the update rules: their functions in numeric/nqm/generated.py, and docs/derivations_rules.md.
 
-For each rule of symbolic/optimizers.py, from its update alone (symbolic/rule_moments.py, rule_greedy.py):
+For each rule of the registry (symbolic/optimizers/), from its update alone (symbolic/rule_moments.py,
+rule_adjoint.py, rule_greedy.py):
 
     <rule>_update          the stochastic update itself, with the sampled stochastic minimum c (simulation)
     <rule>_step            its Theorem 1: means and covariances one step forward
@@ -9,25 +10,26 @@ For each rule of symbolic/optimizers.py, from its update alone (symbolic/rule_mo
     <rule>_raw_step_vjp    the adjoint of <rule>_raw_step, with the per-coordinate dL/dalpha_t, dL/dmu_t
     <rule>_one_step_loss   Eq. 15 for the rule
     <rule>_greedy_sums     the coordinate sums of its greedy step (five, or two at a given mu)
+    <rule>_direction_step  the rank-one adjoint's direction one step back, w_t = F_t^T w_{t+1}
+    <rule>_noise_form      w^T N w, the noise's share of the loss along a direction
+    <rule>_probe           the rank-one adjoint's forward pass: per-coordinate dL/dalpha_t, dL/dmu_t and the
+                           probe r_t = M_t w_t one step forward
+    <rule>_stability_limit the learning rate at which the mean dynamics reach an eigenvalue -1 (the lookahead's grid)
 
 and RULES, the metadata the numeric side reads (state names, initial multiples of theta_0, extras, the loss
-iterate, the greedy kind, the extra that counts noise draws, the order of the second moments). The solution from the sums is Theorem 2's,
-shared by every rule (nqm_generated.greedy_solution / greedy_sgd_solution). Same printer, common
-subexpressions and source hash as symbolic/codegen.py; heavy ball is generated here again through the
-generic engine (the committed numeric/nqm/generated.py stays as it was; proofs/rules_heavy_ball.py checks
-the two derivations agree).
+iterate, the greedy kind, the extra that counts noise draws, the order of the second moments). The solution
+from the sums is Theorem 2's, shared by every rule (greedy_solution / greedy_sgd_solution, symbolic/codegen.py).
 """
 import textwrap
 
 import sympy as sp
 
-from shb.symbolic import codegen, model, rule_greedy, rule_moments
+from shb.symbolic import model, rule_adjoint, rule_greedy, rule_moments
 from shb.symbolic.optimizers import RULES
+from shb.symbolic.printer import Function, latex_names as _latex_names, nested
 from shb.symbolic.rules import HYPER, STOCHASTIC_MINIMUM, raw_symbols
 
-GENERATED_MODULE = "numeric/nqm/generated_rules.py"
 DERIVATIONS_DOC = "docs/derivations_rules.md"
-Function = codegen.Function
 
 
 def _hyper_args(rule):
@@ -53,7 +55,7 @@ def rule_functions(rule):
                  central, [(s.name, e) for s, e in rule_moments.raw_from_central(rule).items()],
                  source="Appendix A.2, symbolic.rule_moments.raw_from_central"),
         Function(f"{n}_raw_step", "One step of the raw second moments.",
-                 _hyper_args(rule) + raw, list(zip([s.name for s in raw], rule_moments.raw_step(rule))),
+                 _hyper_args(rule) + raw, [(s.name, nested(e)) for s, e in zip(raw, rule_moments.raw_step(rule))],
                  source=f"{cites}, symbolic.rule_moments.raw_step"),
         Function(f"{n}_raw_step_vjp",
                  f"Reverse-mode adjoint of {n}_raw_step: given adj_* = dL/d(next raw moments), return dL/d(raw\n"
@@ -69,6 +71,26 @@ def rule_functions(rule):
                  (*rule_greedy.given(rule), model.h, model.sigma2, *rule.extras) + raw,
                  [(s.name, e) for s, e in greedy.terms], sum_last_axis=True,
                  source="Theorem 2 for the rule, symbolic.rule_greedy.greedy_step"),
+        *rank_one_functions(rule),
+    ]
+
+
+def rank_one_functions(rule):
+    """The rank-one adjoint's functions of one rule (symbolic/rule_adjoint.py)."""
+    n, w, r = rule.name, rule_adjoint.direction_symbols(rule), rule_adjoint.probe_symbols(rule)
+    source = "the rank-one adjoint, symbolic.rule_adjoint"
+    names = [s.name for s in rule.state]
+    return [
+        Function(f"{n}_direction_step", "The direction one step back, w_t = F_t^T w_{t+1} (w_T: the loss iterate).",
+                 _hyper_args(rule) + w, list(zip(names, rule_adjoint.direction_step(rule))), source=source),
+        Function(f"{n}_noise_form", "w^T N w at w = w_{t+1}: the share of step t's gradient noise in the loss.",
+                 _hyper_args(rule) + w, [("noise", rule_adjoint.noise_form(rule))], source=source),
+        Function(f"{n}_probe", "The forward pass at step t: the per-coordinate dL/dalpha_t and dL/dmu_t, and the probe\n"
+                 "r_t = M_t w_t one step forward, r_{t+1} = F_t r_t + N_t w_{t+1}, from w_{t+1} and r_t.",
+                 _hyper_args(rule) + w + r, list(zip(("grad_alpha", "grad_mu"), rule_adjoint.probe_gradient(rule)))
+                 + list(zip([f"r_{x}" for x in names], rule_adjoint.probe_step(rule))), source=source),
+        Function(f"{n}_stability_limit", "The learning rate at which the mean dynamics of (theta, v) reach an eigenvalue -1.",
+                 _hyper_args(rule), [("alpha", rule_adjoint.stability_limit(rule))], source=source),
     ]
 
 
@@ -93,27 +115,6 @@ def metadata():
             "pairs": tuple(rule_moments.pairs(rule)),
         }
     return out
-
-
-def generate_module():
-    funcs = functions()
-    printer = codegen._printer()
-    bodies = [codegen._render_function(f, printer) for f in funcs]
-    imports = sorted(name for names in printer.module_imports.values() for name in names)
-    lines = ["RULES = {"] + [f"    {name!r}: {meta!r}," for name, meta in metadata().items()] + ["}"]
-    header = [
-        "# GENERATED by `shb derive` from symbolic/ (rules.py, optimizers.py, rule_moments.py, rule_greedy.py).",
-        "# DO NOT EDIT: change the derivations and run `shb derive`; `shb derive --check` guards this file.",
-        f"# sympy {sp.__version__}; source-hash sha256:{codegen.source_hash(funcs)}",
-        '"""Generated NQM formulas for every update rule (issue 16): the stochastic update, the moment',
-        "recurrences, their adjoint, the one-step loss and the greedy sums. Elementwise over coordinates;",
-        "broadcasts over leading batch axes; *_sums reduce the last (coordinate) axis. Uses autograd.numpy.",
-        '"""',
-        "import autograd.numpy as np",
-    ]
-    if imports:
-        header.append(f"from autograd.numpy import {', '.join(imports)}")
-    return "\n".join(header) + "\n\n" + "\n".join(lines) + "\n\n\n" + "\n\n\n".join(bodies) + "\n"
 
 
 def _names(rule, prime=""):
@@ -152,7 +153,7 @@ def rule_document(rule):
     out += [_eq(primed[m], e, names) for m, e in zip(raw_symbols(rule), rule_moments.raw_step(rule))]
     out += ["", "One-step loss (Eq. 15 for the rule):", "", _eq(r"\mathcal{L}_i", rule_moments.one_step_loss(rule), names),
             "", greedy.note, ""]
-    latex = codegen._latex_names()
+    latex = _latex_names()
     out += [_eq(latex[s] + r"^{(i)}", e, names) for s, e in greedy.terms]
     return out + [""]
 
@@ -162,16 +163,20 @@ def generate_document():
         "<!-- GENERATED by `shb derive` from symbolic/. Do not edit. -->",
         "# Derivations for other update rules on the noisy quadratic model",
         "",
-        "Each rule is its stochastic update written once in SymPy (`symbolic/optimizers.py`); every expression",
+        "Each rule is its stochastic update written once in SymPy (its module in `symbolic/optimizers/`); every expression",
         "below is derived from it by the expectation operator of `symbolic/rules.py` and printed as numpy code",
-        "into `numeric/nqm/generated_rules.py`. Primes mark the next step; $\\xi \\sim N(0, 1)$ is independent",
+        "into `numeric/nqm/generated.py`. Primes mark the next step; $\\xi \\sim N(0, 1)$ is independent",
         "of the state, and the stochastic gradient at $x$ is $h(x - c)$ with $c = \\sqrt{n}\\,\\xi$, $n$ the noise variance.",
+        "",
+        "Gradients of a $T$-step loss (the rank-one adjoint, `symbolic/rule_adjoint.py`). With the update affine,",
+        "$z' = F z + b\\,\\xi$, the raw second moment $M = \\mathbb{E}[z z^\\top]$ follows $M' = F M F^\\top + N$, $N = b b^\\top$,",
+        "and the loss $\\tfrac12 h\\, e^\\top M_T e$ ($e$: the loss iterate) has the adjoint $\\tfrac12 h\\, w_t w_t^\\top$ at",
+        "every step, $w_T = e$, $w_t = F_t^\\top w_{t+1}$. The probe $r_t = M_t w_t$ follows $r_{t+1} = F_t r_t + N_t w_{t+1}$,",
+        "$L = \\tfrac12 h\\, r_T[e]$, and $\\partial L/\\partial p_t = h\\, w_{t+1}^\\top (\\partial_p F_t)\\, r_t",
+        "+ \\tfrac12 h\\, w_{t+1}^\\top (\\partial_p N_t)\\, w_{t+1}$ for $p \\in \\{\\alpha, \\mu\\}$. With the safeguard's penalty the",
+        "general adjoint (the transposed Jacobian of the raw step) is used instead.",
         "",
     ]
     for rule in RULES:
         out += rule_document(rule)
     return "\n".join(out)
-
-
-def outputs():
-    return {GENERATED_MODULE: generate_module(), DERIVATIONS_DOC: generate_document()}

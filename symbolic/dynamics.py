@@ -24,13 +24,14 @@ def theorem1():
     }
 
 
-def sgd_theorem1():
-    """The same dynamics without momentum (mu = 0, v = 0): (E[theta'], V[theta'])."""
-    stats = theorem1()
-    no_momentum = {model.mu: 0, model.mean_v: 0, model.var_v: 0, model.cov_theta_v: 0}
-    return {k: sp.expand(stats[k].subs(no_momentum)) for k in ("mean_theta", "var_theta")}
-
-
 def excess_loss_component(mean_theta=model.mean_theta, var_theta=model.var_theta):
     """Eq. 6 without its constant: 1/2 h (E[theta]^2 + V[theta])."""
     return model.h * (mean_theta**2 + var_theta) / 2
+
+
+def raw_loss_component():
+    """(1/2 h A(theta), its derivative in A(theta)): Eq. 6 with V[theta] = A(theta) - E[theta]^2."""
+    loss = sp.expand(excess_loss_component().subs(model.var_theta, model.A_theta - model.mean_theta**2))
+    if loss.has(model.mean_theta):
+        raise ValueError(f"the excess loss is not a function of A(theta) alone: {loss}")
+    return loss, sp.diff(loss, model.A_theta)

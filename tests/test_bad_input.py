@@ -58,6 +58,28 @@ def idx_dir(labels=None, truncate=False, extra_images=0):
     return write
 
 
+def idx_pair(n_train=60, n_test=20, train_shape=(4, 5), test_shape=(4, 5), classes=3, test_label=None):
+    """A writer of a synthetic IDX data set whose splits may differ in image shape, be small, have one class, or hold
+    a test label `test_label` that no training example has."""
+    def write(directory):
+        write_synthetic_split(directory, "train", n=n_train, shape=train_shape, n_classes=classes, seed=0, gz=False)
+        _, y = write_synthetic_split(directory, "test", n=n_test, shape=test_shape, n_classes=classes, seed=1,
+                                     gz=False)
+        if test_label is not None:
+            labels = np.where(np.arange(n_test) == 3, test_label, y)
+            write_idx(os.path.join(directory, "t10k-labels-idx1-ubyte"), labels)
+    return write
+
+
+def symlink(target):
+    """A writer of a symbolic link to `target` (itself, for a loop)."""
+    return lambda path: os.symlink(os.path.basename(path) if target is None else target, path)
+
+
+LONG = "a" * 300  # longer than a file name may be (255 bytes on Linux)
+DEEP = "[" * 2000 + "]" * 2000
+
+
 def cifar_dir(bad_label):
     def write(directory):
         os.makedirs(directory)
@@ -146,8 +168,13 @@ CASES = [
      {"P.json": problem(h=[1e150, 1.0], mean0=[1e150, 1.0])}, 1, ["greedy", "not finite"]),
     ("unknown optimizer", ["nqm", "greedy", "--preset", "paper", "--steps", "3", "--optimizer", "adam"], {}, 2,
      ["'adam'", "nesterov"]),
-    ("greedy not derived", ["nqm", "greedy", "--preset", "paper", "--steps", "3", "--optimizer", "nesterov"], {}, 2,
-     ["greedy", "not derived", "nesterov"]),
+    ("empty optimizer", ["nqm", "greedy", "--preset", "paper", "--steps", "3", "--optimizer", ""], {}, 2,
+     ["unknown optimizer ''", "heavy-ball"]),
+    ("empty optimizer, montecarlo", ["nqm", "montecarlo", "--problem", "P.json", "--schedule", "S.json", "--runs", "10",
+                                     "--optimizer", ""], {"P.json": problem(), "S.json": json.dumps(GOOD_SCHEDULE)}, 2,
+     ["unknown optimizer ''"]),
+    ("greedy at a tiny curvature", ["nqm", "greedy", "--problem", "P.json", "--steps", "2", "--json"],
+     {"P.json": problem(h=[1e-200, 1e-200])}, 1, ["greedy", "not finite"]),  # alpha = 1/2h: its square overflows
     ("option of another optimizer", ["nqm", "fixed", "--preset", "paper", "--steps", "3", "--optimizer", "nesterov",
                                      "--batch-size", "4"], {}, 2, ["--batch-size", "minibatch", "nesterov"]),
     ("heavy ball with an option", ["nqm", "dynamics", "--problem", "P.json", "--schedule", "S.json", "--gamma", "0.5"],
@@ -158,7 +185,7 @@ CASES = [
                                "--batch-size", "2.5"], {}, 2, ["--batch-size", "'2.5'"]),
     ("gamma above one", ["nqm", "montecarlo", "--problem", "P.json", "--schedule", "S.json", "--runs", "10",
                          "--optimizer", "ema", "--gamma", "1.5"],
-     {"P.json": problem(), "S.json": json.dumps(GOOD_SCHEDULE)}, 2, ["gamma", "1.5", "(0, 1]"]),
+     {"P.json": problem(), "S.json": json.dumps(GOOD_SCHEDULE)}, 2, ["gamma", "1.5", "[2^-511, 1]"]),
     ("negative preconditioner", ["nqm", "greedy-sgd", "--preset", "paper", "--steps", "3", "--optimizer",
                                  "preconditioned", "--precondition", "-1"], {}, 2, ["--precondition", "'-1'"]),
     ("rule dynamics too long", ["nqm", "dynamics", "--problem", "P.json", "--schedule", "S.json", "--json",
@@ -193,6 +220,51 @@ CASES = [
     ("report below a file", ["prove", "--report", "F/proofs.md"], {"F": "x"}, 2, ["--report", "names a file"]),
     ("negative workers", ["offline", "--scale", "tiny", "--workers", "-1", "--out", "o"], {}, 2, ["--workers", "-1"]),
     ("bench repeats", ["bench", "nqm-grad", "--repeats", "0"], {}, 2, ["--repeats"]),
+    # JSON inputs: nesting is limited (the parser would recurse into a RecursionError), a key may appear once
+    ("problem nested 2000 deep", ["nqm", "greedy", "--problem", "P.json", "--steps", "3"], {"P.json": DEEP}, 2,
+     ["P.json", "nested more than 64 levels", "column 65"]),
+    ("schedule nested 2000 deep", ["nqm", "dynamics", "--problem", "P.json", "--schedule", "S.json"],
+     {"P.json": problem(), "S.json": '{"alpha": ' + DEEP + ', "mu": [0.0]}'}, 2, ["S.json", "nested more than 64"]),
+    ("duplicate problem key", ["nqm", "greedy", "--problem", "P.json", "--steps", "3"],
+     {"P.json": problem()[:-1] + ', "h": [5.0, 5.0]}'}, 2, ["P.json", "key 'h' appears twice"]),
+    ("duplicate schedule key", ["nqm", "dynamics", "--problem", "P.json", "--schedule", "S.json"],
+     {"P.json": problem(), "S.json": '{"alpha": [0.1], "mu": [0.0], "mu": [0.5]}'}, 2, ["key 'mu' appears twice"]),
+    # bounds and paths proven before any work
+    ("a million workers", ["offline", "--scale", "tiny", "--workers", "1000000", "--out", "o"], {}, 2,
+     ["--workers", "1000000", "per core"]),
+    ("out is a symlink loop", ["figure", "fig1", "--scale", "tiny", "--out", "L"], {"L": symlink(None)}, 2,
+     ["--out", "symbolic link loop"]),
+    ("out is a dangling link", ["figure", "fig1", "--scale", "tiny", "--out", "L"], {"L": symlink("nowhere")}, 2,
+     ["--out", "dangling symbolic link", "nowhere"]),
+    ("out below a dangling link", ["offline", "--scale", "tiny", "--data-dir", "D", "--out", "L/sub"],
+     {"D": idx_dir(), "L": symlink("nowhere")}, 2, ["--out", "dangling symbolic link"]),
+    ("out name too long", ["figure", "fig1", "--scale", "tiny", "--out", f"sub/{LONG}"], {}, 2,
+     ["--out cannot be written", LONG]),
+    ("empty out", ["online", "--scale", "tiny", "--out", ""], {}, 2, ["--out is empty"]),
+    ("empty report", ["prove", "--report", ""], {}, 2, ["--report is empty"]),
+    ("report is a symlink loop", ["prove", "--report", "L"], {"L": symlink(None)}, 2,
+     ["--report", "symbolic link loop"]),
+    ("report name too long", ["prove", "--report", f"sub/{LONG}.md"], {}, 2, ["--report cannot be written", LONG]),
+    ("report names a directory", ["prove", "--report", "sub/"], {}, 2, ["--report names a directory"]),
+    ("reproduce without its data", ["reproduce", "--only", "mlp", "--data-dir", "/nonexistent", "--out", "o"], {}, 2,
+     ["/nonexistent", "not found"]),
+    ("bench nqm-grad too long", ["bench", "nqm-grad", "--steps", "100000000"], {}, 2,
+     ["nqm-grad", "100000000 steps", "GiB", "--ignore-limits"]),
+    ("bench mlp too long", ["bench", "mlp", "--steps", "1000000000000"], {}, 2, ["bench mlp", "hours"]),
+    ("bench cnn too big", ["bench", "cnn", "--batch", "10000000"], {}, 2, ["bench cnn", "--batch 10000000", "GiB"]),
+    # data sets checked against each other and against what the configuration reads
+    ("offline 28x28 train, 10x10 test", ["offline", "--scale", "tiny", "--data-dir", "D", "--out", "o"],
+     {"D": idx_pair(train_shape=(28, 28), test_shape=(10, 10))}, 2, ["differ in shape", "28x28", "10x10"]),
+    ("online 28x28 train, 10x10 test", ["online", "--scale", "tiny", "--data-dir", "D", "--out", "o"],
+     {"D": idx_pair(train_shape=(28, 28), test_shape=(10, 10))}, 2, ["differ in shape", "28x28", "10x10"]),
+    ("offline on 5 examples", ["offline", "--scale", "tiny", "--data-dir", "D", "--out", "o"],
+     {"D": idx_pair(n_train=5, n_test=2)}, 2, ["batch_size = 20", "has 5"]),
+    ("online on 50 examples", ["online", "--net", "mlp", "--scale", "tiny", "--data-dir", "D", "--out", "o"],
+     {"D": idx_pair(n_train=50, n_test=2)}, 2, ["batch_size = 100", "has 50"]),
+    ("one class", ["offline", "--scale", "tiny", "--data-dir", "D", "--out", "o"], {"D": idx_pair(classes=1)}, 2,
+     ["training labels", "only class 0"]),
+    ("test label no training class", ["online", "--net", "mlp", "--scale", "tiny", "--data-dir", "D", "--out", "o"],
+     {"D": idx_pair(n_train=200, test_label=7)}, 2, ["test label 7 at index 3", "0..2"]),
 ]
 
 

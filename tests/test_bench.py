@@ -62,3 +62,18 @@ def test_bench_cnn_reports_steps_floors_and_autograd_speedup():
     assert "float64: plain step" in text and "32x32x3 inputs" in text and "Autograd" not in text
     bad = run("--batch", "0")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--batch" in bad.stderr
+
+
+def test_the_cnn_bench_memory_estimate_is_the_size_of_its_operands():
+    # The size check of `shb bench cnn --batch B` counts the arrays the benchmark allocates: catches an estimate that
+    # drifts from `operands` (a refusal of what fits, or a benchmark that runs out of memory instead of refusing).
+    import numpy as np
+
+    from shb.cli.commands.bench_cnn import operand_bytes, operands
+    from shb.numeric.networks import cnn
+
+    for shape, batch in (((28, 28, 1), 3), ((32, 32, 3), 2)):
+        layout = cnn.make_net(shape, 10).layout
+        convs, dense = operands(layout, batch, 2, np.float64, np.random.default_rng(0))
+        allocated = sum(a.nbytes for part in convs + dense for a in part.values())
+        assert operand_bytes(layout, batch, 2) == allocated

@@ -62,3 +62,47 @@ def test_nqm_and_prove_json_is_strict(tmp_path):
     out = subprocess.run([sys.executable, "-m", "shb.cli", "nqm", "greedy", "--preset", "paper", "--steps", "20",
                           "--json"], capture_output=True, text=True, check=True).stdout
     assert len(strict_loads(out)["alpha"]) == 20
+
+
+def test_json_nesting_is_limited_before_parsing_and_brackets_in_strings_do_not_count():
+    # Catches a depth check off by one, one that counts brackets inside strings (a string "[[[" is not nesting; an
+    # escaped quote does not end a string), and the parser's own RecursionError escaping as a traceback.
+    from shb.ground.errors import InputError
+    from shb.ground.io import MAX_JSON_DEPTH, parse_json
+
+    deepest = []
+    for _ in range(MAX_JSON_DEPTH - 1):
+        deepest = [deepest]
+    assert parse_json("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH) == deepest
+    with pytest.raises(InputError, match=rf"nested more than {MAX_JSON_DEPTH} levels deep \(at line 2 column 66\)"):
+        parse_json("\n " + "[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1))
+    text = json.dumps({"k": ['"' + "[" * 200, "{" * 200 + '\\"']})
+    assert parse_json(text) == json.loads(text)
+    with pytest.raises(InputError, match="nested more than"):
+        parse_json("[" * 100000 + "]" * 100000)
+
+
+def test_a_key_twice_in_one_object_is_refused_at_any_depth(tmp_path):
+    from shb.ground.errors import InputError
+    from shb.ground.io import parse_json
+
+    assert parse_json('[{"a": 1}, {"a": 2}]') == [{"a": 1}, {"a": 2}]  # the same key in two objects is fine
+    with pytest.raises(InputError, match="key 'a' appears twice in one object"):
+        parse_json('{"x": [{"a": 1, "b": 0, "a": 2}]}')
+    path = tmp_path / "p.json"
+    path.write_text('{"h": [1], "h": [2]}')
+    with pytest.raises(InputError, match=f"problem file {path} .*key 'h' appears twice"):
+        read_json(str(path), "problem file")
+
+
+def test_the_writable_probes_create_and_remove_everything(tmp_path):
+    # Catches a probe that only looks (os.access: it passed a dangling link or a name too long, and the error came
+    # after the work), and one that leaves its directories or probe file behind.
+    from shb.ground.io import writable_directory, writable_file
+
+    assert writable_directory(str(tmp_path / "a" / "b" / "c")) == str(tmp_path / "a" / "b" / "c")
+    assert writable_file(str(tmp_path / "d" / "report.md")) == str(tmp_path / "d" / "report.md")
+    existing = tmp_path / "kept.md"
+    existing.write_text("old")
+    writable_file(str(existing))
+    assert existing.read_text() == "old" and sorted(os.listdir(tmp_path)) == ["kept.md"]

@@ -2,6 +2,7 @@
 and its pieces: the shared surface run, the training curve, the chains' starts and stopping rule, the cost model."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -133,7 +134,20 @@ def test_resume_after_interruption_gives_the_same_results(tmp_path, data_dir, un
         partial = quiet(out_dir=out, data_dir=data_dir, config=TINY, stop_after=limit)
         assert not partial.complete and not os.path.exists(os.path.join(out, "offline.json"))
     assert units.units_done(load(out, PROGRESS_FILE)) == 16
-    quiet(out_dir=out, data_dir=data_dir, config=TINY)
+    # Other data of the same shapes and sizes is refused, naming what differs, and changes nothing: catches a
+    # resume that finishes one data set's progress on another (the issue's run labelled with the second data set
+    # and holding the first one's numbers).
+    other = str(tmp_path / "other")
+    write_synthetic_split(other, n=300, shape=(4, 5), n_classes=3, seed=7)
+    write_synthetic_split(other, "test", n=100, shape=(4, 5), n_classes=3, seed=8)
+    before = open(os.path.join(out, PROGRESS_FILE), "rb").read()
+    with pytest.raises(ProgressError, match=r"made from other data \(test\.sha256: .*; train\.sha256: "):
+        quiet(out_dir=out, data_dir=other, config=TINY)
+    assert open(os.path.join(out, PROGRESS_FILE), "rb").read() == before
+    # The same data read from another directory resumes (what decides the numbers is compared, not the path).
+    moved = str(tmp_path / "moved")
+    shutil.copytree(data_dir, moved)
+    quiet(out_dir=out, data_dir=moved, config=TINY)
     full_out, _ = uninterrupted
     assert load(out, "offline.json")["horizons"] == load(full_out, "offline.json")["horizons"]
     assert load(out, PROGRESS_FILE) == load(full_out, PROGRESS_FILE)
@@ -435,3 +449,32 @@ def test_projection_counts_every_unit_at_its_step_cost(config):
     assert total == pytest.approx(expected, rel=1e-12) and n_chains >= len(hs)
     line = cost.projection(state, config, rates, workers=2)[-1]
     assert f"{expected / 3600:.2f} CPU-hours" in line
+
+
+def test_the_report_says_how_many_examples_it_evaluated():
+    # The issue: with 5 training examples the report said "loss on the first 200 training examples". The subsets
+    # are the first min(asked, held) examples, and the report says which.
+    from shb.experiments.figures.offline.report import setup_lines
+
+    config = normalized(TINY)
+    few = " ".join(setup_lines("tiny", config, "IDX data in D", "D", "", {"train": {"examples": 150},
+                                                                         "test": {"examples": 30}}))
+    assert "loss on all 150 training examples (the configuration asks for 200)" in few
+    assert "test error on all 30 test examples (the configuration asks for 100)" in few
+    many = " ".join(setup_lines("tiny", config, "IDX data in D", "D", "", {"train": {"examples": 300},
+                                                                          "test": {"examples": 100}}))
+    assert "loss on the first 200 training examples" in many and "on the first 100 test examples" in many
+
+
+@pytest.mark.parametrize("text", ['{"units": "oops"}', '[1, 2]', '{"units": {"surface": {"n": 1}}}',
+                                  '{"sessions": [{"wall": -1.0, "units": 0}]}', "{not json"])
+def test_a_timing_log_wrong_inside_starts_afresh(tmp_path, text):
+    # The timing log only informs the report: one that is wrong inside must not end the run in a traceback
+    # (AttributeError, KeyError) when the next unit is recorded.
+    path = str(tmp_path / "offline_timings.json")
+    with open(path, "w") as handle:
+        handle.write(text)
+    log = cost.TimingLog(path)
+    log.add(("surface", 3), 1.5, 2.0)
+    assert load(str(tmp_path), "offline_timings.json")["units"] == {"surface": {"n": 1, "cpu": 1.5, "wall": 2.0}}
+    assert log.totals()[0] == 1.5

@@ -16,6 +16,13 @@ from shb.numeric.meta.hypergrad import finite_difference_hypergrad, relative_err
 from shb import cli
 from shb.ground.errors import InputError, ProgressError
 
+from data_writers import write_synthetic_split  # a sibling module: tests/ is on sys.path under pytest
+
+
+def data_name(data_dir):
+    """What the reports call the synthetic IDX data of the tests: neither MNIST's nor Fashion-MNIST's class counts."""
+    return f"IDX data in {data_dir}"
+
 
 def tiny_mlp(seed=0, n=20):
     rng = np.random.default_rng(seed)
@@ -133,7 +140,8 @@ def test_both_networks_give_two_columns_and_leave_the_mlp_alone(tmp_path, data_d
                                                              for run, s in saved["summary"].items()})
     assert strip(mlp_alone) == strip(mlp_both)
     cnn_saved = json.load(open(os.path.join(out, "online_cnn.json")))
-    assert set(cnn_saved) == set(mlp_both) and cnn_saved["net"] == "cnn" and cnn_saved["dataset"] == "fashion-mnist"
+    # the synthetic IDX data is named as what it is, not as the --dataset choice (fashion-mnist) it was read under
+    assert set(cnn_saved) == set(mlp_both) and cnn_saved["net"] == "cnn" and cnn_saved["dataset"] == data_name(data_dir)
     names = [c["name"] for c in result.checks]
     assert len(names) == len(set(names)) and {n.split("/")[0] for n in names} == {"mlp", "cnn"}
     for panel in ("mlp", "cnn"):  # every check of the MLP's is there for the CNN too
@@ -145,9 +153,10 @@ def test_both_networks_give_two_columns_and_leave_the_mlp_alone(tmp_path, data_d
         sidecar = json.load(open(os.path.join(out, f"{figure}.json")))
         assert set(sidecar["data"]) == set(sidecar["config"]) == {"mlp", "cnn"}
         assert {c["name"].split("/")[0] for c in sidecar["evidence"]} == {"mlp", "cnn"}
-    assert "### MLP on fashion-mnist" in result.report and "### CNN on fashion-mnist" in result.report
-    assert {row["quantity"].split(":")[0] for row in result.paper_vs_ours} == {
-        "MLP on fashion-mnist", "CNN on fashion-mnist"}
+    name = data_name(data_dir)
+    assert f"### MLP on {name}" in result.report and f"### CNN on {name}" in result.report
+    assert "on fashion-mnist" not in result.report.lower()
+    assert {row["quantity"].split(": ")[0] for row in result.paper_vs_ours} == {f"MLP on {name}", f"CNN on {name}"}
     with pytest.raises(InputError, match="one configuration per network"):
         online.run(str(tmp_path / "bad"), config=TINY, net="both", data_dir=data_dir)
 
@@ -239,8 +248,18 @@ def test_resume_gives_the_same_result(tmp_path, data_dir):
     parts = str(tmp_path / "parts")
     first = online.run(parts, config=TINY, net="mlp", data_dir=data_dir, stop_after=3)  # 3 segments of 10 steps
     assert first.complete is False and not os.path.exists(os.path.join(parts, "online.json"))
-    _, saved = online_smd.read_state(units.progress_path(parts, "mlp", "fashion-mnist", "stochastic"))
+    path = units.progress_path(parts, "mlp", "fashion-mnist", "stochastic")
+    _, saved = online_smd.read_state(path)
     assert saved["t"] == 30 and saved["adam_step"] > 0  # in this process, runs go one after another
+    # Other data (a smaller set, as the issue's IndexError case) is refused, naming what differs, and the saved
+    # progress stays as it was: catches a resume that mixes two data sets in one run.
+    other = str(tmp_path / "other")
+    write_synthetic_split(other, "train", n=200, shape=(8, 8), n_classes=3, seed=5)
+    write_synthetic_split(other, "test", n=100, shape=(8, 8), n_classes=3, seed=1)
+    before = open(path, "rb").read()
+    with pytest.raises(ProgressError, match=r"made from other data \(.*train\.examples: saved 300, now 200"):
+        online.run(parts, config=TINY, net="mlp", data_dir=other)
+    assert open(path, "rb").read() == before
     online.run(parts, config=TINY, net="mlp", data_dir=data_dir)
     a = json.load(open(os.path.join(whole, "online.json")))
     b = json.load(open(os.path.join(parts, "online.json")))
@@ -256,8 +275,13 @@ def test_resume_gives_the_same_result(tmp_path, data_dir):
 def test_cnn_runs_on_a_cifar_directory(tmp_path):
     """`online.run` with the CNN reads the pickle batches (32x32x3: 32 -> 16 -> 8 -> 4) and completes."""
     from test_cifar import write_tiny_cifar  # tests/ is on sys.path under pytest (rootdir-relative, no package)
+    from data_writers import write_batch
+
     cifar_dir = str(tmp_path / "cifar")
-    write_tiny_cifar(cifar_dir)
+    written = write_tiny_cifar(cifar_dir)
+    classes = 1 + max(int(labels.max()) for name, (_, labels) in written.items() if name != "test_batch")
+    images, labels = written["test_batch"]
+    write_batch(os.path.join(cifar_dir, "test_batch"), images, labels % classes)  # only classes trained on
     train, test, shape = units.load_data("cifar10", cifar_dir)
     assert shape == (32, 32, 3) and train.images.shape == (15, 3072) and test.images.shape == (3, 3072)
     config = dict(TINY, steps=12, adapt_steps=6, burst_every=3, audit_step=5, check_step=3, save_every=6,
@@ -270,7 +294,8 @@ def test_cnn_runs_on_a_cifar_directory(tmp_path):
     names = {c["name"]: c["passed"] for c in result.checks}
     assert names["hypergrad_used_vs_finite_differences_stochastic"] and names["logged_lr_is_applied_stochastic"]
     saved = json.load(open(os.path.join(out, "online_cnn.json")))
-    assert saved["net"] == "cnn" and saved["dataset"] == "cifar10" and saved["runs"]["fixed"]["step"][-1] == 12
+    assert saved["net"] == "cnn" and saved["runs"]["fixed"]["step"][-1] == 12
+    assert saved["dataset"] == f"CIFAR-10-format data in {cifar_dir}"  # 15 random images are not CIFAR-10
     assert not os.path.exists(os.path.join(out, "online.json"))  # the MLP's file
 
 

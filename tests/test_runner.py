@@ -73,3 +73,23 @@ def test_stop_after_returns_early():
     work = TimedWork()
     assert run_units(work, stop_after=2) is False and work.done == 2
     assert run_units(work) is True and work.done == 3
+
+
+def test_a_local_cluster_is_bounded_by_the_cores():
+    # `--workers 1000000` started no worker in a minute and a SIGTERM then ended in a traceback: refused up front,
+    # by the front end and by the runner for a library caller, at one past the bound and not at the bound.
+    import argparse
+
+    from shb.cli.options import _workers
+    from shb.experiments.runner import dask_client
+    from shb.ground.errors import InputError
+    from shb.ground.limits import WORKERS_PER_CORE, most_workers, usable_cores
+
+    assert most_workers() == WORKERS_PER_CORE * usable_cores() >= WORKERS_PER_CORE
+    assert _workers(str(most_workers())) == most_workers() and _workers("0") == 0
+    for bad in (str(most_workers() + 1), "-1", "2.5"):
+        with pytest.raises(argparse.ArgumentTypeError, match=repr(bad) if bad == "2.5" else bad):
+            _workers(bad)
+    with pytest.raises(InputError, match=f"workers must be an integer from 0 to {most_workers()}"):
+        with dask_client(None, most_workers() + 1):
+            pytest.fail("a cluster beyond the bound")

@@ -21,12 +21,11 @@ from shb.experiments.common import generated_code_check
 from shb.experiments.conclusions import claim, conclude, paragraph
 from shb.experiments.result import Result
 from shb.experiments.verified import EVIDENCE, check, save_verified_figure
-from shb.numeric.nqm import dynamics as nqm_dynamics
 from shb.numeric.nqm import fit as nqm_fit
 from shb.numeric.nqm import lookahead as nqm_lookahead
 from shb.numeric.nqm import lookahead_checks as nqm_lookahead_checks
+from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
-from shb.numeric.nqm import schedules as nqm_schedules
 
 # ---- configuration ----------------------------------------------------------------------------
 PAPER = dict(d=100, T=60, kappas=tuple(10.0 ** np.arange(0, 4.01, 0.5)), noises=(0.0, 1e-3, 1e-2, 1e-1, 1.0),
@@ -34,6 +33,7 @@ PAPER = dict(d=100, T=60, kappas=tuple(10.0 ** np.arange(0, 4.01, 0.5)), noises=
 QUICK = dict(PAPER)
 TINY = dict(PAPER, d=12, T=15, kappas=(1.0, 10.0, 1000.0), noises=(0.0, 0.1, 1.0), adam_steps=30)
 CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
+HEAVY_BALL = nqm_optimizers.get("heavy-ball")  # the paper's optimizer (Eqs. 1-2), on the rule engine
 RELATIVE = 1e-9      # "below greedy" means below greedy's L(T) by more than this, relative ...
 FLOOR = 1e-12        # ... plus this times L(0): the rounding floor of the fits' loss (raw moments, ~1e-14 L(0))
 # The starts' grids: the toolkit's ranges (numeric/nqm/schedules.py DECAY_GRID_*, FIXED_GRID_*), coarser.
@@ -67,7 +67,8 @@ def grid_starts(arrays, T, fractions=START_DECAY, alpha0s=START_ALPHA0, mus=STAR
     alpha = A * F ** (np.arange(T) / max(T - 1, 1))
     mu = np.broadcast_to(M, alpha.shape)
     lift = lambda a: a[..., None, :]  # (kappas, noises, 1, d): every grid schedule on every cell  # noqa: E731
-    losses = np.concatenate([nqm_fit.final_losses(*(lift(a) for a in arrays), alpha[lo:lo + 256], mu[lo:lo + 256])
+    lifted = nqm_problem.Problem(*(lift(a) for a in arrays))
+    losses = np.concatenate([nqm_fit.final_losses(HEAVY_BALL, lifted, alpha[lo:lo + 256], mu[lo:lo + 256])
                              for lo in range(0, alpha.shape[0], 256)], axis=-1)
     losses = np.where(np.isfinite(losses), losses, np.inf)
     constant = (F == 1.0).ravel()
@@ -82,7 +83,7 @@ def final_loss(arrays, index, alpha, mu):
     """L(T) of one cell's schedule from the central moments (Theorem 1): E[theta]^2 + V[theta] is accurate to
     rounding relative to L(T) itself, where the raw second moment of the adjoint loses ~1e-14 L(0)."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return float(nqm_dynamics.rollout(problem_at(arrays, index), alpha, mu)["loss"][-1])
+        return float(HEAVY_BALL.rollout(problem_at(arrays, index), alpha, mu)["loss"][-1])
 
 
 def compute(cfg):
@@ -92,12 +93,12 @@ def compute(cfg):
     T, seconds, out = cfg["T"], {}, {}
     shape = arrays[0].shape[:-1]
     t0 = time.process_time()
-    greedy = [nqm_schedules.greedy(problem_at(arrays, index), T) for index in np.ndindex(shape)]
+    greedy = [HEAVY_BALL.greedy(problem_at(arrays, index), T) for index in np.ndindex(shape)]
     out["greedy"] = {key: np.reshape([g[key] for g in greedy], shape + (T,)) for key in ("alpha", "mu")}
     seconds["greedy"] = time.process_time() - t0
     for K in cfg["horizons"]:
         t0 = time.process_time()
-        run = nqm_lookahead.lookahead_batch(*arrays, T, K)
+        run = nqm_lookahead.lookahead_batch(HEAVY_BALL, nqm_problem.Problem(*arrays), T, K)
         out[f"lookahead K = {K}"] = {"alpha": run["alpha"], "mu": run["mu"]}
         seconds[f"lookahead K = {K}"] = time.process_time() - t0
     t0 = time.process_time()
@@ -107,7 +108,8 @@ def compute(cfg):
     t0 = time.process_time()
     names = list(initial)
     many = lambda a: np.broadcast_to(a, (len(names),) + a.shape).reshape((-1,) + a.shape[-1:])  # noqa: E731
-    alpha, mu, _ = nqm_fit.fit(*(many(a) for a in arrays), np.stack([initial[n][0] for n in names]).reshape(-1, T),
+    alpha, mu, _ = nqm_fit.fit(HEAVY_BALL, nqm_problem.Problem(*(many(a) for a in arrays)),
+                               np.stack([initial[n][0] for n in names]).reshape(-1, T),
                                np.stack([initial[n][1] for n in names]).reshape(-1, T), cfg["adam_steps"],
                                cfg["adam_lr"])
     for j, name in enumerate(names):
@@ -217,7 +219,7 @@ def lookahead_minima(cfg, arrays, out):
     for K in cfg["horizons"]:
         s = out[f"lookahead K = {K}"]
         for index in np.ndindex(s["final"].shape):
-            gain, moves = nqm_lookahead_checks.perturbation_gain(problem_at(arrays, index),
+            gain, moves = nqm_lookahead_checks.perturbation_gain(HEAVY_BALL, problem_at(arrays, index),
                                                           {"alpha": s["alpha"][index], "mu": s["mu"][index]}, K)
             gains.append(gain)  # a NaN fails the check through `values`
             if gain.max() > worst:

@@ -13,10 +13,9 @@ from shb.experiments.common import generated_code_check, paper_row
 from shb.experiments.conclusions import claim, conclude, paragraph
 from shb.experiments.result import Result
 from shb.experiments.verified import EVIDENCE, check, evidence, relation, save_verified_figure
-from shb.numeric.nqm import dynamics as nqm_dynamics
 from shb.numeric.nqm import fixed_decay as nqm_fixed_decay
-from shb.numeric.nqm import montecarlo as nqm_montecarlo
 from shb.numeric.nqm import montecarlo_power as nqm_montecarlo_power
+from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
 
 # ---- configuration (our choice: the paper does not give Figure 1's numbers) -------------------
@@ -30,6 +29,7 @@ AHEAD = "at step k the conservative rate is ahead (short-horizon view)"
 ENDS_LOWER = "after the decay the aggressive schedule ends lower"
 MONTE_CARLO = "exact moments agree with Monte-Carlo: {}"
 CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
+HEAVY_BALL = nqm_optimizers.get("heavy-ball")  # the paper's optimizer (Eqs. 1-2), on the rule engine
 # -----------------------------------------------------------------------------------------------
 
 
@@ -46,8 +46,8 @@ def run(out_dir, cfg, scale="quick"):
     problem = nqm_problem.make_problem(cfg["h"], cfg["sigma2"], cfg["mean0"], 0.0)
     runs = schedules(cfg)
     for s in runs.values():
-        s["loss"] = nqm_dynamics.rollout(problem, s["alpha"], s["mu"])["loss"]
-        s["path"] = nqm_montecarlo.sample_paths(problem, s["alpha"], s["mu"], runs=1, seed=cfg["seed"])[0]
+        s["loss"] = HEAVY_BALL.rollout(problem, s["alpha"], s["mu"])["loss"]
+        s["path"] = HEAVY_BALL.sample_paths(problem, s["alpha"], s["mu"], runs=1, seed=cfg["seed"])[0]
     k = cfg["k"]
     small, decay = runs["small"]["loss"], runs["decay"]["loss"]
     checks = [
@@ -60,7 +60,7 @@ def run(out_dir, cfg, scale="quick"):
               kind=EVIDENCE, values=(decay[-1], small[-1])),
     ]
     for name, s in runs.items():
-        c, _ = nqm_montecarlo_power.heavy_ball(problem, s, cfg["mc_runs"], (k, cfg["T"]), cfg["seed"])
+        c, _ = nqm_montecarlo_power.loss_iterate(HEAVY_BALL, problem, s, cfg["mc_runs"], (k, cfg["T"]), cfg["seed"])
         checks.append(evidence(dict(c, name=MONTE_CARLO.format(name))))
     concluded = conclude(claims(small, decay, cfg), checks)
     fig = plot(problem, runs, cfg)

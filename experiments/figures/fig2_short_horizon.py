@@ -13,9 +13,9 @@ from shb.experiments.common import generated_code_check, paper_row
 from shb.experiments.conclusions import claim, conclude, paragraph
 from shb.experiments.result import Result
 from shb.experiments.verified import EVIDENCE, check, evidence, relation, save_verified_figure
-from shb.numeric.nqm import dynamics as nqm_dynamics
 from shb.numeric.nqm import fixed_decay as nqm_fixed_decay
 from shb.numeric.nqm import montecarlo_power as nqm_montecarlo_power
+from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
 
 # ---- configuration ----------------------------------------------------------------------------
@@ -28,6 +28,7 @@ BELOW = "every solid minimiser is below its dashed minimiser"
 INSIDE = "every minimiser lies inside the swept learning-rate range"
 BATCHED = "batched sweep equals a single rollout"
 MONTE_CARLO = "exact moments agree with Monte-Carlo"
+HEAVY_BALL = nqm_optimizers.get("heavy-ball")  # the paper's optimizer (Eqs. 1-2), on the rule engine
 # -----------------------------------------------------------------------------------------------
 
 
@@ -38,11 +39,11 @@ def sweep(problem, cfg):
     longest = max(cfg["horizons"])
     fixed = np.repeat(alphas[:, None], longest, axis=1)
     with np.errstate(over="ignore", invalid="ignore"):
-        curve = nqm_dynamics.rollout(problem, fixed, np.zeros_like(fixed))["loss"]
+        curve = HEAVY_BALL.rollout(problem, fixed, np.zeros_like(fixed))["loss"]
         for k in cfg["horizons"]:
             solid[k] = curve[:, k]
             schedule = nqm_fixed_decay.fixed_then_decay(alphas, k, cfg["tail"], cfg["decay_to"])
-            dashed[k] = nqm_dynamics.rollout(problem, schedule, np.zeros_like(schedule))["loss"][:, -1]
+            dashed[k] = HEAVY_BALL.rollout(problem, schedule, np.zeros_like(schedule))["loss"][:, -1]
     return alphas, solid, dashed
 
 
@@ -57,9 +58,9 @@ def run(out_dir, cfg, scale="quick"):
     best = {k: (argmin_alpha(alphas, solid[k]), argmin_alpha(alphas, dashed[k])) for k in cfg["horizons"]}
     k_mid = sorted(cfg["horizons"])[len(cfg["horizons"]) // 2]
     single = nqm_fixed_decay.fixed_then_decay(np.array([best[k_mid][1]]), k_mid, cfg["tail"], cfg["decay_to"])[0]
-    single_loss = nqm_dynamics.rollout(problem, single, np.zeros_like(single))["loss"][-1]
-    mc, _ = nqm_montecarlo_power.heavy_ball(problem, {"alpha": single, "mu": np.zeros_like(single)}, cfg["mc_runs"],
-                                            (k_mid, len(single)), cfg["seed"])
+    single_loss = HEAVY_BALL.rollout(problem, single, np.zeros_like(single))["loss"][-1]
+    mc, _ = nqm_montecarlo_power.loss_iterate(HEAVY_BALL, problem, {"alpha": single, "mu": np.zeros_like(single)},
+                                              cfg["mc_runs"], (k_mid, len(single)), cfg["seed"])
     minimisers = [a for pair in best.values() for a in pair]
     checks = [
         generated_code_check(),

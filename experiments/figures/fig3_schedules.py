@@ -16,9 +16,9 @@ from shb.experiments.conclusions import claim, conclude, paragraph
 from shb.experiments.result import Result
 from shb.experiments.verified import EVIDENCE, check, evidence, invariant, save_verified_figure
 from shb.numeric.nqm import checks as nqm_checks
-from shb.numeric.nqm import dynamics as nqm_dynamics
 from shb.numeric.nqm import independent as nqm_independent
 from shb.numeric.nqm import montecarlo_power as nqm_montecarlo_power
+from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
 from shb.numeric.nqm import schedule_registry as nqm_schedule_registry
 
@@ -31,6 +31,7 @@ PAPER = dict(T=250, adam_steps={"paper": 500, "paper-deterministic": 500}, adam_
 QUICK = dict(PAPER, adam_steps={"paper": 500, "paper-deterministic": 100}, mc_runs=1000)
 TINY = dict(PAPER, T=30, adam_steps={"paper": 20, "paper-deterministic": 10}, mc_runs=300, mc_steps=(1, 10, 30), band=10)
 CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
+HEAVY_BALL = nqm_optimizers.get("heavy-ball")  # the paper's optimizer (Eqs. 1-2), on the rule engine
 PAPER_NUMBERS = {"paper": {"optimized": 4.25, "greedy": 63.86, "fixed": 42.19}}
 TOLERANCE = {"greedy": 0.02, "fixed": 0.03, "optimized": 0.10}
 COLORS = {"optimized": "tab:red", "greedy": "tab:blue", "fixed": "tab:green"}
@@ -62,8 +63,8 @@ def schedules(problem, preset, cfg):
 
 def band_losses(problem, schedule, band):
     """Summed loss of the `band` highest- and lowest-curvature coordinates at every step."""
-    stats = nqm_dynamics.rollout(problem, schedule["alpha"], schedule["mu"])
-    components = nqm_dynamics.loss_components(problem, stats)
+    stats = HEAVY_BALL.rollout(problem, schedule["alpha"], schedule["mu"])
+    components = HEAVY_BALL.loss_components(problem, stats)
     order = np.argsort(problem.h)
     return components[:, order[-band:]].sum(axis=1), components[:, order[:band]].sum(axis=1)
 
@@ -80,9 +81,10 @@ def figure_checks(problem, preset, runs, cfg):
     """The checks of Figure 3a or 3b (docs/checks.md argues each one's kind)."""
     final = {name: float(s["loss"][-1]) for name, s in runs.items()}
     initial = float(runs["greedy"]["loss"][0])
-    mc, _ = nqm_montecarlo_power.heavy_ball(problem, runs["optimized"], cfg["mc_runs"], cfg["mc_steps"], cfg["seed"])
-    checks = [generated_code_check(), evidence(nqm_checks.greedy_is_one_step_minimiser(problem, runs["greedy"])),
-              evidence(mc)]
+    mc, _ = nqm_montecarlo_power.loss_iterate(HEAVY_BALL, problem, runs["optimized"], cfg["mc_runs"], cfg["mc_steps"],
+                                              cfg["seed"])
+    checks = [generated_code_check(),
+              evidence(nqm_checks.greedy_is_one_step_minimiser(HEAVY_BALL, problem, runs["greedy"])), evidence(mc)]
     if preset == "paper":
         checks.append(check(FIXED_BELOW, final["fixed"] < final["greedy"],
                             f"L(T): fixed {final['fixed']:.4g}, greedy {final['greedy']:.4g} (the fixed fit starts from "
@@ -90,7 +92,7 @@ def figure_checks(problem, preset, runs, cfg):
         checks.append(check(OPTIMIZED_BELOW, final["optimized"] < final["fixed"],
                             f"L(T): optimized {final['optimized']:.4g} (fitted {start_text(runs)}, under the safeguard), "
                             f"fixed {final['fixed']:.4g} (no safeguard)", kind=EVIDENCE, values=final))
-        checks.append(invariant(nqm_checks.safeguard_holds(problem, runs["optimized"])))
+        checks.append(invariant(nqm_checks.safeguard_holds(HEAVY_BALL, problem, runs["optimized"])))
     else:
         checks.append(check(NO_BETTER, final["optimized"] >= final["greedy"] * (1 - 1e-6) - 1e-12 * initial,
                             f"L(T): optimized {final['optimized']:.3e} (fitted {start_text(runs)}), greedy "

@@ -1,22 +1,25 @@
 """Figure `optimizers`: does Nesterov, preconditioning, a larger batch or iterate averaging shrink short-horizon bias?
 
-On the paper preset (the 1000-D noisy NQM of Figure 3a, T = 250) every update rule of numeric/nqm/optimizers.py
-gets the three schedules of Section 2.3: greedy (one-step lookahead, Theorem 2 for the rule), fixed (the best
+On the paper preset (the 1000-D noisy NQM of Figure 3a, T = 250) every update rule of the registry
+(symbolic/optimizers/, one row each with its default options) gets the three schedules of Section 2.3: greedy (one-step lookahead, Theorem 2 for the rule), fixed (the best
 constant (alpha, mu), Adam on L(T)) and optimized (one (alpha_t, mu_t) per step, Adam on L(T) under the safeguard
 L_i(t) <= L_i(0)); and heavy ball on minibatches of B = 1 to 1000 gradient draws (noise variance sigma2 / B). The
 greedy regret is greedy L(T) / optimized L(T): the short-horizon bias (Figure 3a's 63.86 / 4.25 for heavy ball).
 The optimized fit is a local search, so each regret is a lower bound on the regret against the best schedule.
 
-Our choices where the issue is silent: Nesterov's greedy step is the greedy alpha at mu = 0.9 (its joint step is
-not derived: the one-step loss is quartic in (alpha, mu)); preconditioned uses p = 1/h (the inverse curvature);
-ema gamma = 0.1; polyak gamma_t = 1/(t+2). The quick scale fits from coarser starting grids with fewer Adam steps
+The rows and their options are the registry's defaults (each rule's module says why): Nesterov's greedy step is the
+greedy alpha at mu = 0.9 (its joint step is not derived: the one-step loss is quartic in (alpha, mu));
+preconditioned uses p = 1/h (the inverse curvature); ema gamma = 0.1; polyak gamma_t = 1/(t+2). A rule whose
+options are swept (SWEEPS) gets one row per value instead, after the others. The quick scale fits from coarser starting grids with fewer Adam steps
 than the paper's 500 (CONFIGS), so its optimized losses are higher and its regrets smaller than the paper scale's.
 
 Certified cross-check (Zhang et al. 2019, the NQM with plain SGD): with mu = 0 and a constant alpha,
 theta' = (1 - alpha h) theta + alpha h c, so the variance s_k = V[theta_k] follows s' = b s + alpha^2 g2 with
-b = (1 - alpha h)^2 and g2 = Var[h c] = h^2 sigma2 (the gradient-noise variance; h^2 sigma2 / B for a minibatch,
-alpha -> alpha p for the preconditioned rule): s_k = s* + b^k (s_0 - s*), s* = alpha^2 g2 / (1 - b). Each rule
-that is plain SGD at mu = 0 must follow it at every step and coordinate.
+b = (1 - alpha h)^2 and g2 = Var[h c] = h^2 sigma2 (the gradient-noise variance): s_k = s* + b^k (s_0 - s*),
+s* = alpha^2 g2 / (1 - b). Each rule that is plain SGD at mu = 0 (its theta update reads theta alone) must follow it
+at every step and coordinate, with its effective step alpha_eff = (1 - F_theta,theta) / h and noise g2 = b_theta^2 /
+alpha_eff^2 read off its affine update z' = F z + b xi at mu = 0 (alpha p and h^2 sigma2 for the preconditioned
+rule, alpha and h^2 sigma2 / B for a minibatch).
 """
 import time
 
@@ -30,19 +33,16 @@ from shb.experiments.verified import EVIDENCE, INVARIANT, check, evidence, save_
 from shb.numeric.nqm import montecarlo_power as nqm_montecarlo_power
 from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
-from shb.numeric.nqm import rule_greedy as nqm_rule_greedy
-from shb.numeric.nqm import rule_schedules as nqm_rule_schedules
-from shb.numeric.nqm import schedules as nqm_schedules
 from shb.numeric.nqm.schedules import DECAY_GRID_ALPHA0, DECAY_GRID_FINAL, DECAY_GRID_MU, FIXED_GRID_ALPHA
 from shb.numeric.nqm.schedules import FIXED_GRID_MU
 
 # ---- configuration ----------------------------------------------------------------------------
-# (label, optimizer, options): the rules compared, then heavy ball on minibatches (B = 1 is heavy ball).
+# Every rule of the registry is a row with its default options, except the swept ones: heavy ball on minibatches of
+# `batch_sizes` gradient draws (B = 1 is heavy ball), one row per B.
 # Monte-Carlo of each rule's own update on its optimized schedule, on every mc_stride-th coordinate (independent of the
 # others; N = mc_runs), and of heavy ball on minibatches of the sizes in mc_batch_sizes on every mc_batch_stride-th
 # (the simulation draws B gradients a step: at B = 1000 it would take minutes).
-RULES = (("heavy ball", "heavy-ball", {}), ("Nesterov", "nesterov", {}), ("preconditioned p=1/h", "preconditioned", {}),
-         ("EMA gamma=0.1", "ema", {}), ("Polyak", "polyak", {}))
+SWEEPS = {"minibatch": ("B", "batch_sizes")}  # optimizer -> (its option, the configuration key of the values)
 BATCH_SIZES = (1, 10, 100, 1000)
 COARSE = dict(fixed_grid=(FIXED_GRID_ALPHA[::4], FIXED_GRID_MU[::3]),  # 10 x 8 constant starts
               decay_grid=(DECAY_GRID_ALPHA0[::3], DECAY_GRID_MU[[0, 3, 5]], DECAY_GRID_FINAL[::2]))  # 5 x 3 x 5
@@ -59,25 +59,25 @@ ROUND_OFF = 1e-9  # relative slack of the comparisons between fitted losses (flo
 ZHANG = "SGD variance = Zhang et al. 2019's closed form"
 NOT_ABOVE_GREEDY = "optimized L(T) <= greedy L(T) where greedy keeps the safeguard"
 SAFEGUARD = "optimized schedules keep the safeguard L_i(t) <= L_i(0)"
-ENGINE_GREEDY = "engine's heavy-ball greedy = Theorem 2's"
 SAME_AS_HEAVY_BALL = "minibatch B=1 {} = heavy ball's"
 MONTE_CARLO = "exact moments agree with Monte-Carlo: {} optimized"
 # -----------------------------------------------------------------------------------------------
 
 
 def entries(cfg):
-    """[(label, optimizer name, options)]: the rules, then heavy ball on each minibatch size."""
-    return list(RULES) + [(f"B={B}", "minibatch", {"B": B}) for B in cfg["batch_sizes"]]
+    """[(label, optimizer name, options)]: every rule of the registry with its defaults, then the swept ones."""
+    rows = [(entry.label, name, {}) for name, entry in nqm_optimizers.registry.OPTIMIZERS.items() if name not in SWEEPS]
+    return rows + [(f"{option}={value}", name, {option: value}) for name, (option, key) in SWEEPS.items()
+                   for value in cfg[key]]
 
 
 def schedules(problem, cfg, name, options):
     """Greedy, fixed and optimized schedules of one entry ({"alpha", "mu", "loss"} each) and their seconds."""
-    opt, T, out, seconds = nqm_optimizers.get(name), cfg["T"], {}, {}
-    fits = {"greedy": lambda: opt.greedy(problem, T, **options),
-            "fixed": lambda: nqm_rule_schedules.fixed(opt, problem, T, cfg["fixed_steps"], cfg["adam_lr"],
-                                                      grid=cfg["fixed_grid"], **options),
-            "optimized": lambda: nqm_rule_schedules.optimized(opt, problem, T, cfg["optimized_steps"], cfg["adam_lr"],
-                                                              grid=cfg["decay_grid"], **options)}
+    opt, T, out, seconds = nqm_optimizers.get(name, **options), cfg["T"], {}, {}
+    fits = {"greedy": lambda: opt.greedy(problem, T),
+            "fixed": lambda: opt.fixed(problem, T, cfg["fixed_steps"], cfg["adam_lr"], grid=cfg["fixed_grid"]),
+            "optimized": lambda: opt.optimized(problem, T, cfg["optimized_steps"], cfg["adam_lr"],
+                                               grid=cfg["decay_grid"])}
     for kind, fit in fits.items():
         t0 = time.monotonic()
         with np.errstate(over="ignore", invalid="ignore"):
@@ -93,19 +93,41 @@ def zhang_variance(h, g2, alpha, s0, steps):
     return s_star + b ** np.arange(steps + 1)[:, None] * (s0 - s_star)
 
 
+def sgd_form(opt, problem):
+    """(alpha_eff / alpha, g2) per coordinate of a rule that is plain SGD at mu = 0, read off its affine update
+    z' = F z + b xi (symbolic/rule_moments.py) at mu = 0: theta' = (1 - alpha_eff h) theta + ..., b_theta^2 =
+    alpha_eff^2 g2; None when its theta update reads more than theta there (not plain SGD)."""
+    import sympy as sp
+
+    from shb.symbolic import model
+    from shb.symbolic.rule_moments import affine_form
+
+    rule = opt.entry.rule
+    F, b = (m.subs(model.mu, 0) for m in affine_form(rule))
+    if any(F[0, j] != 0 for j in range(1, F.shape[1])):
+        return None
+    step = sp.simplify((1 - F[0, 0]) / (model.h * model.alpha))
+    noise = sp.simplify(b[0] ** 2 / (step * model.alpha) ** 2)
+    args = (model.h, model.sigma2, *rule.extras)
+    extras = opt.extras(problem, 1)
+    values = [np.asarray(extras[s.name], dtype=float).ravel()[0] if s in rule.per_step else extras[s.name]
+              for s in rule.extras]
+    return tuple(sp.lambdify(args, e, "numpy")(problem.h, problem.sigma2, *values) * np.ones_like(problem.h)
+                 for e in (step, noise))
+
+
 def zhang_cases(problem, cfg):
-    """[(label, exact V[theta_k] of the rule at mu = 0, Zhang's closed form)] for the rules that are SGD at mu = 0."""
+    """[(label, exact V[theta_k] of the rule at mu = 0, Zhang's closed form)] for every row whose rule is plain SGD at
+    mu = 0 (`sgd_form`)."""
     T, alpha = cfg["T"], cfg["zhang_alpha"]
-    g2 = problem.h**2 * problem.sigma2
     alphas, mus = np.full(T, alpha), np.zeros(T)
-    cases = [("heavy ball", "heavy-ball", {}, alpha, g2), ("Nesterov", "nesterov", {}, alpha, g2),
-             ("preconditioned p=1/h", "preconditioned", {}, alpha / problem.h, g2),
-             ("EMA gamma=0.1", "ema", {}, alpha, g2), ("Polyak", "polyak", {}, alpha, g2)]
-    cases += [(f"B={B}", "minibatch", {"B": B}, alpha, g2 / B) for B in cfg["batch_sizes"]]
     out = []
-    for label, name, options, step, noise in cases:
-        exact = nqm_optimizers.get(name).rollout(problem, alphas, mus, **options)["var_theta"]
-        out.append((label, exact, zhang_variance(problem.h, noise, step, problem.var0, T)))
+    for label, name, options in entries(cfg):
+        opt = nqm_optimizers.get(name, **options)
+        form = sgd_form(opt, problem)
+        if form is not None:
+            exact = opt.rollout(problem, alphas, mus)["var_theta"]
+            out.append((label, exact, zhang_variance(problem.h, form[1], alpha * form[0], problem.var0, T)))
     return out
 
 
@@ -155,8 +177,8 @@ def montecarlo_checks(problem, cfg, runs):
         at = np.arange(0, problem.h.size, stride)
         part = nqm_problem.make_problem(problem.h[at], problem.sigma2[at], problem.mean0[at], problem.var0[at])
         steps = [t for t in cfg["mc_steps"] if t <= cfg["T"]]
-        c, _ = nqm_montecarlo_power.rule(nqm_optimizers.get(name), part, runs[label]["optimized"], cfg["mc_runs"],
-                                         steps, seed, **options)
+        c, _ = nqm_montecarlo_power.rule(nqm_optimizers.get(name, **options), part, runs[label]["optimized"],
+                                         cfg["mc_runs"], steps, seed)
         checks.append(evidence(dict(c, name=MONTE_CARLO.format(label),
                                     detail=f"{at.size} of {problem.h.size} coordinates (every {stride}th); "
                                            + c["detail"])))
@@ -178,20 +200,19 @@ def same_schedule_check(name, a, b, tolerance=1e-12):
 def same_as_heavy_ball(problem, cfg, heavy_ball):
     """Minibatch B = 1 (the same rule as heavy ball) without refitting: its own greedy schedule, and heavy ball's
     fixed and optimized schedules rolled out by the minibatch rule; `consistency_checks` certifies the identity."""
-    opt = nqm_optimizers.get("minibatch")
-    out = {"greedy": opt.greedy(problem, cfg["T"], B=1)}
+    opt = nqm_optimizers.get("minibatch", B=1)
+    out = {"greedy": opt.greedy(problem, cfg["T"])}
     for kind in ("fixed", "optimized"):
         s = heavy_ball[kind]
-        out[kind] = {**s, "loss": opt.loss_curve(problem, s["alpha"], s["mu"], B=1)}
+        out[kind] = {**s, "loss": opt.loss_curve(problem, s["alpha"], s["mu"])}
     return out
 
 
 def consistency_checks(problem, cfg, runs):
-    """The rule engine against heavy ball's own code: the engine's heavy-ball greedy (numeric/nqm/rule_greedy.py on
-    numeric/nqm/generated_rules.py) is Theorem 2's (numeric/nqm/schedules.py), and minibatch B = 1 is heavy ball
-    (its greedy schedule, and its losses on heavy ball's fitted schedules)."""
-    engine = nqm_rule_greedy.greedy("heavy_ball", problem, cfg["T"], {})
-    checks = [same_schedule_check(ENGINE_GREEDY, engine, nqm_schedules.greedy(problem, cfg["T"]), 1e-9)]
+    """Two rules derived apart agree where they must: minibatch B = 1 (its own update, noise variance sigma2 / B
+    derived draw by draw, its own generated code) is heavy ball (its greedy schedule, and its losses on heavy ball's
+    fitted schedules)."""
+    checks = []
     if "B=1" in runs:
         for kind in ("greedy", "fixed", "optimized"):
             checks.append(same_schedule_check(SAME_AS_HEAVY_BALL.format(kind), runs["B=1"][kind],
@@ -246,8 +267,8 @@ def run(out_dir, cfg, scale="quick"):
     for (label, name, options), value in zip(entries(cfg), finals.values()):
         value["regret"] = value["greedy"] / value["optimized"]
         greedy = runs[label]["greedy"]
-        value["greedy_ratio"] = float(nqm_optimizers.get(name).max_component_ratio(problem, greedy["alpha"],
-                                                                                    greedy["mu"], **options))
+        value["greedy_ratio"] = float(nqm_optimizers.get(name, **options).max_component_ratio(problem, greedy["alpha"],
+                                                                                               greedy["mu"]))
     violations = {k: float(r["optimized"]["violation"]) for k, r in runs.items() if k != "B=1"}
     zhang = zhang_cases(problem, cfg)
     checks = [generated_code_check(), zhang_check(zhang, cfg["zhang_tolerance"])]
@@ -277,8 +298,8 @@ def claims(finals, cfg, checks):
               "are the rules' exact moments, which agree with Monte-Carlo of each rule's own update and, for plain "
               "SGD, with Zhang et al.'s closed form.", ZHANG, *monte_carlo),
         claim("that minibatch B = 1 is heavy ball",
-              "The rule engine's heavy-ball greedy is Theorem 2's and minibatch B = 1 is heavy ball (greedy, fixed and "
-              "optimized alike).", ENGINE_GREEDY, *same),
+              "Minibatch B = 1 (its own update and generated code) is heavy ball: greedy, fixed and optimized alike.",
+              *same),
         claim("that the optimized schedules end no higher than greedy where greedy keeps the safeguard, and keep it",
               f"Every optimized schedule keeps the safeguard and ends no higher than greedy where greedy keeps it "
               f"({len(keeps)} of {len(finals)}); where greedy breaks it the optimized schedule is held to it and greedy "

@@ -24,6 +24,7 @@ from shb.numeric.nqm import horizon as nqm_horizon
 from shb.numeric.nqm import independent as nqm_independent
 from shb.numeric.nqm import lookahead_checks as nqm_lookahead_checks
 from shb.numeric.nqm import montecarlo_power as nqm_montecarlo_power
+from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
 from shb.numeric.nqm import schedule_registry as nqm_schedule_registry
 from shb.numeric.nqm.lookahead import STABLE_MU
@@ -39,6 +40,7 @@ QUICK = dict(PAPER, global_steps=(0, 1, 12, 60, 130, 249), independent_steps=(12
 TINY = dict(PAPER, T=30, horizons=(1, 3, 6), adam_steps=100, global_steps=(0, 7, 29), independent_steps=(7,),
             mc=((6, False), (3, True)), mc_runs=300, mc_steps=(1, 10, 30))
 CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
+HEAVY_BALL = nqm_optimizers.get("heavy-ball")  # the paper's optimizer (Eqs. 1-2), on the rule engine
 # -----------------------------------------------------------------------------------------------
 MODES = {False: "stochastic", True: "deterministic"}
 SHARED = 0.5  # CPU seconds: a schedule that took less came from experiments/common.py's registry_schedule
@@ -71,7 +73,7 @@ def schedules(problem, cfg):
     for K in cfg["horizons"]:
         for deterministic in (False, True):
             t0 = time.process_time()
-            runs[K, deterministic] = lookahead(problem, cfg["T"], {"horizon": K, "deterministic": deterministic})
+            runs[K, deterministic] = lookahead(HEAVY_BALL, problem, cfg["T"], {"horizon": K, "deterministic": deterministic})
             seconds[K, deterministic] = time.process_time() - t0
     t0 = time.process_time()  # Figure 3a's schedule when it ran before in this process (shb reproduce)
     best = registry_schedule("optimized", problem, cfg["T"], {"adam_steps": cfg["adam_steps"], "adam_lr": cfg["adam_lr"]})
@@ -86,9 +88,9 @@ def minimum_checks(problem, runs, cfg):
     for (K, deterministic), run in runs.items():
         if K == 1:
             continue
-        gain, moves = nqm_lookahead_checks.perturbation_gain(problem, run, K, deterministic)
+        gain, moves = nqm_lookahead_checks.perturbation_gain(HEAVY_BALL, problem, run, K, deterministic)
         steps = [t for t in cfg["global_steps"] if t < cfg["T"]]
-        gap = nqm_lookahead_checks.global_gap(problem, run, K, steps, deterministic)
+        gap = nqm_lookahead_checks.global_gap(HEAVY_BALL, problem, run, K, steps, deterministic)
         name = f"K = {K} {MODES[deterministic]}"
         gains.append((name, float(gain.max())))
         gaps.append((name, float(gap.max())))
@@ -174,7 +176,7 @@ def greedy_check(problem, runs, cfg):
     """K = 1 lookahead reproduces the greedy schedule of the registry (`shb nqm greedy`) to 1e-12, relative: an
     invariant (ties go to the greedy start by design, numeric/nqm/lookahead.py), so the evidence for the K = 1 plans
     is `ONE_STEP`, the one-step loss at perturbations of each plan."""
-    greedy = nqm_schedule_registry.SCHEDULES["greedy"](problem, cfg["T"])
+    greedy = nqm_schedule_registry.SCHEDULES["greedy"](HEAVY_BALL, problem, cfg["T"])
     one = runs[1, False]
     differences = [np.abs(one[k] - greedy[k]) / np.maximum(np.abs(greedy[k]), 1e-300) for k in ("alpha", "mu", "loss")]
     worst = max(float(np.max(d)) for d in differences)
@@ -186,12 +188,13 @@ def greedy_check(problem, runs, cfg):
 def figure_checks(problem, runs, best, cfg):
     checks = [generated_code_check(), greedy_check(problem, runs, cfg)]
     if (1, False) in runs:
-        checks.append(evidence(dict(nqm_checks.greedy_is_one_step_minimiser(problem, runs[1, False]), name=ONE_STEP)))
+        checks.append(evidence(dict(nqm_checks.greedy_is_one_step_minimiser(HEAVY_BALL, problem, runs[1, False]), name=ONE_STEP)))
     checks += minimum_checks(problem, runs, cfg)
     checks.append(second_method_check(problem, runs, cfg))
     checks += learning_rate_checks(runs, best)
     for seed, (K, deterministic) in enumerate(cfg["mc"], start=cfg["seed"]):
-        c, _ = nqm_montecarlo_power.heavy_ball(problem, runs[K, deterministic], cfg["mc_runs"], cfg["mc_steps"], seed)
+        c, _ = nqm_montecarlo_power.loss_iterate(HEAVY_BALL, problem, runs[K, deterministic], cfg["mc_runs"],
+                                                 cfg["mc_steps"], seed)
         checks.append(evidence(dict(c, name=MONTE_CARLO.format(K, MODES[deterministic]))))
     return checks
 

@@ -47,8 +47,8 @@ from shb.numeric.meta import hypergrad
 
 from shb.numeric.networks import training
 from shb.numeric.optim import AdamState, adam
-from shb.ground.errors import ProgressError
-from shb.ground.io import atomic_write_bytes, to_json
+from shb.ground.errors import InputError, ProgressError
+from shb.ground.io import atomic_write_bytes, parse_json, to_json
 
 HYPERS = ("log_alpha_eff", "log_one_minus_mu")
 MODES = ("stochastic", "deterministic", "fixed")
@@ -297,13 +297,15 @@ def read_state(path):
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise ProgressError(f"progress file {path} is unreadable ({type(err).__name__}); delete it to start over") from None
     try:
-        header = json.loads(arrays.pop("header").tobytes().decode("utf-8"))
+        header = parse_json(arrays.pop("header").tobytes().decode("utf-8"), "its header")
         saved = {"run": header.pop("run"), "config": header.pop("config")}
-    except (KeyError, ValueError):
-        raise ProgressError(f"progress file {path} has no valid header; delete it to start over") from None
-    state = dict(header)
-    state.update({k: arrays[k] for k in ARRAY_KEYS})
-    for key, names in SAMPLE_ARRAYS.items():
-        if state[key] is not None:
-            state[key].update({k: arrays[f"{key}.{k}"] for k in names})
+        state = dict(header)
+        state.update({k: arrays[k] for k in ARRAY_KEYS})
+        for key, names in SAMPLE_ARRAYS.items():
+            if state[key] is not None:
+                state[key].update({k: arrays[f"{key}.{k}"] for k in names})
+    except (KeyError, ValueError, TypeError, AttributeError) as err:  # InputError is a ValueError
+        what = (f"no {err}" if isinstance(err, KeyError) else str(err) if isinstance(err, InputError)
+                else "its header is not a run state's")
+        raise ProgressError(f"progress file {path} is unreadable ({what}); delete it to start over") from None
     return saved, state

@@ -79,3 +79,12 @@ def load_split(data_dir, split="train"):
     parts = [load_batch(os.path.join(where, name)) for name in SPLITS[split]]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
+
+
+TRAIN_COUNTS = (5000,) * N_CLASSES  # CIFAR-10's 50,000 training images: 5,000 of each class
+
+
+def dataset_name(labels, data_dir):
+    """'CIFAR-10' when the training labels' class counts are CIFAR-10's, else 'CIFAR-10-format data in DIR'."""
+    counts = tuple(int(c) for c in np.bincount(labels, minlength=N_CLASSES))
+    return "CIFAR-10" if counts == TRAIN_COUNTS else f"CIFAR-10-format data in {data_dir}"

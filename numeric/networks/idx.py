@@ -92,6 +92,24 @@ def load_idx(path, ndim):
 
 def load_split(data_dir=None, split="train"):
     """(images uint8 (n, rows*cols), labels uint8 (n,)) of one split, validated against each other."""
+    images, labels = load_images(data_dir, split)
+    return images.reshape(images.shape[0], -1), labels
+
+
+def load_pair(data_dir=None):
+    """((train images, labels), (test images, labels)) as load_split gives them, and the image shape (rows, cols),
+    which the two splits must share (rows of different images would not fit one network)."""
+    where = resolve_data_dir(data_dir)
+    (train, train_labels), (test, test_labels) = (load_images(where, split) for split in ("train", "test"))
+    if train.shape[1:] != test.shape[1:]:
+        raise InputError(f"the training and test images in {where} differ in shape: {train.shape[1]}x{train.shape[2]} "
+                         f"({SPLITS['train'][0]}) vs {test.shape[1]}x{test.shape[2]} ({SPLITS['test'][0]})")
+    return ((train.reshape(train.shape[0], -1), train_labels), (test.reshape(test.shape[0], -1), test_labels),
+            train.shape[1:])
+
+
+def load_images(data_dir=None, split="train"):
+    """(images uint8 (n, rows, cols), labels uint8 (n,)) of one split, validated against each other."""
     where = resolve_data_dir(data_dir)
     image_path, label_path = (find_idx_file(where, stem) for stem in SPLITS[split])
     images = load_idx(image_path, 3)
@@ -106,7 +124,7 @@ def load_split(data_dir=None, split="train"):
         )
     if images.shape[0] == 0 or images.shape[1] * images.shape[2] == 0:
         raise InputError(f"IDX file {image_path} is empty: shape {images.shape}")
-    return images.reshape(images.shape[0], -1), labels
+    return images, labels
 
 
 

@@ -1,3 +1,3 @@
 """The noisy quadratic model (Section 2.2): problems, exact dynamics for every update rule, their adjoints,
 Monte-Carlo simulation of the stochastic updates, the schedules (greedy, fixed, optimized, lookahead) and the
-checks that certify them. The generated modules (generated.py, generated_rules.py) are written by `shb derive`."""
+checks that certify them. The generated module (generated.py) is written by `shb derive`."""

@@ -1,116 +1,99 @@
-"""Exact mean/variance dynamics of SGD with momentum on the NQM for a whole schedule (Theorem 1).
+"""Exact moments of any update rule on the NQM over a schedule: its Theorem 1, applied step by step.
 
-For a schedule (alpha_t, mu_t), t = 0..T-1, every coordinate's five sufficient statistics
-(E[theta], E[v], V[theta], V[v], Cov(theta, v)) follow the deterministic recursion of Theorem 1
-(numeric.nqm.generated.nqm_step, generated from symbolic/), starting from
-(mean0, 0, var0, 0, 0). The expected excess loss at step t is (Eq. 6 without its constant)
+For a schedule (alpha_t, mu_t), t < T, the rule's generated `<rule>_step` maps the means and covariances of its
+state z = (theta, v, ...) one step forward (for heavy ball, Theorem 1's five statistics) and `<rule>_raw_step`
+the raw second moments. The expected excess loss at step t is (Eq. 6 without its constant)
 
-    L(t) = sum_i 1/2 h_i (E[theta_i(t)]^2 + V[theta_i(t)])       (numeric.nqm.generated.loss_component).
+    L(t) = sum_i 1/2 h_i A(x_i(t)),   A(x) = E[x]^2 + V[x],   x the rule's loss iterate (theta, or an average).
 
-Shapes: d coordinates (last axis). A schedule is alpha, mu of shape (T,) or (B, T) (a batch of B
-schedules, rolled out together); statistics come back as (T+1, d) or (B, T+1, d) and losses as
-(T+1,) or (B, T+1).
-
-`final_loss` and `loss_curve` are written for Autograd (no in-place assignment: lists, then stack),
-so d final_loss / d schedule is available by reverse mode.
+Shapes: d coordinates (last axis). A schedule is alpha, mu of shape (T,) or (B, T) (a batch of B schedules rolled
+out together); statistics come back as (T+1, d) or (B, T+1, d) and losses as (T+1,) or (B, T+1). The gradient of
+L(T) with respect to the schedule is numeric/nqm/adjoint.py's.
 """
-import autograd.numpy as anp
 import numpy as np
 
-from shb.numeric.nqm import adjoint as nqm_adjoint
-from shb.numeric.nqm.generated import loss_component, nqm_step, raw_loss_component
-
-STATS = ("mean_theta", "mean_v", "var_theta", "var_v", "cov_theta_v")
+from shb.numeric.nqm.rules import (batch_shape, check_schedule, extras_at, generated, initial_central, loss_of,
+                                   per_step, spec)
 
 
-def initial_stats(problem):
-    """(E[theta], E[v], V[theta], V[v], Cov(theta, v)) at t = 0: (mean0, 0, var0, 0, 0)."""
-    zeros = np.zeros_like(problem.h)
-    return (problem.mean0, zeros, problem.var0, zeros, zeros)
+def statistics(rule):
+    """The names of the means and covariances a rollout returns (besides "loss"), in generated order."""
+    return spec(rule)["central"]
 
 
-def check_schedule(alpha, mu):
-    """Float arrays alpha, mu of one shape (T,) or (B, T); raises ValueError otherwise."""
-    alpha = np.asarray(alpha, dtype=float)
-    mu = np.asarray(mu, dtype=float)
-    if alpha.shape != mu.shape or alpha.ndim not in (1, 2):
-        raise ValueError(f"alpha {alpha.shape} and mu {mu.shape} must have one shape, (T,) or (B, T)")
-    return alpha, mu
-
-
-def _hyper(x, t):
-    """The step-t hyperparameter as an array broadcasting against (..., d): x[..., t, None]."""
-    return x[..., t][..., None] if anp.ndim(x) == 2 else x[t]
-
-
-def rollout(problem, alpha, mu):
-    """All five statistics for t = 0..T and the excess loss per step (Theorem 1 applied T times).
-
-    Returns a dict with arrays "mean_theta", "mean_v", "var_theta", "var_v", "cov_theta_v" of shape
-    (T+1, d) (or (B, T+1, d)) and "loss" of shape (T+1,) (or (B, T+1)). Plain numpy; not for Autograd.
-    """
+def rollout(rule, problem, alpha, mu, extras):
+    """Means and covariances for t = 0..T (keys `statistics(rule)`) and "loss" (plain numpy)."""
     alpha, mu = check_schedule(alpha, mu)
-    T = alpha.shape[-1]
-    batch = alpha.shape[:-1]
-    d = problem.h.size
-    out = {name: np.empty(batch + (T + 1, d)) for name in STATS}
-    stats = initial_stats(problem)
-    for name, value in zip(STATS, stats):
+    T, batch, d = alpha.shape[-1], alpha.shape[:-1], problem.h.size
+    names = statistics(rule)
+    out = {name: np.empty(batch + (T + 1, d)) for name in names}
+    stats = initial_central(rule, problem.mean0, problem.var0, batch + (d,))
+    step, to_raw = generated(rule, "step"), generated(rule, "raw_moments")
+    losses = [loss_of(rule, problem.h, to_raw(*stats))]
+    for name, value in zip(names, stats):
         out[name][..., 0, :] = value
-    for t in range(T):
-        stats = nqm_step(_hyper(alpha, t), _hyper(mu, t), problem.h, problem.sigma2, *stats)
-        for name, value in zip(STATS, stats):
+    for t, (alpha_t, mu_t, extra_t) in enumerate(zip(per_step(alpha), per_step(mu), extras_at(rule, extras, T))):
+        stats = step(alpha_t, mu_t, problem.h, problem.sigma2, *extra_t, *stats)
+        for name, value in zip(names, stats):
             out[name][..., t + 1, :] = value
-    out["loss"] = loss_component(problem.h, out["mean_theta"], out["var_theta"]).sum(axis=-1)
+        losses.append(loss_of(rule, problem.h, to_raw(*stats)))
+    out["loss"] = np.stack(losses, axis=-2).sum(axis=-1)
     return out
 
 
-def rollout_bytes(d, T, batch=1):
-    """Memory `rollout` needs, an upper bound: eight (T+1) x d float64 arrays (the five statistics, the loss terms
-    and their temporaries) and sixteen d-vectors (one step's temporaries, which dominate when T is small)."""
-    return 8 * (8 * (T + 1) + 16) * d * batch
+def loss_components(rule, problem, stats):
+    """Per-coordinate excess loss 1/2 h_i (E[x_i]^2 + V[x_i]) at the loss iterate x, for every step of a rollout."""
+    x = spec(rule)["state"][spec(rule)["loss_index"]]
+    return loss_of(rule, problem.h, (stats[f"mean_{x}"] ** 2 + stats[f"var_{x}"],) * (spec(rule)["loss_index"] + 1))
 
 
-def loss_components(problem, stats):
-    """Per-coordinate excess loss 1/2 h_i (E[theta_i]^2 + V[theta_i]) for every step of a rollout."""
-    return loss_component(problem.h, stats["mean_theta"], stats["var_theta"])
+def step_temporaries(rule):
+    """At most the d-vectors one generated `<rule>_step` holds at once: its locals (its common subexpressions and
+    outputs; 12 for heavy ball, 33 for an average)."""
+    code = generated(rule, "step").__code__
+    return code.co_nlocals - code.co_argcount
 
 
-def final_loss(problem, alpha, mu, penalty_weight=0.0):
-    """Expected excess loss at step T, L(T) = sum_i 1/2 h_i (E[theta_i(T)]^2 + V[theta_i(T)]),
-    plus penalty_weight * sum_{t,i} relu(L_i(t)/L_i(0) - 1)^2 (the safeguard, Section 2.3) if nonzero.
-
-    Differentiable by Autograd with respect to alpha and mu (shape (T,) -> scalar; (B, T) -> (B,))
-    through one primitive whose gradient is the generated adjoint (numeric/nqm/adjoint.py).
-    """
-    return nqm_adjoint.final_loss(alpha, mu, problem.h, problem.sigma2, problem.mean0, problem.var0,
-                                  penalty_weight)
-
-
-def component_curve(problem, alpha, mu):
-    """Per-coordinate excess loss for t = 0..T, shape (T+1, d) (Autograd-differentiable; built by stacking)."""
-    stats = initial_stats(problem)
-    curve = [loss_component(problem.h, stats[0], stats[2]) * anp.ones(anp.shape(alpha)[:-1] + (1,))]
-    for t in range(anp.shape(alpha)[-1]):
-        stats = nqm_step(_hyper(alpha, t), _hyper(mu, t), problem.h, problem.sigma2, *stats)
-        curve.append(loss_component(problem.h, stats[0], stats[2]))
-    return anp.stack(curve, axis=-2)
+def rollout_bytes(d, T, batch=1, statistics=5, rule=None):
+    """Memory `rollout` needs, an upper bound: a (T+1) x d array per statistic (five for heavy ball's state
+    (theta, v): len(statistics(rule)) in general), the per-step losses and two temporaries of that size, and one
+    step's d-vectors, which dominate when T is small: two per statistic and the generated step's own
+    (`step_temporaries`). rule: the rule rolled out (its statistics and its step); without it, `statistics`
+    statistics and heavy ball's step."""
+    temporaries = 12
+    if rule is not None:
+        statistics, temporaries = len(spec(rule)["central"]), step_temporaries(rule)
+    return 8 * ((statistics + 3) * (T + 1) + 2 * statistics + temporaries) * d * batch
 
 
-def loss_curve(problem, alpha, mu):
-    """Excess loss for t = 0..T, shape (T+1,) (Autograd-differentiable)."""
-    return anp.sum(component_curve(problem, alpha, mu), axis=-1)
+def moments(rule, alpha, mu, h, sigma2, mean0, var0, extras):
+    """The raw second moments at t = 0..T, one step at a time (nothing kept). h, sigma2, mean0, var0 of shape (d,)
+    (one problem) or (B, d) (problem b for schedule b)."""
+    alphas, mus = per_step(alpha), per_step(mu)
+    shape = batch_shape(alpha, h)
+    state = generated(rule, "raw_moments")(*initial_central(rule, mean0, var0, shape))
+    yield state
+    step = generated(rule, "raw_step")
+    for alpha_t, mu_t, extra_t in zip(alphas, mus, extras_at(rule, extras, len(alphas))):
+        state = step(alpha_t, mu_t, h, sigma2, *extra_t, *state)
+        yield state
 
 
-def max_component_ratio(problem, alpha, mu):
+def max_component_ratio(rule, problem, alpha, mu, extras):
     """max over t = 0..T and coordinates i with L_i(0) > 0 of L_i(t) / L_i(0), per schedule (plain numpy).
 
-    >= 1 always (t = 0); <= 1 means no coordinate's loss component ever exceeds its initial value (the
-    paper's safeguard, Section 2.3). Shape () for alpha (T,), (B,) for (B, T); memory O(B d).
+    >= 1 always (t = 0); <= 1 means no coordinate's loss component ever exceeds its initial value (the paper's
+    safeguard, Section 2.3). Shape () for alpha (T,), (B,) for (B, T); memory O(B d).
     """
     alpha, mu = check_schedule(alpha, mu)
-    states = nqm_adjoint.moments(alpha, mu, problem.h, problem.sigma2, problem.mean0, problem.var0)
-    return worst_component_ratio((raw_loss_component(problem.h, state[0])[0] for state in states), alpha.shape[:-1])
+    states = moments(rule, alpha, mu, problem.h, problem.sigma2, problem.mean0, problem.var0, extras)
+    return worst_component_ratio((loss_of(rule, problem.h, s) for s in states), alpha.shape[:-1])
+
+
+def inverse_start_loss(start):
+    """(1 / L_i(0), 1) per coordinate, (0, 0) where L_i(0) = 0 (those coordinates are exempt from the safeguard)."""
+    live = start > 0
+    return np.where(live, 1.0 / np.where(live, start, 1.0), 0.0), live.astype(float)
 
 
 def worst_component_ratio(losses, batch):
@@ -119,6 +102,6 @@ def worst_component_ratio(losses, batch):
     worst = np.ones(batch)
     for t, loss in enumerate(losses):
         if t == 0:
-            inverse_start, _ = nqm_adjoint.inverse_start_loss(loss)
+            inverse_start, _ = inverse_start_loss(loss)
         worst = np.fmax(worst, np.max(loss * inverse_start, axis=-1))
     return worst

@@ -1,11 +1,10 @@
 """A fixed learning rate followed by an exponential decay tail: Figure 2's dashed curves (Section 2.3).
 
 k steps at alpha, then m steps at alpha r^j, j = 1..m; the schedule dict (numeric/nqm/schedules.py) of such a
-schedule, its final fraction r^m optionally chosen by one batched rollout of Theorem 1's dynamics.
+schedule, its final fraction r^m optionally chosen by one batched rollout of the rule's dynamics.
 """
 import numpy as np
 
-from shb.numeric.nqm.dynamics import final_loss
 from shb.numeric.nqm.schedules import schedule_result
 
 DECAY_FINAL_FRACTIONS = np.geomspace(1e-4, 1.0, 49)
@@ -20,8 +19,8 @@ def fixed_then_decay(alpha, k, m, decay_to):
     return np.concatenate([np.broadcast_to(alpha[..., None], alpha.shape + (k,)), alpha[..., None] * tail], axis=-1)
 
 
-def fixed_then_decay_schedule(problem, alpha, k, m, mu=0.0, decay_to=None, fractions=DECAY_FINAL_FRACTIONS):
-    """The schedule dict of `fixed_then_decay` (momentum mu throughout) with its loss curve.
+def fixed_then_decay_schedule(opt, problem, alpha, k, m, mu=0.0, decay_to=None, fractions=DECAY_FINAL_FRACTIONS):
+    """The schedule dict of `fixed_then_decay` (momentum mu throughout) with the rule `opt`'s loss curve.
 
     decay_to: the final fraction r^m. If None it is fitted: the value in `fractions` (default 1e-4 .. 1,
     49 values log-spaced; 1 means no decay) minimizing L(k + m), by one batched rollout, i.e. the best
@@ -30,10 +29,10 @@ def fixed_then_decay_schedule(problem, alpha, k, m, mu=0.0, decay_to=None, fract
     if decay_to is None and m > 0:
         alphas = np.stack([fixed_then_decay(alpha, k, m, f) for f in fractions])
         with np.errstate(over="ignore", invalid="ignore"):
-            losses = final_loss(problem, alphas, np.full(alphas.shape, float(mu)))
+            losses = opt.final_loss(problem, alphas, np.full(alphas.shape, float(mu)))
         losses = np.where(np.isfinite(losses), losses, np.inf)
         decay_to = float(np.asarray(fractions)[int(np.argmin(losses))])
     decay_to = 1.0 if decay_to is None else float(decay_to)
     alpha_t = fixed_then_decay(float(alpha), k, m, decay_to)
     r = decay_to ** (1.0 / m) if m > 0 else 1.0
-    return schedule_result(problem, alpha_t, np.full(k + m, float(mu)), r=r, decay_to=decay_to)
+    return schedule_result(opt, problem, alpha_t, np.full(k + m, float(mu)), r=r, decay_to=decay_to)

@@ -3,34 +3,30 @@
 Lookahead meta-optimization (online SMD, Section 3.3; K = 1 is Theorem 2's greedy step) asks, at step t, for
 the constant pair (alpha, mu) minimizing the expected excess loss K steps ahead of the current moments:
 
-    L_K(alpha, mu) = sum_i 1/2 h_i E[theta_i(t + K)^2]      with (alpha_s, mu_s) = (alpha, mu) for s = t..t+K-1.
+    L_K(alpha, mu) = sum_i 1/2 h_i E[x_i(t + K)^2]      with (alpha_s, mu_s) = (alpha, mu) for s = t..t+K-1,
 
-With z = (theta, v) per coordinate, the raw second moment M = E[z z^T] follows (Theorem 1 in raw moments,
-symbolic/adjoint.py) M' = A M A^T + n b b^T, b = (1, 1), n = (alpha h)^2 sigma2, A the mean matrix of one
-step. For a constant pair A and n do not change over the K steps, so
+x the rule's loss iterate. With z the rule's state, its raw second moment M = E[z z^T] follows M' = F M F^T + N,
+N = b b^T (symbolic/rule_adjoint.py), so with the "directions" w_0 = e (the loss iterate), w_{j+1} = F_{t+j}^T w_j
+(the generated `<rule>_direction_step`, the rank-one adjoint's backward step, here taken K times with the same
+pair, the extras of the steps ahead in reverse):
 
-    M_{t+K} = A^K M_t (A^T)^K + n sum_{j<K} A^j b b^T (A^T)^j
+    L_K = sum_i 1/2 h_i ( w_K^T M_t w_K + sum_{j<K} w_j^T N_{t+K-1-j} w_j ),
 
-and with the "directions" w_0 = e_theta, w_{j+1} = A^T w_j and s_j = b . w_j (the generated `direction_step`,
-the rank-one adjoint's backward step, here iterated K times with the same pair):
-
-    L_K = sum_i 1/2 h_i ( w_K^T M_t w_K + (alpha h_i)^2 sigma2_i sum_{j<K} s_j^2 ),
-    w^T M w = A(theta) w_theta^2 + 2 E[theta v] w_theta w_v + A(v) w_v^2.
-
-L_K is a polynomial of degree 2K in (alpha, mu): finite everywhere, and (for K = 1) Eq. 15 summed over
-coordinates. Its gradient and Hessian come from running the same generated `direction_step` on second-order
-jets in (alpha, mu) (forward-mode differentiation of the generated code: exact up to rounding, no sampling).
+the noise terms being the generated `<rule>_noise_form`. L_K is a polynomial of degree 2K in (alpha, mu): finite
+everywhere, and (for K = 1) Eq. 15 summed over coordinates. Its gradient and Hessian come from running the same
+generated functions on second-order jets in (alpha, mu) (forward-mode differentiation of the generated code:
+exact up to rounding, no sampling).
 
 Newton works in (a, mu) with a = alpha / (1 - mu) for K > 1 (effective=True): the valleys of L_K follow
 roughly constant a, curved in (alpha, mu), straight in (a, mu).
 
 Shapes: the moments and h, sigma2 broadcast over leading batch axes (..., d); alpha and mu broadcast against
-the batch shape (...) of the result. tests/test_nqm_horizon.py checks L_K against K steps of the generated
-`raw_step` (Theorem 1) and the jets against Autograd.
+the batch shape (...) of the result. tests/nqm/test_lookahead.py checks L_K against K steps of the generated
+raw step and the jets against Autograd.
 """
 import numpy as np
 
-from shb.numeric.nqm.generated import direction_step, raw_moments
+from shb.numeric.nqm.rules import generated, pairs, spec
 
 # Order of a jet's components: value, d/dalpha, d/dmu, d2/dalpha2, d2/dalpha dmu, d2/dmu2.
 VALUE, D_ALPHA, D_MU, D_AA, D_AM, D_MM = range(6)
@@ -38,7 +34,8 @@ VALUE, D_ALPHA, D_MU, D_AA, D_AM, D_MM = range(6)
 
 class Jet:
     """A second-order Taylor jet in the two variables (alpha, mu): c[k] for the components above, each an
-    array broadcasting over batch axes. Supports + - * and integer powers (all the generated step uses)."""
+    array broadcasting over batch axes. Supports + - *, integer powers and division by a number or an array (all
+    the generated functions use)."""
 
     __array_ufunc__ = None  # numpy arrays defer to Jet in mixed arithmetic (array * jet -> Jet.__rmul__)
 
@@ -91,6 +88,12 @@ class Jet:
 
     __rmul__ = __mul__
 
+    def __truediv__(self, other):
+        """Division by a number or an array (a rule's extra, e.g. the minibatch's noise sigma2 / B); not by a Jet."""
+        if isinstance(other, Jet):
+            raise TypeError("Jet supports division by numbers and arrays only, not by a Jet")
+        return Jet(self.c / np.asarray(other))
+
     def __pow__(self, k):
         if k != int(k) or k < 1:
             raise ValueError(f"Jet supports positive integer powers, got {k!r}")
@@ -104,20 +107,30 @@ class Jet:
         return Jet(self.c.sum(axis=axis if axis < 0 else axis + 1))
 
 
-def _loss(alpha, mu, h, sigma2, A_theta, A_v, E_theta_v, K):
-    """sum_i 1/2 h_i (w_K^T M w_K + (alpha h_i)^2 sigma2_i sum_{j<K} s_j^2), on numbers or on Jets."""
-    w_theta, w_v, noise = 1.0 + 0.0 * h, 0.0 * h, 0.0
-    for _ in range(K):
-        w_theta, w_v, s = direction_step(alpha, mu, h, w_theta, w_v)
-        noise = noise + s * s
-    quadratic = A_theta * (w_theta * w_theta) + 2.0 * E_theta_v * (w_theta * w_v) + A_v * (w_v * w_v)
-    ah = alpha * h
-    per_coordinate = (0.5 * h) * (quadratic + sigma2 * (ah * ah) * noise)
+def quadratic_form(rule, raw, w):
+    """w^T M w per coordinate, M the symmetric matrix of the raw second moments `raw` (in `pairs` order)."""
+    total = 0.0
+    for (a, b), m in zip(pairs(rule), raw):
+        total = total + (m * (w[a] * w[a]) if a == b else 2.0 * m * (w[a] * w[b]))
+    return total
+
+
+def _loss(rule, alpha, mu, h, sigma2, raw, extras):
+    """sum_i 1/2 h_i (w_K^T M w_K + sum_{j<K} w_j^T N w_j), on numbers or on Jets; K = len(extras), the extras of
+    the K steps ahead (tuples, in order)."""
+    meta = spec(rule)
+    direction, noise_form = generated(rule, "direction_step"), generated(rule, "noise_form")
+    w = tuple(1.0 + 0.0 * h if i == meta["loss_index"] else 0.0 * h for i in range(len(meta["state"])))
+    noise = 0.0
+    for extra in reversed(extras):
+        noise = noise + noise_form(alpha, mu, h, sigma2, *extra, *w)
+        w = direction(alpha, mu, h, sigma2, *extra, *w)
+    per_coordinate = (0.5 * h) * (quadratic_form(rule, raw, w) + noise)
     return per_coordinate.sum(axis=-1) if isinstance(per_coordinate, Jet) else np.sum(per_coordinate, axis=-1)
 
 
-def horizon_loss(alpha, mu, h, sigma2, raw, K, effective=False):
-    """L_K(alpha, mu) from raw moments raw = (A(theta), A(v), E[theta v]) of shape (..., d).
+def horizon_loss(rule, alpha, mu, h, sigma2, raw, extras, effective=False):
+    """L_K(alpha, mu) from the raw moments `raw` (the rule's, each of shape (..., d)); K = len(extras).
 
     alpha, mu: arrays broadcasting against the batch shape (...); each is expanded with a trailing axis over
     the coordinates. Returns an array of the broadcast batch shape. effective=True: the first argument is the
@@ -125,16 +138,16 @@ def horizon_loss(alpha, mu, h, sigma2, raw, K, effective=False):
     """
     alpha = np.asarray(alpha, dtype=float)[..., None]
     mu = np.asarray(mu, dtype=float)[..., None]
-    return _loss(alpha * (1.0 - mu) if effective else alpha, mu, h, sigma2, *raw, int(K))
+    return _loss(rule, alpha * (1.0 - mu) if effective else alpha, mu, h, sigma2, raw, extras)
 
 
-def horizon_derivatives(alpha, mu, h, sigma2, raw, K, effective=False):
+def horizon_derivatives(rule, alpha, mu, h, sigma2, raw, extras, effective=False):
     """(L_K, gradient, Hessian) at (alpha, mu) (effective=True: at (a, mu), a = alpha / (1 - mu), and with
     respect to them): shapes (...), (2, ...) and (2, 2, ...), by forward-mode jets through the generated
-    `direction_step` (exact up to rounding)."""
+    functions (exact up to rounding)."""
     alpha = Jet.variable(np.asarray(alpha, dtype=float)[..., None], D_ALPHA)
     mu = Jet.variable(np.asarray(mu, dtype=float)[..., None], D_MU)
-    c = _loss(alpha * (1.0 - mu) if effective else alpha, mu, h, sigma2, *raw, int(K)).c
+    c = _loss(rule, alpha * (1.0 - mu) if effective else alpha, mu, h, sigma2, raw, extras).c
     gradient = np.stack([c[D_ALPHA], c[D_MU]])
     hessian = np.stack([np.stack([c[D_AA], c[D_AM]]), np.stack([c[D_AM], c[D_MM]])])
     return c[VALUE], gradient, hessian

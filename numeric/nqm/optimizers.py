@@ -1,243 +1,141 @@
-"""The registry of update rules on the NQM: name -> the rule's exact rollout, loss, gradient, simulation, greedy.
+"""An update rule of the registry (symbolic/optimizers/) on the NQM: one object with every computation the engine has.
 
-    OPTIMIZERS = {"heavy-ball", "nesterov", "preconditioned", "minibatch", "ema", "polyak"}; DEFAULT = "heavy-ball"
-    opt = get(name)                                   # InputError naming the known ones otherwise
-    opt.rollout(problem, alpha, mu, **options)        # means/covariances per step and "loss" (T+1,)
+    opt = get("minibatch", B=100)                     # InputError naming the known rules or the rule's options
+    opt.rollout(problem, alpha, mu)                   # means and covariances per step, and "loss" (T+1,)
     opt.statistics()                                  # the names of those means and covariances
-    opt.final_loss(problem, alpha, mu, penalty_weight=0.0, **options)   # L(T); Autograd-differentiable
-    opt.loss_curve(problem, alpha, mu, **options)     # L(t), t = 0..T
-    opt.max_component_ratio(problem, alpha, mu, **options)   # the safeguard's max_t,i L_i(t) / L_i(0)
-    opt.simulate(problem, alpha, mu, runs, seed, steps=None, **options)  # Monte Carlo of its own update
-    opt.greedy(problem, T, mu=None, **options)        # {"alpha", "mu", "loss"}; mu given: greedy alpha at it
-    opt.fixed(problem, T, steps=500, lr=0.003, **options)        # one (alpha, mu), Adam on L(T)
-    opt.optimized(problem, T, steps=500, lr=0.003, **options)    # (alpha_t, mu_t) under the safeguard
-    parse_options(opt, {"B": "100"})                  # command-line values checked against OPTIONS and opt
-    schedule(opt, "fixed", problem, T, {"adam_steps": 500, "adam_lr": 0.003}, **options)  # `shb nqm fixed`
+    opt.final_loss(problem, alpha, mu, penalty_weight=0.0)   # L(T); Autograd-differentiable (generated adjoint)
+    opt.loss_curve(problem, alpha, mu)                # L(t), t = 0..T
+    opt.max_component_ratio(problem, alpha, mu)       # the safeguard's max_t,i L_i(t) / L_i(0)
+    opt.simulate(problem, alpha, mu, runs, seed, steps=None)  # Monte Carlo of its own stochastic update
+    opt.sample_paths(problem, alpha, mu, runs, seed)  # whole trajectories of the loss iterate, for drawing
+    opt.greedy(problem, T, mu=None)                   # Theorem 2 for the rule; mu given: the greedy alpha at it
+    opt.fixed(problem, T, ...), opt.optimized(problem, T, ...)   # numeric/nqm/schedules.py
+    opt.lookahead(problem, T, K, deterministic=False) # numeric/nqm/lookahead.py
 
-Options (our defaults where the paper is silent): preconditioned p (per coordinate, > 0; default 1/h, the
-inverse curvature); minibatch B (a positive integer; default 10); ema gamma (the weight of the newest
-iterate, 0 < gamma <= 1; default 0.1). polyak averages with gamma_t = 1/(t+2), the running mean of
-theta(0..t+1). greedy(mu=None) is the joint greedy (alpha, mu) where derived; greedy(mu=m) the greedy alpha
-at the momentum m (m = 0: greedy SGD). nesterov's greedy step is only the latter (default m = 0.9, the
-"reasonable value" of Section 1): its one-step loss is not a quadratic in (alpha, mu) jointly
-(symbolic/rule_greedy.py).
-
-heavy-ball calls the existing numeric.nqm.dynamics / nqm_montecarlo / nqm_schedules functions, so its
-outputs are theirs bit for bit; the others run the generated code of symbolic/optimizers.py's rules.
+The options (a preconditioner p, a batch size B, an averaging weight gamma) are bound when the rule is got, and
+checked against the problem when it is used (the registry entry's `extras`); alpha, mu have shape (T,) or (B, T).
 """
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from shb.ground.errors import InputError
-from shb.numeric.nqm import dynamics as nqm_dynamics
-from shb.numeric.nqm import montecarlo as nqm_montecarlo
-from shb.numeric.nqm import rule_adjoint as nqm_rule_adjoint
-from shb.numeric.nqm import rule_dynamics as nqm_rule_dynamics
-from shb.numeric.nqm import rule_greedy as nqm_rule_greedy
-from shb.numeric.nqm import rule_montecarlo as nqm_rule_montecarlo
-from shb.numeric.nqm import rule_schedules as nqm_rule_schedules
-from shb.numeric.nqm import schedules as nqm_schedules
-from shb.numeric.nqm.schedule_registry import Option
+from shb.numeric.nqm import adjoint, dynamics, greedy, montecarlo, schedules
+from shb.symbolic import optimizers as registry
 
-DEFAULT = "heavy-ball"
-NESTEROV_GREEDY_MU = 0.9
-DEFAULT_BATCH = 10
-DEFAULT_EMA_GAMMA = 0.1
-
-
-def _positive(name, value, shape):
-    arr = np.asarray(value, dtype=float)
-    if arr.shape not in ((), shape) or not np.all(np.isfinite(arr)) or not np.all(arr > 0):
-        raise InputError(f"option {name} must be positive and finite, a number or shape {shape}, got {value!r}")
-    return arr
-
-
-def _no_extras(problem, T, **options):
-    return {}
-
-
-def _preconditioner(problem, T, p=None):
-    return {"p": 1.0 / problem.h if p is None else _positive("p", p, problem.h.shape)}
-
-
-def _batch(problem, T, B=DEFAULT_BATCH):
-    if isinstance(B, bool) or not float(B).is_integer() or B < 1:
-        raise InputError(f"option B (the batch size) must be a positive integer, got {B!r}")
-    return {"B": float(B)}
-
-
-def _ema(problem, T, gamma=DEFAULT_EMA_GAMMA):
-    if not 0 < float(gamma) <= 1:
-        raise InputError(f"option gamma (--gamma, the averaging weight) must lie in (0, 1], got {gamma!r}")
-    return {"gamma": np.full(T, float(gamma))}
-
-
-def _polyak(problem, T):
-    return {"gamma": 1.0 / (np.arange(T) + 2.0)}
+DEFAULT = registry.DEFAULT
 
 
 @dataclass(frozen=True)
-class Optimizer:
-    """One entry of the registry: a generated rule and how its options become the rule's extras."""
+class UpdateRule:
+    """A registry entry with its options bound."""
 
-    name: str
-    rule: str
-    summary: str
-    resolve: object = _no_extras
-    greedy_mu: object = None  # the default given momentum of an alpha-given-mu greedy step
-    options: tuple = field(default=())
+    entry: object
+    options: dict = field(default_factory=dict)
 
-    def extras(self, problem, T, **options):
-        unknown = sorted(set(options) - set(self.options))
-        if unknown:
-            raise InputError(f"optimizer {self.name} takes options {list(self.options)}, got {unknown}")
-        return self.resolve(problem, T, **options)
+    @property
+    def name(self):
+        return self.entry.name
 
-    def _args(self, problem, alpha, options):
-        return (self.rule, problem, self.extras(problem, np.shape(alpha)[-1], **options))
+    @property
+    def rule(self):
+        """The generated functions' prefix (symbolic Rule.name): several entries may share one rule."""
+        return self.entry.rule.name
 
-    def rollout(self, problem, alpha, mu, **options):
-        rule, problem, extras = self._args(problem, alpha, options)
-        return nqm_rule_dynamics.rollout(rule, problem, alpha, mu, extras)
+    @property
+    def label(self):
+        return self.entry.label
 
-    def final_loss(self, problem, alpha, mu, penalty_weight=0.0, **options):
-        rule, problem, extras = self._args(problem, alpha, options)
-        return nqm_rule_adjoint.final_loss(rule, alpha, mu, problem.h, problem.sigma2, problem.mean0, problem.var0,
-                                           extras, penalty_weight)
+    def extras(self, problem, T):
+        """The rule's extras for this problem and horizon (the entry's checks apply)."""
+        return self.entry.resolve(problem, T, **self.options)
 
-    def loss_curve(self, problem, alpha, mu, **options):
-        return self.rollout(problem, alpha, mu, **options)["loss"]
-
-    def max_component_ratio(self, problem, alpha, mu, **options):
-        rule, problem, extras = self._args(problem, alpha, options)
-        return nqm_rule_dynamics.max_component_ratio(rule, problem, alpha, mu, extras)
-
-    def simulate(self, problem, alpha, mu, runs, seed, steps=None, **options):
-        rule, problem, extras = self._args(problem, alpha, options)
-        return nqm_rule_montecarlo.simulate(rule, problem, alpha, mu, runs, seed, extras, steps)
-
-    def greedy(self, problem, T, mu=None, **options):
-        if mu is None:
-            mu = self.greedy_mu
-        return nqm_rule_greedy.greedy(self.rule, problem, T, self.extras(problem, T, **options), mu)
+    def _extras_for(self, problem, alpha):
+        """The extras for a schedule alpha of shape (T,) or (B, T); a number is no schedule (ValueError, as the
+        engine's own check says, not an IndexError here)."""
+        if np.ndim(alpha) == 0:
+            raise ValueError(f"alpha {np.shape(alpha)} and mu must have one shape, (T,) or (B, T)")
+        return self.extras(problem, np.shape(alpha)[-1])
 
     def statistics(self):
-        """The names of the means and covariances `rollout` returns (besides "loss"), in generated order."""
-        return nqm_rule_dynamics.spec(self.rule)["central"]
+        return dynamics.statistics(self.rule)
 
-    def fixed(self, problem, T, steps=500, lr=0.003, **options):
-        return nqm_rule_schedules.fixed(self, problem, T, steps, lr, **options)
+    def rollout(self, problem, alpha, mu):
+        return dynamics.rollout(self.rule, problem, alpha, mu, self._extras_for(problem, alpha))
 
-    def optimized(self, problem, T, steps=500, lr=0.003, **options):
-        return nqm_rule_schedules.optimized(self, problem, T, steps, lr, **options)
+    def loss_components(self, problem, stats):
+        """Per-coordinate L_i(t) of a rollout's statistics `stats`."""
+        return dynamics.loss_components(self.rule, problem, stats)
 
+    def loss_curve(self, problem, alpha, mu):
+        return self.rollout(problem, alpha, mu)["loss"]
 
-class HeavyBall(Optimizer):
-    """Heavy ball through the existing modules (their outputs exactly), no options."""
+    def final_loss(self, problem, alpha, mu, penalty_weight=0.0):
+        return adjoint.final_loss(self.rule, alpha, mu, problem.h, problem.sigma2, problem.mean0, problem.var0,
+                                  self._extras_for(problem, alpha), penalty_weight)
 
-    def rollout(self, problem, alpha, mu, **options):
-        self.extras(problem, np.shape(alpha)[-1], **options)
-        return nqm_dynamics.rollout(problem, alpha, mu)
+    def max_component_ratio(self, problem, alpha, mu):
+        return dynamics.max_component_ratio(self.rule, problem, alpha, mu, self._extras_for(problem, alpha))
 
-    def final_loss(self, problem, alpha, mu, penalty_weight=0.0, **options):
-        self.extras(problem, np.shape(alpha)[-1], **options)
-        return nqm_dynamics.final_loss(problem, alpha, mu, penalty_weight)
+    def simulate(self, problem, alpha, mu, runs, seed, steps=None):
+        return montecarlo.simulate(self.rule, problem, alpha, mu, runs, seed, self._extras_for(problem, alpha), steps)
 
-    def max_component_ratio(self, problem, alpha, mu, **options):
-        self.extras(problem, np.shape(alpha)[-1], **options)
-        return nqm_dynamics.max_component_ratio(problem, alpha, mu)
+    def sample_paths(self, problem, alpha, mu, runs, seed):
+        return montecarlo.sample_paths(self.rule, problem, alpha, mu, runs, seed, self._extras_for(problem, alpha))
 
-    def simulate(self, problem, alpha, mu, runs, seed, steps=None, **options):
-        self.extras(problem, np.shape(alpha)[-1], **options)
-        return nqm_montecarlo.simulate(problem, alpha, mu, runs, seed, steps)
-
-    def greedy(self, problem, T, mu=None, **options):
-        self.extras(problem, T, **options)
+    def greedy(self, problem, T, mu=None):
+        """Theorem 2 for the rule; a rule whose greedy step is alpha at a given mu uses its registry's default."""
         if mu is None:
-            return nqm_schedules.greedy(problem, T)
-        if np.all(np.asarray(mu) == 0):
-            return nqm_schedules.greedy_sgd(problem, T)
-        return super().greedy(problem, T, mu)
+            mu = self.entry.greedy_mu
+        return greedy.greedy(self.rule, problem, T, self.extras(problem, T), mu)
 
-    def statistics(self):
-        return nqm_dynamics.STATS
+    def fixed(self, problem, T, steps=schedules.ADAM_STEPS, lr=schedules.ADAM_LR, **kwargs):
+        return schedules.fixed(self, problem, T, steps, lr, **kwargs)
 
-    def fixed(self, problem, T, steps=500, lr=0.003, **options):
-        self.extras(problem, T, **options)
-        return nqm_schedules.fixed(problem, T, steps, lr)
+    def optimized(self, problem, T, steps=schedules.ADAM_STEPS, lr=schedules.ADAM_LR, **kwargs):
+        return schedules.optimized(self, problem, T, steps, lr, **kwargs)
 
-    def optimized(self, problem, T, steps=500, lr=0.003, **options):
-        self.extras(problem, T, **options)
-        return nqm_schedules.optimized(problem, T, steps, lr)
+    def lookahead(self, problem, T, K=1, deterministic=False):
+        from shb.numeric.nqm import lookahead
+
+        return lookahead.lookahead(self, problem, T, K, deterministic)
 
 
-OPTIMIZERS = {opt.name: opt for opt in (
-    HeavyBall("heavy-ball", "heavy_ball", "SGD with momentum (Eqs. 1-2), the paper's optimizer"),
-    Optimizer("nesterov", "nesterov", "Nesterov momentum, Sutskever et al. 2013's form (gradient at theta + mu v)",
-              greedy_mu=NESTEROV_GREEDY_MU),
-    Optimizer("preconditioned", "preconditioned", "heavy ball on p * gradient, a fixed p > 0 per coordinate",
-              _preconditioner, options=("p",)),
-    Optimizer("minibatch", "minibatch", "heavy ball on the mean of B gradient draws (noise variance sigma2 / B)",
-              _batch, options=("B",)),
-    Optimizer("ema", "averaged", "heavy ball, loss at the exponential average of the iterates (weight gamma)",
-              _ema, options=("gamma",)),
-    Optimizer("polyak", "averaged", "heavy ball, loss at the running mean of the iterates (Polyak-Ruppert)",
-              _polyak),
-)}
-
-
-# The options' command-line forms (`shb nqm ... --optimizer NAME --batch-size B`), parsed as the schedules' are.
-OPTIONS = {option.name: option for option in (
-    Option("p", "float", flag="--precondition", metavar="P",
-           help="preconditioned: the preconditioner p > 0 of every coordinate (default 1/h, per coordinate)"),
-    Option("B", "int", minimum=1, flag="--batch-size", metavar="B",
-           help=f"minibatch: the batch size B, a positive integer (default {DEFAULT_BATCH})"),
-    Option("gamma", "float", flag="--gamma", metavar="G",
-           help=f"ema: the weight of the newest iterate, 0 < G <= 1 (default {DEFAULT_EMA_GAMMA})"),
-)}
-
-
-def parse_options(opt, given):
-    """{name: checked value} of the options in `given` ({name: text or None}; None: not given, the default).
-
-    InputError naming the flag for a bad value, or for an option the optimizer `opt` does not take."""
-    out = {}
-    for name, value in given.items():
-        if value is None:
-            continue
-        option = OPTIONS[name]
-        if name not in opt.options:
-            owners = [o.name for o in OPTIMIZERS.values() if name in o.options]
-            raise InputError(f"{option.flag} is an option of --optimizer {' or '.join(owners)}, not {opt.name}")
-        out[name] = option.parse(value)
-    return out
-
-
-def schedule(opt, name, problem, T, settings, **options):
-    """The schedule `name` of the schedule registry (greedy, greedy-sgd, fixed, optimized) for the optimizer
-    `opt`; settings: the schedule's checked options (Adam's steps and learning rate). InputError where the
-    schedule is not derived for the rule (the joint greedy step of an alpha-given-mu rule) or not offered."""
-    if name == "greedy":
-        if nqm_rule_dynamics.spec(opt.rule)["greedy"] != "joint":
-            raise InputError(f"the greedy (alpha, mu) step is not derived for --optimizer {opt.name}: its one-step "
-                             "loss is not a quadratic in (alpha, mu) jointly (greedy-sgd gives its greedy alpha at "
-                             "mu = 0)")
-        return opt.greedy(problem, T, **options)
-    if name == "greedy-sgd":
-        return opt.greedy(problem, T, mu=0.0, **options)
-    if name in ("fixed", "optimized"):
-        return getattr(opt, name)(problem, T, steps=settings["adam_steps"], lr=settings["adam_lr"], **options)
-    raise InputError(f"the {name} schedule is computed for --optimizer {DEFAULT} only, not {opt.name}")
-
-
-def get(name=DEFAULT):
-    """The registry entry `name` (InputError naming the known ones otherwise)."""
-    if name not in OPTIMIZERS:
-        raise InputError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}")
-    return OPTIMIZERS[name]
+def get(name=DEFAULT, **options):
+    """The rule `name` with `options` bound (None: the default); InputError for an unknown name or option."""
+    entry = registry.get(name)
+    options = {key: value for key, value in options.items() if value is not None}
+    unknown = sorted(set(options) - {o.name for o in entry.options})
+    if unknown:
+        raise InputError(f"optimizer {name} takes options {[o.name for o in entry.options]}, got {unknown}")
+    return UpdateRule(entry, options)
 
 
 def names():
     """The registered names, the default first."""
-    return list(OPTIMIZERS)
+    return list(registry.OPTIMIZERS)
+
+
+def options():
+    """{option name: Option} of every registered rule (their command-line flags; a name means one thing)."""
+    out = {}
+    for entry in registry.OPTIMIZERS.values():
+        for option in entry.options:
+            if out.setdefault(option.name, option) != option:
+                raise ValueError(f"two rules declare option {option.name!r} differently")
+    return out
+
+
+def parse_options(name, given):
+    """{option: checked value} of the options in `given` ({name: command-line text or None: not given}) for the rule
+    `name`; InputError naming the flag for a bad value, or for an option the rule does not take."""
+    entry, every, out = registry.get(name), options(), {}
+    for key, value in given.items():
+        if value is None:
+            continue
+        option = every[key]
+        if option not in entry.options:
+            owners = [e.name for e in registry.OPTIMIZERS.values() if option in e.options]
+            raise InputError(f"{option.flag} is an option of --optimizer {' or '.join(owners)}, not {name}")
+        out[key] = option.parse(value)
+    return out

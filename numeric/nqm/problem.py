@@ -204,6 +204,9 @@ def schedule_from_json(obj):
     """(alpha, mu) float arrays of one length T >= 1 from {"alpha": [...], "mu": [...]}, all finite."""
     if not isinstance(obj, dict):
         raise ProblemError(f"schedule must be a JSON object with fields ['alpha', 'mu'], got {type(obj).__name__}")
+    unknown = sorted(set(obj) - {"alpha", "mu"})
+    if unknown:
+        raise ProblemError(f"schedule has unknown field {unknown[0]!r} (allowed: ['alpha', 'mu'])")
     out = []
     for name in ("alpha", "mu"):
         if name not in obj:

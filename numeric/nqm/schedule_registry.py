@@ -2,9 +2,10 @@
 
 Every entry is a `Schedule`: a name, a one-line help, a function with ONE signature
 
-    function(problem, T, options) -> {"alpha": [T], "mu": [T], "loss": [T+1], ...extras}
+    function(opt, problem, T, options) -> {"alpha": [T], "mu": [T], "loss": [T+1], ...extras}
 
-(loss is the expected excess loss of numeric.nqm.dynamics at t = 0..T, Theorem 1), and its options
+for any update rule `opt` of the rule registry (numeric/nqm/optimizers.py: every schedule runs for every rule;
+loss is the rule's expected excess loss at t = 0..T, numeric/nqm/dynamics.py), and its options
 declared as data (`Option`: name, flag, kind, default, rule, help), from which the front end builds the
 command-line flags and checks their values. `options` reaches the function complete and checked: one
 value per declared option, its default where none was given.
@@ -12,7 +13,8 @@ value per declared option, its default where none was given.
 The schedules (numeric/nqm/schedules.py states the math):
 
 - greedy: the greedy-optimal (one-step lookahead) alpha_t and mu_t of Theorem 2, (alpha*, mu*) = -H^{-1} g
-  of the one-step loss; greedy-sgd: the same with mu = 0 (Theorem 3's one-step form).
+  of the rule's one-step loss (for a rule whose one-step loss is not a quadratic in (alpha, mu) jointly, the greedy
+  alpha at its registry's momentum); greedy-sgd: the greedy alpha at mu = 0 (Theorem 3's one-step form).
 - fixed: one (alpha, mu) for all T steps minimizing L(T) (Section 2.3's "fixed" baseline), by Adam.
 - optimized: one (alpha_t, mu_t) per step minimizing L(T) under the safeguard L_i(t) <= L_i(0)
   (Section 2.3's "optimized schedule"), by Adam; the paper: 500 steps at learning rate 0.003.
@@ -20,7 +22,7 @@ The schedules (numeric/nqm/schedules.py states the math):
   moments (online SMD's K-step lookahead, Section 3.3, solved exactly; numeric/nqm/lookahead.py); K = 1 is
   greedy; --deterministic plans with sigma2 = 0 (Figure 8) and runs under the true sigma2.
 
-Adding a schedule: write its function (problem, T, options) -> result (in its own module if it is more
+Adding a schedule: write its function (opt, problem, T, options) -> result (in its own module if it is more
 than a few lines), and add one `Schedule(...)` line to SCHEDULES below, with its options declared as `Option`s,
 as `lookahead` does: it gives `shb nqm lookahead ... --horizon K --deterministic`, with "--horizon must be
 >= 1, got 0" for a bad value; nothing in the front end changes.
@@ -30,75 +32,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 from shb.ground.errors import InputError
+from shb.ground.options import Option
 from shb.numeric.nqm import lookahead as nqm_lookahead
 from shb.numeric.nqm import schedules as nqm_schedules
 from shb.numeric.nqm.dynamics import rollout_bytes
-
-KINDS = ("int", "float", "flag")
-
-
-@dataclass(frozen=True)
-class Option:
-    """One option of a schedule, as data.
-
-    name: its key in `options` (a Python identifier); kind: "int", "float" or "flag" (a switch: True when
-    given, else False); default: its value when not given (None: the function receives None);
-    the rule: for "int", `minimum` (values >= minimum; None: any integer), for "float", `positive`
-    (True: finite and > 0; False: finite); help: the help text; flag: the command-line flag (default
-    "--" + name with "_" -> "-"); metavar: the flag's value in the usage line (default name in capitals).
-    """
-
-    name: str
-    kind: str
-    default: object = None
-    help: str = ""
-    minimum: int = None
-    positive: bool = True
-    flag: str = None
-    metavar: str = None
-
-    def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"option {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
-        if self.minimum is not None and self.kind != "int":
-            raise ValueError(f"option {self.name!r}: a minimum is a rule of int options, not {self.kind}")
-        if self.kind == "flag":
-            if self.default not in (None, False):
-                raise ValueError(f"option {self.name!r}: a flag is False unless given, got default {self.default!r}")
-            object.__setattr__(self, "default", False)
-        if self.flag is None:
-            object.__setattr__(self, "flag", "--" + self.name.replace("_", "-"))
-        if self.metavar is None:
-            object.__setattr__(self, "metavar", self.name.upper())
-
-    def parse(self, value):
-        """The checked value of `value` (command-line text or a Python value); InputError names the flag."""
-        if self.kind == "flag":
-            if not isinstance(value, bool):
-                raise InputError(f"{self.flag} is a switch (True or False), got {value!r}")
-            return value
-        if self.kind == "int":
-            try:
-                if isinstance(value, (bool, float)):  # int() would accept them, quietly: 1.5 -> 1
-                    raise TypeError
-                number = int(value)
-            except (TypeError, ValueError):
-                raise InputError(f"{self.flag} must be an integer, got {value!r}") from None
-            if self.minimum is not None and number < self.minimum:
-                raise InputError(f"{self.flag} must be >= {self.minimum}, got {number}")
-            return number
-        try:
-            if isinstance(value, bool):
-                raise TypeError
-            number = float(value)
-        except (TypeError, ValueError):
-            raise InputError(f"{self.flag} must be a number, got {value!r}") from None
-        if self.positive and not 0 < number < math.inf:
-            raise InputError(f"{self.flag} must be a finite number > 0, got {value!r}")
-        elif not math.isfinite(number):
-            raise InputError(f"{self.flag} must be a finite number, got {value!r}")
-        return number
-
 
 # The horizon T of every schedule (the front end's --steps).
 HORIZON = Option("steps", "int", minimum=1, metavar="T", help="the horizon T (a positive integer)")
@@ -106,20 +43,21 @@ HORIZON = Option("steps", "int", minimum=1, metavar="T", help="the horizon T (a 
 
 @dataclass(frozen=True)
 class Schedule:
-    """One registered schedule: `schedule(problem, T, options)` checks T and the options, fills in the
-    defaults and returns function(problem, T, options)."""
+    """One registered schedule: `schedule(opt, problem, T, options)` checks T and the options, fills in the
+    defaults and returns function(opt, problem, T, options)."""
 
     name: str
     help: str
     function: Callable
     options: tuple = ()
-    cost: Callable = None  # (d, T, options) -> (bytes, seconds), checked before work starts; None: a rollout's
+    cost: Callable = None  # (opt, d, T, options) -> (bytes, seconds), checked before work starts; None: a rollout's
 
-    def estimate(self, d, T, options):
-        """(bytes, seconds) this schedule needs for d coordinates and horizon T (shb.ground.limits checks them)."""
+    def estimate(self, opt, d, T, options):
+        """(bytes, seconds) this schedule needs for the rule `opt`, d coordinates and horizon T (shb.ground.limits
+        checks them)."""
         if self.cost is not None:
-            return self.cost(d, T, options)
-        return rollout_bytes(d, T), SECONDS_PER_STEP * T * d
+            return self.cost(opt, d, T, options)
+        return rollout_bytes(d, T, rule=opt.rule), SECONDS_PER_STEP * T * d
 
     def __post_init__(self):
         for attribute in ("name", "flag"):
@@ -141,33 +79,33 @@ class Schedule:
         """Those of `settings` that this schedule declares (settings shared by several schedules)."""
         return {option.name: settings[option.name] for option in self.options if option.name in settings}
 
-    def __call__(self, problem, T, options=None):
-        return self.function(problem, HORIZON.parse(T), self.resolve(options))
+    def __call__(self, opt, problem, T, options=None):
+        return self.function(opt, problem, HORIZON.parse(T), self.resolve(options))
 
 
 # ---------------------------------------------------------------------------------------------
-# The functions (problem, T, options) -> result of the schedules in numeric/nqm/schedules.py
+# The functions (opt, problem, T, options) -> result
 # ---------------------------------------------------------------------------------------------
 
 
-def greedy(problem, T, options):
-    """Theorem 2: at each step the (alpha_t, mu_t) minimizing the next step's expected loss."""
-    return nqm_schedules.greedy(problem, T)
+def greedy(opt, problem, T, options):
+    """Theorem 2 for the rule: at each step the (alpha_t, mu_t) minimizing the next step's expected loss."""
+    return opt.greedy(problem, T)
 
 
-def greedy_sgd(problem, T, options):
-    """Theorem 2 with mu = 0 (Theorem 3's one-step form): the greedy-optimal learning rates of SGD."""
-    return nqm_schedules.greedy_sgd(problem, T)
+def greedy_sgd(opt, problem, T, options):
+    """Theorem 2 at mu = 0 (Theorem 3's one-step form): the greedy-optimal learning rates without momentum."""
+    return opt.greedy(problem, T, mu=0.0)
 
 
-def fixed(problem, T, options):
+def fixed(opt, problem, T, options):
     """Section 2.3: the best constant (alpha, mu), Adam on L(T) from a grid start."""
-    return nqm_schedules.fixed(problem, T, steps=options["adam_steps"], lr=options["adam_lr"])
+    return opt.fixed(problem, T, steps=options["adam_steps"], lr=options["adam_lr"])
 
 
-def optimized(problem, T, options):
+def optimized(opt, problem, T, options):
     """Section 2.3: one (alpha_t, mu_t) per step, Adam on L(T) under the safeguard L_i(t) <= L_i(0)."""
-    return nqm_schedules.optimized(problem, T, steps=options["adam_steps"], lr=options["adam_lr"])
+    return opt.optimized(problem, T, steps=options["adam_steps"], lr=options["adam_lr"])
 
 
 # Seconds per (step, coordinate) of one rollout of Theorem 1 or one greedy step (order of magnitude, measured),
@@ -177,27 +115,27 @@ SECONDS_PER_STEP = 4e-7
 FIT_START_ROLLOUTS = 1000
 
 
-def fit_cost(d, T, options):
-    return 3 * rollout_bytes(d, T), SECONDS_PER_STEP * T * d * (2 * options["adam_steps"] + FIT_START_ROLLOUTS)
+def fit_cost(opt, d, T, options):
+    bytes_ = 3 * rollout_bytes(d, T, rule=opt.rule)
+    return bytes_, SECONDS_PER_STEP * T * d * (2 * options["adam_steps"] + FIT_START_ROLLOUTS)
 
 
-def lookahead(problem, T, options):
+def lookahead(opt, problem, T, options):
     """Online meta-optimization computed exactly (Section 3.3): at each step the constant (alpha, mu) minimizing
     the expected loss K steps ahead of the current moments; K = 1 is greedy (Theorem 2)."""
-    return nqm_lookahead.lookahead(problem, T, options["horizon"], options["deterministic"])
+    return opt.lookahead(problem, T, options["horizon"], options["deterministic"])
 
 
 # What a lookahead costs: per step, Newton's jets from a few starts through K steps and, every REGRID steps, the
 # K-step loss on the grid of starts (GRID_F x GRID_MU points per coordinate, about 8 temporaries of that size);
-# seconds per (step, coordinate, lookahead step) (order of magnitude, measured).
-LOOKAHEAD_SECONDS_PER_STEP = 4e-6
+# seconds per (step, coordinate, lookahead step): nqm_lookahead.SECONDS_PER_STEP.
 LOOKAHEAD_GRID_ARRAYS = 16
 
 
-def lookahead_cost(d, T, options):
+def lookahead_cost(opt, d, T, options):
     grid = nqm_lookahead.GRID_F.size * nqm_lookahead.GRID_MU.size
-    return (rollout_bytes(d, T) + LOOKAHEAD_GRID_ARRAYS * 8 * grid * d,
-            LOOKAHEAD_SECONDS_PER_STEP * T * d * options["horizon"])
+    return (rollout_bytes(d, T, rule=opt.rule) + LOOKAHEAD_GRID_ARRAYS * 8 * grid * d,
+            nqm_lookahead.SECONDS_PER_STEP * T * d * options["horizon"])
 
 
 # The options of the fitted schedules: Adam's steps and learning rate (the paper's by default).

@@ -52,6 +52,7 @@ def main(argv=None):
         args = parser.parse_args(argv)
     except SystemExit as done:  # --help (0) or a bad argument (2, said in one line by OneLineParser)
         return done.code
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for a lock's record
     with _sigterm_interrupts():
         try:
             status = args.func(args)

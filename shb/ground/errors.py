@@ -19,6 +19,10 @@ class ProgressError(ShbError):
     """Saved progress that cannot be resumed: made with another configuration, or unreadable."""
 
 
+class Busy(ShbError):
+    """Another run holds the output folder (its lock file, shb.ground.lock): the message names that run's process."""
+
+
 class NotFiniteError(ShbError):
     """A computation whose result is not a number (a diverging schedule): said, never printed as NaN. Exit 1."""
 

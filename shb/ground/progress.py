@@ -105,6 +105,14 @@ class Progress:
             self._show()
 
 
+LONG = 10.0  # seconds: work estimated to take at least this long shows its progress (`progress_if_long`)
+
+
+def progress_if_long(iterable, total, desc, seconds, unit="steps"):
+    """`iterable` counted on a Progress when its estimated `seconds` reach LONG, else as it is (no lines)."""
+    return progress(iterable, total, desc, unit) if seconds >= LONG else iterable
+
+
 def progress(iterable, total=None, desc="", unit="steps"):
     """Yield from `iterable`, counting each item on a Progress."""
     if total is None:

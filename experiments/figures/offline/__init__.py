@@ -43,7 +43,7 @@ import time
 from shb.experiments.conclusions import conclude
 from shb.experiments.figures.offline import cost
 from shb.experiments.figures.offline.checks import figure5_checks, figure6_checks, summarize
-from shb.experiments.figures.offline.config import CONFIGS, TITLE, problem_spec, resolved
+from shb.experiments.figures.offline.config import CONFIGS, TITLE, problem_spec, read_data, resolved
 from shb.experiments.figures.offline.figures import figure5, figure6
 from shb.experiments.figures.offline.report import claims5, claims6, paper_rows, report, timing_line
 from shb.experiments.figures.offline.units import Work
@@ -53,7 +53,7 @@ from shb.experiments.runner import dask_client, run_units
 from shb.experiments.verified import save_verified_figure
 from shb.ground.blas import single_blas_thread
 from shb.ground.io import atomic_write_json
-from shb.numeric.networks.idx import dataset_name, load_split, resolve_data_dir
+from shb.numeric.networks.idx import resolve_data_dir
 
 __all__ = ["CONFIGS", "run"]
 
@@ -72,10 +72,9 @@ def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, workers=N
     config = resolved(config, dtype)
     start_time = time.monotonic()
     spec = problem_spec(config, resolve_data_dir(data_dir))
-    _, labels = load_split(spec.data_dir, "train")  # a missing or corrupt file fails here, before any work
-    load_split(spec.data_dir, "test")
-    dataset = dataset_name(labels, spec.data_dir)
-    work = Work(out_dir, config, spec)
+    splits, inputs = read_data(spec, config)  # a missing, corrupt or too small data set fails here, before any work
+    dataset = splits.name
+    work = Work(out_dir, config, spec, inputs)
     if workers is None:  # the configuration's choice: a local cluster of one process per core, or this process
         workers = (os.cpu_count() or 1) if config["dask"] else 0
     with dask_client(scheduler, workers, required=scale == "paper") as client:
@@ -99,16 +98,16 @@ def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, workers=N
     concluded6 = conclude(claims6(config, horizons), checks6)
     fig, data5 = figure5(state, config, horizons, dataset)
     ok5 = save_verified_figure(fig, "fig5", out_dir, data5, config, checks5, config["seed"], concluded5)
-    fig, data6 = figure6(state, config, horizons, dataset)
+    fig, data6 = figure6(state, config, horizons, dataset, inputs)
     ok6 = save_verified_figure(fig, "fig6", out_dir, data6, config, checks6, config["seed"], concluded6)
 
     checks = checks5 + checks6
     seconds = time.monotonic() - start_time
     text = report(scale, config, horizons, checks, dataset, spec.data_dir,
-                  timing_line(work.timings, seconds, n_workers), concluded5 + concluded6,
+                  timing_line(work.timings, seconds, n_workers), inputs, concluded5 + concluded6,
                   [stamp_line(checks5, "Figure 5"), "", stamp_line(checks6, "Figure 6")])
     atomic_write_json(os.path.join(out_dir, "offline.json"), {
-        "scale": scale, "dataset": dataset, "config": config, "horizons": horizons, "checks": checks,
+        "scale": scale, "dataset": dataset, "inputs": inputs, "config": config, "horizons": horizons, "checks": checks,
         "hypergrad_check": state["hypergrad_check"], "all_checks_passed": ok5 and ok6,
         "conclusions": concluded5 + concluded6,
     })

@@ -25,6 +25,7 @@ import json
 
 from shb.ground.errors import InputError
 from shb.numeric.meta import smd
+from shb.numeric.networks import datasets
 
 # Surface ranges (log-uniform): alpha0 in [1e-3, 1], beta in [1e-2, 1e3]. With K = 5000,
 # beta only matters at horizon T once beta log(1 + T/K) is of order 1, i.e. beta ~ 50
@@ -117,6 +118,18 @@ def problem_spec(config, data_dir):
         config["warm_seed"], config["mu"], config["k"], config["batch_size"], config["meta_batch"],
         config.get("dtype", "float64"),
     )
+
+
+def read_data(spec, config):
+    """(splits, fingerprint) of the data set the run reads, checked before any work (numeric/networks/datasets.py):
+    its shapes and labels, n_train against its size, and its minibatches (batch_size, meta_batch) against the
+    training examples used."""
+    splits = datasets.load("idx", spec.data_dir)
+    if spec.n_train and spec.n_train > len(splits.train[1]):
+        raise InputError(f"n_train = {spec.n_train} asks for more training examples than the {len(splits.train[1])} "
+                         f"in {spec.data_dir}")
+    datasets.check_sizes(splits, {"batch_size": spec.batch_size, "meta_batch": spec.meta_batch}, spec.n_train)
+    return splits, datasets.fingerprint(splits, spec.n_train)
 
 
 def normalized(config):

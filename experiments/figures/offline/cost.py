@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from shb.experiments.figures.offline import chains
+from shb.ground import schema
 from shb.ground.io import atomic_write_json, read_json
 from shb.ground.errors import ShbError
 from shb.numeric.meta import smd
@@ -123,12 +124,27 @@ class TimingLog:
         self.path = path
         try:
             self.data = read_json(path, "offline timings") if os.path.exists(path) else {}
-        except ShbError:
+            self.check(self.data)
+        except (ShbError, schema.Invalid):  # the log only informs the report: an unreadable one starts afresh
             self.data = {}
         self.data.setdefault("units", {})
         self.data.setdefault("sessions", [])
         self.data["sessions"].append({"wall": 0.0, "units": 0})
         self.started = time.monotonic()
+
+    @staticmethod
+    def check(data):
+        """schema.Invalid unless `data` is a timing log: {"units": {kind: {"n", "cpu", "wall"}}, "sessions": [{"wall",
+        "units"}]} (either part may be missing)."""
+        schema.keys_within(data, "the timing log", {"units", "sessions"})
+        for kind, entry in schema.obj(data.get("units", {}), "units").items():
+            schema.obj(entry, f"units.{kind}", ("n", "cpu", "wall"))
+            schema.integer(entry["n"], f"units.{kind}.n")
+            schema.numbers([entry["cpu"], entry["wall"]], f"units.{kind}", low=0)
+        for i, session in enumerate(schema.listing(data.get("sessions", []), "sessions")):
+            schema.obj(session, f"sessions[{i}]", ("wall", "units"))
+            schema.number(session["wall"], f"sessions[{i}].wall", low=0)
+            schema.integer(session["units"], f"sessions[{i}].units")
 
     @staticmethod
     def kind(key):

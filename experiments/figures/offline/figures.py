@@ -43,7 +43,8 @@ def figure5(state, config, horizons, dataset):
     return fig, data
 
 
-def figure6(state, config, horizons, dataset):
+def figure6(state, config, horizons, dataset, inputs):
+    """Figure 6; `inputs` the data's fingerprint (config.read_data): the examples the evaluation subsets hold."""
     fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 4))
     data = {}
     for h in config["horizons"]:
@@ -57,10 +58,12 @@ def figure6(state, config, horizons, dataset):
         ax_err.plot(steps, error, label=label)
         data[str(h)] = {"steps": steps, "train_loss": [p[1] for p in curve], "test_error": [p[2] for p in curve],
                         "alpha0": sched["alpha0"], "beta": sched["beta"]}
+    n_train = min(config["eval_examples"], inputs["train"]["examples"])
+    n_test = min(config["test_examples"], inputs["test"]["examples"])
     ax_loss.set(xscale="log", yscale="log", xlabel="training step after warm start",
-                ylabel=f"train loss (first {config['eval_examples']} examples)")
+                ylabel=f"train loss (first {n_train} examples)")
     ax_err.set(xscale="log", xlabel="training step after warm start",
-               ylabel=f"test error (first {config['test_examples']} test examples)")
+               ylabel=f"test error (first {n_test} test examples)")
     ax_loss.legend(fontsize=7)
     fig.suptitle(f"Figure 6: training with each horizon's schedule for {config['curve_steps']} steps; {dataset}")
     fig.tight_layout()

@@ -6,7 +6,7 @@ of magnitude larger than with the 20k step horizon"; of the test error, that the
 the 100-step network "severely undertrained", the 1k-step one "noticeably worse" than the longer horizons. Each of
 ours is set beside them with the data set it was measured on and a verdict.
 """
-from shb.experiments.common import paper_row
+from shb.experiments.common import paper_row, subset
 from shb.experiments.conclusions import claim, paragraph
 from shb.experiments.figures.offline.config import PAPER_BETA_RATIO, PAPER_LOSS_RATIO, PROGRESS_FILE
 from shb.ground.progress import duration
@@ -78,7 +78,7 @@ def per_horizon(values):
     return ", ".join(f"T={h}: {v:g}" for h, v in values.items())
 
 
-def setup_lines(scale, config, dataset, data_dir, timing):
+def setup_lines(scale, config, dataset, data_dir, timing, inputs):
     starts = [h for h in config["horizons"] if h not in config["surface_starts"]]
     lines = [
         f"Scale `{scale}`, data set **{dataset}** (`{data_dir}`; the paper: MNIST): MLP with hidden layers "
@@ -86,8 +86,9 @@ def setup_lines(scale, config, dataset, data_dir, timing):
         f"K={config['k']:g}, warm start 50 steps at alpha=0.1; training in {config.get('dtype', 'float64')} "
         f"(Figure 6's curves in {config['curve_dtype']}).",
         f"Surface: {config['surface_samples']} random (alpha0, beta), each one run of {max(config['horizons'])} "
-        "steps on one shared minibatch sequence giving J_T for every horizon (loss on the first "
-        f"{config['eval_examples']} training examples).",
+        "steps on one shared minibatch sequence giving J_T for every horizon (loss on "
+        f"{subset(inputs['train']['examples'], config['eval_examples'], 'training examples')}; Figure 6's test error "
+        f"on {subset(inputs['test']['examples'], config['test_examples'], 'test examples')}).",
         f"SMD: Adam in log space (step size {per_horizon(config['meta_lr'])}), meta-loss on {config['meta_batch']} fresh "
         f"examples; chains of horizons {starts} start at {config['smd_inits']}"
         + (f", of horizons {config['surface_starts']} at the best of the first {config['surface_start_samples']} "
@@ -101,15 +102,16 @@ def setup_lines(scale, config, dataset, data_dir, timing):
     return lines
 
 
-def report(scale, config, horizons, checks, dataset, data_dir, timing="", concluded=(), stamps=()):
-    """The section: settings, per-horizon table, the figures' conclusions (`concluded`, from
-    experiments.conclusions.conclude) and stamps (`stamps`: lines), the checks and the paper's claims."""
+def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs, concluded=(), stamps=()):
+    """The REPORT.md section: settings (`inputs` the data's fingerprint, config.read_data: the examples it holds),
+    per-horizon table, the figures' conclusions (`concluded`, from experiments.conclusions.conclude) and stamps
+    (`stamps`: lines), the checks and the paper's claims."""
     hs = config["horizons"]
     longest, shortest, steps = max(hs), min(hs), config["curve_steps"]
     beta_ratio, loss_ratio = ratios(config, horizons)
     comparable = (shortest, longest) == (100, 20000)
     lines = ["## Offline meta-optimization (Section 3.2, Figures 5 and 6)", ""]
-    lines += [" ".join(setup_lines(scale, config, dataset, data_dir, timing)), ""]
+    lines += [" ".join(setup_lines(scale, config, dataset, data_dir, timing, inputs)), ""]
     lines += [
         f"| horizon | alpha0 | beta | meta-steps per chain | J_T start -> end | J_T of the end point on the surface's "
         f"sequence (samples lower) | train loss at {steps} steps | test error at {steps} steps |",

@@ -20,7 +20,7 @@ import os
 
 import numpy as np
 
-from shb.experiments.figures.offline import chains, cost
+from shb.experiments.figures.offline import chains, cost, schema
 from shb.experiments.figures.offline.config import PROGRESS_FILE, TIMINGS_FILE
 from shb.experiments.runner import Unit, load_progress
 from shb.ground.errors import ProgressError, ShbError
@@ -35,9 +35,11 @@ from shb.numeric.meta.hypergrad import (
 class Work:
     """The offline experiment's work for the runner: ready units, recorded results, saved progress."""
 
-    def __init__(self, out_dir, config, spec):
+    def __init__(self, out_dir, config, spec, inputs):
+        """`inputs`: the fingerprint of the data (config.read_data), recorded in the progress and compared on resume."""
         self.path, self.config, self.spec = os.path.join(out_dir, PROGRESS_FILE), config, spec
-        self.state = load_progress(self.path, config, lambda: fresh_state(config), read_progress)
+        self.state = load_progress(self.path, config, lambda: dict(fresh_state(config), inputs=inputs), read_progress,
+                                   inputs, lambda state: schema.validate(state, config))
         self.timings = cost.TimingLog(os.path.join(out_dir, TIMINGS_FILE))
 
     @property
@@ -67,7 +69,8 @@ class Work:
 
 
 def read_progress(path):
-    """(configuration, state) saved at `path`; ProgressError if it is not a progress file."""
+    """(configuration, state) saved at `path`; ProgressError if it is not a progress file (its structure is checked
+    by schema.validate, after the configuration)."""
     try:
         state = read_json(path, "offline progress file")
         return state["config"], state

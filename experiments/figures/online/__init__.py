@@ -44,12 +44,13 @@ from shb.experiments.figures.online.config import (CONFIGS, DATASET, REPRODUCE_N
                                           run_specs)
 from shb.experiments.figures.online.figures import figure
 from shb.experiments.figures.online.report import paper_rows, report
-from shb.experiments.figures.online.units import Panel, Work, build_problem
+from shb.experiments.figures.online.units import Panel, Work, build_problem, read_data
 from shb.experiments.report import stamp_line
 from shb.experiments.result import Result, incomplete
 from shb.experiments.runner import dask_client, run_units
 from shb.experiments.verified import save_verified_figure
 from shb.ground.errors import InputError
+from shb.numeric.networks.datasets import fingerprint
 
 __all__ = ["CONFIGS", "config_for", "run"]
 COSTLIEST_FIRST = ("cnn", "mlp")  # the order the runner starts the panels' runs in
@@ -69,14 +70,16 @@ def run(out_dir, config, scale="quick", net=REPRODUCE_NET, dataset=None, data_di
     configs = {name: json.loads(json.dumps(c)) for name, c in panel_configs(config, net).items()}
     datasets = {name: dataset or DATASET[scale][name] for name in configs}
     data_dirs = {name: panel_data_dir(datasets, name, data_dir) for name in configs}
-    problems = {name: build_problem(c, name, datasets[name], data_dirs[name])  # bad input fails here, before any work
+    splits = {name: read_data(datasets[name], data_dirs[name]) for name in configs}  # bad data fails here, before
+    problems = {name: build_problem(c, name, datasets[name], data_dirs[name], splits[name])  # any work
                 for name, c in configs.items()}
     try:
         os.makedirs(os.path.join(out_dir, "online_progress"), exist_ok=True)
     except OSError as err:
         raise InputError(f"cannot create output directory {out_dir}: {err.strerror}") from None
     columns = [Panel(name, datasets[name], data_dirs[name], configs[name], run_specs(configs[name]),
-                     problems[name].net.init(np.random.default_rng(configs[name]["init_seed"])))
+                     problems[name].net.init(np.random.default_rng(configs[name]["init_seed"])),
+                     fingerprint(splits[name]))
                for name in sorted(configs, key=COSTLIEST_FIRST.index)]
     work = Work(out_dir, columns)
     with dask_client(scheduler, max(c["workers"] for c in configs.values()) if workers is None else workers) as client:

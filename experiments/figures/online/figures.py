@@ -33,7 +33,9 @@ def figure(outcomes, kind, title):
         curve_panel(axes, o.runs, names, "blue", o.config, o.initial)
         curve_panel(axes, o.runs, ["fixed"], "red", o.config, o.initial)
         where = f"{o.net.upper()}, {o.dataset}" if many else f"{title} ({o.net}, {o.dataset})"
-        axes[0].set(yscale="log", ylabel=f"train loss (first {o.config['eval_train']} examples)", title=where)
+        n_train = o.config["eval_train"] if o.inputs is None else min(o.config["eval_train"],
+                                                                      o.inputs["train"]["examples"])
+        axes[0].set(yscale="log", ylabel=f"train loss (first {n_train} examples)", title=where)
         axes[1].set(yscale="log", ylabel=r"learning rate $\alpha$")
         axes[2].set(yscale="log", ylabel=r"$\alpha_{eff} = \alpha / (1 - \mu)$", xlabel="training step")
         axes[0].legend(fontsize=7)

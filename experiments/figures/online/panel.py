@@ -13,8 +13,11 @@ from shb.experiments.figures.online.report import claims7, claims8
 from shb.experiments.verified import EVIDENCE, check, verdict
 from shb.ground.io import atomic_write_json, strict
 
+# dataset: the data set's name as it really is ('Fashion-MNIST', 'IDX data in DIR', ...; the --dataset choice
+# where the panel has no fingerprint); inputs: the fingerprint of its data (numeric/networks/datasets.py) or None.
 Outcome = namedtuple("Outcome", ["net", "dataset", "config", "runs", "summaries", "hypergrad_checks", "checks7",
-                                 "checks8", "initial", "stochastic_names", "command", "concluded7", "concluded8"])
+                                 "checks8", "initial", "stochastic_names", "command", "inputs", "concluded7",
+                                 "concluded8"])
 
 
 def json_name(net):
@@ -37,9 +40,10 @@ def outcome(panel, problem, states, scale):
                 kind=EVIDENCE, values=()))
     command = f"shb online --net {panel.net} --dataset {panel.dataset} --scale {scale} --out DIR" + (
         " --data-dir D" if panel.data_dir else "")
-    return Outcome(panel.net, panel.dataset, config, runs, summaries, hchecks, checks7, checks8,
+    name = panel.inputs["dataset"] if panel.inputs else panel.dataset
+    return Outcome(panel.net, name, config, runs, summaries, hchecks, checks7, checks8,
                    {s.name: s.alpha for s in specs}, [s.name for s in specs if s.mode == "stochastic"], command,
-                   conclude(claims7(summaries, config, panel.net), checks7),
+                   panel.inputs, conclude(claims7(summaries, config, panel.net), checks7),
                    conclude(claims8(summaries, config, panel.net), checks8))
 
 
@@ -48,10 +52,12 @@ def passed(outcome):
 
 
 def write_json(out_dir, outcome, scale, seconds):
-    """The panel's JSON file: scale, net, dataset, config, runs, summary, hypergrad_check, checks (their names
-    without the panel prefix), all_checks_passed, seconds (the wall time of the whole invocation)."""
+    """The panel's JSON file: scale, net, dataset (its name as it really is), inputs (the data's fingerprint), config,
+    runs, summary, hypergrad_check, checks (their names without the panel prefix), all_checks_passed, seconds (the
+    wall time of the whole invocation)."""
     atomic_write_json(os.path.join(out_dir, json_name(outcome.net)), strict({
-        "scale": scale, "net": outcome.net, "dataset": outcome.dataset, "config": outcome.config,
+        "scale": scale, "net": outcome.net, "dataset": outcome.dataset, "inputs": outcome.inputs,
+        "config": outcome.config,
         "runs": outcome.runs, "summary": outcome.summaries, "hypergrad_check": outcome.hypergrad_checks,
         "checks": outcome.checks7 + outcome.checks8, "all_checks_passed": passed(outcome), "seconds": seconds,
         "conclusions": outcome.concluded7 + outcome.concluded8,

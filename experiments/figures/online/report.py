@@ -1,7 +1,7 @@
 """The online experiment's section of REPORT.md, its paper-vs-toolkit rows, and JSON-safe values."""
 import math
 
-from shb.experiments.common import paper_row
+from shb.experiments.common import paper_row, subset
 from shb.experiments.conclusions import claim, paragraph
 from shb.experiments.report import checks_table
 
@@ -64,18 +64,24 @@ def report(scale, outcomes, checks, seconds, stamps=()):
         if len(outcomes) > 1:
             lines += [f"### {o.net.upper()} on {o.dataset} (Figures 7 and 8, {column} column)", ""]
         lines += panel_report(scale, o.net, o.dataset, o.config, o.summaries, checks[o.net], seconds, o.command,
-                              o.concluded7 + o.concluded8)
+                              o.inputs, o.concluded7 + o.concluded8)
     return "\n".join(lines)
 
 
-def panel_report(scale, net_name, dataset, config, summaries, checks, seconds, command, concluded=()):
+def panel_report(scale, net_name, dataset, config, summaries, checks, seconds, command, inputs=None, concluded=()):
+    """One panel's part of the section; `dataset` the data set's name as it really is, `inputs` its fingerprint
+    (the examples it holds; None: not known), `concluded` its figures' conclusions (experiments/conclusions.py)."""
     sto, det, fixed = summaries["stochastic"], summaries["deterministic"], summaries["fixed"]
+    n_train, n_test = ((inputs["train"]["examples"], inputs["test"]["examples"]) if inputs
+                       else (config["eval_train"], config["eval_test"]))
     lines = [
         f"Scale `{scale}`: {net_name.upper()} on {dataset}, SGD momentum for {config['steps']} steps of minibatches "
         f"of {config['batch_size']} (meta-objective minibatch {config['meta_batch']}); online SMD "
         f"adapts (log alpha_eff, log(1 - mu)) with Adam (lr {config['meta_lr']}) for the first "
         f"{config['adapt_steps']} steps, lookahead T={config['lookahead']}, then alpha decays exponentially to "
-        f"{config['final_lr']:g}. Burst shape: {config['meta_steps_per_burst']} meta-steps every "
+        f"{config['final_lr']:g}. Train loss on {subset(n_train, config['eval_train'], 'training examples')}, test "
+        f"error on {subset(n_test, config['eval_test'], 'test examples')}. Burst shape: "
+        f"{config['meta_steps_per_burst']} meta-steps every "
         f"{config['burst_every']} training steps. The paper's text says 100 every 10 and its public code's "
         "command line 10 every 100; the paper-scale default is the text's 100 every 10, because it is what the "
         "paper states and it optimizes the meta-objective most thoroughly (the paper's stated aim, Section 3); "

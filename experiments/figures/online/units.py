@@ -16,15 +16,14 @@ from shb.experiments.figures.online.config import DATASETS, NET_SIZES
 from shb.experiments.runner import Unit, load_progress
 from shb.ground.errors import InputError
 from shb.numeric import networks
-from shb.numeric.networks import cifar
-from shb.numeric.networks import idx
-from shb.numeric.meta import online_smd
-from shb.numeric.networks import training
+from shb.numeric.meta import online_schema, online_smd
+from shb.numeric.networks import datasets, idx, training
 
 
-# One network's part of the experiment (a column of Figures 7 and 8): its network, data set and data directory,
-# configuration, runs and initial weights.
-Panel = namedtuple("Panel", ["net", "dataset", "data_dir", "config", "specs", "theta0"])
+# One network's part of the experiment (a column of Figures 7 and 8): its network, data set (the --dataset choice)
+# and data directory, configuration, runs, initial weights, and the fingerprint of the data it reads
+# (numeric/networks/datasets.py; its "dataset" is the data set's name as it really is).
+Panel = namedtuple("Panel", ["net", "dataset", "data_dir", "config", "specs", "theta0", "inputs"], defaults=[None])
 
 
 class Work:
@@ -39,8 +38,9 @@ class Work:
                       for p in panels for s in p.specs}
         self.location = os.path.dirname(next(iter(self.paths.values())))
         self.states = {(p.net, s.name): load_progress(self.paths[p.net, s.name], online_smd.identity(s, p.config),
-                                                      functools.partial(online_smd.new_state, s, p.config, p.theta0),
-                                                      online_smd.read_state) for p in panels for s in p.specs}
+                                                      functools.partial(fresh_state, s, p), online_smd.read_state,
+                                                      p.inputs, functools.partial(validate, p))
+                       for p in panels for s in p.specs}
         rank = {net: i for i, net in enumerate(self.panels)}
         self.order = sorted(self.specs, key=lambda key: (self.specs[key].mode == "fixed", rank[key[0]]))
 
@@ -81,6 +81,19 @@ class Work:
         return {name: state for (n, name), state in self.states.items() if n == net}
 
 
+def fresh_state(run, panel):
+    """A run's state before its first step, with the fingerprint of the panel's data (compared on resume)."""
+    state = online_smd.new_state(run, panel.config, panel.theta0)
+    if panel.inputs is not None:
+        state["inputs"] = panel.inputs
+    return state
+
+
+def validate(panel, state):
+    """A saved state's structure against the panel's network and data (numeric/meta/online_schema.py)."""
+    online_schema.validate(state, panel.config, panel.theta0.size, panel.inputs["train"]["examples"])
+
+
 def finished(state, config):
     return state["t"] >= config["steps"] or state["diverged_at"] is not None
 
@@ -100,29 +113,34 @@ def cached_problem(config_json, net_name, dataset, data_dir):
     return build_problem(json.loads(config_json), net_name, dataset, data_dir)
 
 
-def load_data(dataset, data_dir):
-    """(train, test) as training.Dataset and the input shape of one example: (H, W, C) for square images."""
+def read_data(dataset, data_dir):
+    """The splits of `dataset` (a --dataset choice) in `data_dir`, checked (numeric/networks/datasets.py): shapes and
+    labels; the sizes against a configuration in build_problem."""
     if dataset not in DATASETS:
         raise InputError(f"unknown dataset {dataset!r}; choose one of: {', '.join(DATASETS)}")
-    if dataset == "cifar10":
-        train, test = cifar.load_split(data_dir, "train"), cifar.load_split(data_dir, "test")
-        shape = (cifar.SIDE, cifar.SIDE, cifar.CHANNELS)
-    else:
-        if dataset == "mnist" and not data_dir and not os.environ.get(idx.DATA_ENV):
-            raise InputError("--dataset mnist needs --data-dir DIR (or SHB_DATA) with the MNIST IDX files")
-        where = idx.resolve_data_dir(data_dir)
-        train, test = idx.load_split(where, "train"), idx.load_split(where, "test")
-        side = math.isqrt(train[0].shape[1])
-        shape = (side, side, 1) if side * side == train[0].shape[1] else train[0].shape[1:]  # IDX rows are flat
-    if train[0].shape[1] != test[0].shape[1]:
-        raise InputError(f"train and test images differ in size: {train[0].shape[1]} vs {test[0].shape[1]}")
-    n_classes = int(max(train[1].max(), test[1].max())) + 1
+    if dataset == "mnist" and not data_dir and not os.environ.get(idx.DATA_ENV):
+        raise InputError("--dataset mnist needs --data-dir DIR (or SHB_DATA) with the MNIST IDX files")
+    return datasets.load("cifar10" if dataset == "cifar10" else "idx", data_dir)
+
+
+def load_data(dataset, data_dir, splits=None):
+    """(train, test) as training.Dataset and the input shape of one example: (H, W, C) for square images, else the
+    flat row. `splits`: read_data's, if already read."""
+    splits = read_data(dataset, data_dir) if splits is None else splits
+    shape = splits.shape
+    if len(shape) == 2:  # IDX: (rows, cols), one channel; rows are flat
+        shape = (shape[0], shape[1], 1) if shape[0] == shape[1] else (shape[0] * shape[1],)
+    n_classes = datasets.n_classes(splits)
     as_set = lambda split: training.Dataset(split[0], split[1].astype(np.int64), n_classes)  # noqa: E731
-    return as_set(train), as_set(test), shape
+    return as_set(splits.train), as_set(splits.test), shape
 
 
-def build_problem(config, net_name, dataset, data_dir):
-    train, test, shape = load_data(dataset, data_dir)
+def build_problem(config, net_name, dataset, data_dir, splits=None):
+    """The panel's Problem: its network on its data, whose training set must hold a minibatch of each size the
+    configuration draws. `splits`: read_data's, if already read."""
+    splits = read_data(dataset, data_dir) if splits is None else splits
+    datasets.check_sizes(splits, {"batch_size": config["batch_size"], "meta_batch": config["meta_batch"]})
+    train, test, shape = load_data(dataset, data_dir, splits)
     try:
         net = networks.make(net_name, shape, train.n_classes, **NET_SIZES[net_name](config))
     except ValueError as err:  # e.g. a CNN given flat, non-square inputs

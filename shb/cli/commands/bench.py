@@ -2,7 +2,10 @@
 
 A benchmark is a `register_<name>(subparsers)` function below, listed in BENCHMARKS;
 to add one (e.g. `shb bench nqm-grad`), write its register function and append it.
-Timings are medians over repeats of the mean time per step; nothing here asserts a speed.
+Timings are medians over repeats of the mean time per step; nothing here asserts a speed. Sizes are checked before
+any work, as everywhere (shb/ground/limits.py): the memory a benchmark's arguments call for, and its time from a
+lower bound of what a step costs, so that only what would surely take over a day is refused (--ignore-limits runs
+it anyway).
 BLAS threading matters: the experiments' workers run with one BLAS thread (shb/ground/blas.py), and
 `shb bench mlp` and `shb bench cnn` (shb/cli/commands/bench_cnn.py) measure in a process started that
 way (shb/cli/commands/timing.py); `shb bench nqm-grad` (elementwise work, no matrix products) runs in
@@ -12,6 +15,26 @@ import json
 
 from shb.cli.commands.bench_cnn import register_cnn
 from shb.cli.commands.timing import in_single_thread_process, median_ms, medians_ms
+
+# Lower bounds of what the benchmarks' steps cost (seconds), well below what any of them takes, for the time check:
+MLP_ROUND_SECONDS = 1e-3          # one step of each of the eight functions `shb bench mlp` times (both dtypes)
+NQM_GRAD_SECONDS = 1e-8           # value and gradient of L(T), per (step, coordinate), through the generated adjoint
+NQM_TAPED_SECONDS = 1e-7          # ... through Autograd taping each step
+NQM_TAPED_MEMORY = 3              # the taped reference holds about this many rollouts' worth of arrays
+
+
+def add_limit_options(parser):
+    parser.add_argument("--ignore-limits", action="store_true", help="run even when the estimated memory exceeds "
+                        "what is available, or the estimated time a day")
+
+
+def check_size(args, n_bytes, seconds, what):
+    """Refuse, before any work, what the machine cannot hold or would take more than a day (shb/ground/limits.py)."""
+    from shb.ground import limits
+
+    if not args.ignore_limits:
+        limits.check_memory(n_bytes, what)
+        limits.check_time(seconds, what)
 
 
 def register_mlp(subparsers):
@@ -25,6 +48,7 @@ def register_mlp(subparsers):
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--repeats", type=int, default=7, help="repeats; the median is reported (default 7)")
     parser.add_argument("--steps", type=int, default=20, help="steps per repeat (default 20)")
+    add_limit_options(parser)
     parser.set_defaults(func=bench_mlp)
 
 
@@ -97,6 +121,8 @@ def bench_mlp(args):
 
     if args.repeats < 1 or args.steps < 1:
         raise InputError(f"--repeats and --steps must be positive, got {args.repeats} and {args.steps}")
+    check_size(args, 0, (args.repeats + 1) * args.steps * MLP_ROUND_SECONDS,
+               f"shb bench mlp with --repeats {args.repeats} --steps {args.steps}")
     # measured as the experiments' workers run: one BLAS thread
     timings = in_single_thread_process(mlp_timings, [(dtype, args.steps, args.repeats)
                                                      for dtype in ("float64", "float32")])
@@ -136,6 +162,7 @@ def register_nqm_grad(subparsers):
     parser.add_argument("--repeats", type=int, default=15, help="repeats; the median is reported (default 15)")
     parser.add_argument("--steps", type=int, default=250, help="horizon T (default 250)")
     parser.add_argument("--no-taped", action="store_true", help="skip the (slow) taped reference")
+    add_limit_options(parser)
     parser.set_defaults(func=bench_nqm_grad)
 
 
@@ -144,28 +171,33 @@ def bench_nqm_grad(args):
     import numpy as np
     from autograd import value_and_grad
 
-    from shb.numeric.nqm import dynamics as nqm_dynamics
-
-    from shb.numeric.nqm import generated as nqm_generated
-
-    from shb.numeric.nqm import problem as nqm_problem
     from shb.ground.errors import InputError
+    from shb.numeric.nqm import generated as nqm_generated
+    from shb.numeric.nqm import optimizers as nqm_optimizers
+    from shb.numeric.nqm import problem as nqm_problem
+    from shb.numeric.nqm.dynamics import rollout_bytes
 
     if args.repeats < 1 or args.steps < 1:
         raise InputError(f"--repeats and --steps must be positive, got {args.repeats} and {args.steps}")
     problem = nqm_problem.preset("paper")
+    d, T, taped_calls = problem.h.size, args.steps, 0 if args.no_taped else max(1, args.repeats // 5) + 1
+    check_size(args, rollout_bytes(d, T, rule="heavy_ball") * (1 if args.no_taped else NQM_TAPED_MEMORY),
+               T * d * (2 * (args.repeats + 1) * NQM_GRAD_SECONDS + taped_calls * NQM_TAPED_SECONDS),
+               f"shb bench nqm-grad over {T} steps in {d} coordinates")
     rng = np.random.default_rng(0)
     alpha, mu = rng.uniform(0.01, 0.5, args.steps), rng.uniform(0.0, 0.9, args.steps)
+
+    heavy_ball = nqm_optimizers.get("heavy-ball")
 
     def taped(alpha, mu):
         zeros = anp.zeros(problem.h.shape)
         state = (problem.mean0, zeros, problem.var0, zeros, zeros)
         for t in range(args.steps):
-            state = nqm_generated.nqm_step(alpha[t], mu[t], problem.h, problem.sigma2, *state)
-        return anp.sum(nqm_generated.loss_component(problem.h, state[0], state[2]))
+            state = nqm_generated.heavy_ball_step(alpha[t], mu[t], problem.h, problem.sigma2, *state)
+        return anp.sum(nqm_generated.raw_loss_component(problem.h, state[0] ** 2 + state[2])[0])
 
-    adjoint = value_and_grad(lambda a, m: nqm_dynamics.final_loss(problem, a, m), (0, 1))
-    penalized = value_and_grad(lambda a, m: nqm_dynamics.final_loss(problem, a, m, 1e4), (0, 1))
+    adjoint = value_and_grad(lambda a, m: heavy_ball.final_loss(problem, a, m), (0, 1))
+    penalized = value_and_grad(lambda a, m: heavy_ball.final_loss(problem, a, m, 1e4), (0, 1))
     result = {"ms_per_value_and_grad": median_ms(lambda: adjoint(alpha, mu), 1, args.repeats),
               "ms_with_safeguard_penalty": median_ms(lambda: penalized(alpha, mu), 1, args.repeats),
               "d": int(problem.h.size), "T": args.steps, "repeats": args.repeats}

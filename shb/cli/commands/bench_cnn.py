@@ -26,7 +26,30 @@ def register_cnn(subparsers):
     parser.add_argument("--input", choices=list(INPUTS), default="fashion-mnist",
                         help="input shape: fashion-mnist 28x28x1 (default) or cifar10 32x32x3")
     parser.add_argument("--no-autograd", action="store_true", help="skip the (slow) Autograd reference")
+    parser.add_argument("--ignore-limits", action="store_true", help="run even when the estimated memory exceeds "
+                        "what is available, or the estimated time a day")
     parser.set_defaults(func=bench_cnn)
+
+
+# A lower bound of what one step of each function `shb bench cnn` times costs per example of the batch (seconds),
+# well below what it takes, for the time check; and how many operand-sized arrays a step holds at once.
+SECONDS_PER_EXAMPLE = 1e-5
+OPERAND_COPIES = 3
+
+
+def operand_bytes(layout, batch, k, itemsize=8):
+    """The bytes of `operands(layout, batch, k, ...)`, computed from its shapes without allocating them."""
+    h, w = layout.input_shape[:2]
+    total = 0
+    for p in layout.convs:
+        (n_in, f), m = p.w_shape, batch * h * w
+        total += (m * n_in + n_in * f * (1 + k) + k * m * n_in + m * f * (1 + k) + m * 9 * f * (1 + k)
+                  + 9 * f * (n_in // 9) * (1 + k))
+        h, w = h // 2, w // 2
+    for p in layout.dense:
+        n_in, n_out = p.w_shape
+        total += batch * n_in * (1 + k) + n_in * n_out * (1 + k) + batch * n_out * (1 + k)
+    return total * itemsize
 
 
 def operands(layout, batch, k, dtype, rng):
@@ -132,6 +155,13 @@ def bench_cnn(args):
         raise InputError(f"--repeats, --steps and --batch must be positive, got {args.repeats}, {args.steps} "
                          f"and {args.batch}")
     shape = INPUTS[args.input]
+    if not args.ignore_limits:
+        from shb.ground import limits
+
+        what = f"shb bench cnn with --batch {args.batch} --repeats {args.repeats} --steps {args.steps}"
+        limits.check_memory(OPERAND_COPIES * operand_bytes(cnn.make_net(shape, 10).layout, args.batch, 2), what)
+        functions = 8 if args.no_autograd else 10
+        limits.check_time((args.repeats + 1) * args.steps * args.batch * functions * SECONDS_PER_EXAMPLE, what)
     timings = in_single_thread_process(cnn_timings, [
         ("float64", args.steps, args.repeats, args.batch, shape, not args.no_autograd),
         ("float32", args.steps, args.repeats, args.batch, shape, False)])

@@ -1,5 +1,5 @@
-"""`shb derive [--check]`: regenerate (or check) numeric/nqm/generated.py and docs/derivations.md, and the update
-rules' numeric/nqm/generated_rules.py and docs/derivations_rules.md (symbolic/codegen.py, codegen_rules.py)."""
+"""`shb derive [--check]`: regenerate (or check) numeric/nqm/generated.py (every update rule's functions and the
+paper's closed forms), docs/derivations.md and docs/derivations_rules.md (symbolic/codegen.py, codegen_rules.py)."""
 import os
 
 from shb.ground.errors import InputError

@@ -1,6 +1,6 @@
 """`shb figure NAME [--scale S] [--out DIR]`: one figure or experiment of the registry, as verified plots."""
+from shb.cli.options import output_folder
 from shb.experiments.registry import EXPERIMENTS, SCALES
-from shb.ground.io import writable_directory
 
 
 def register(subparsers):
@@ -16,8 +16,8 @@ def register(subparsers):
 def run(args):
     experiment = EXPERIMENTS[args.name]
     experiment.config(args.scale)  # a bad scale fails here, before anything is created
-    out = writable_directory(args.out)  # and an unwritable --out before the computation, not after it
-    result = experiment.run(out, args.scale, data_dir=args.data_dir)
+    with output_folder(args) as out:  # an unwritable or busy --out fails before the computation, not after it
+        result = experiment.run(out, args.scale, data_dir=args.data_dir)
     for c in result.checks:
         print(f"{'PASS' if c['passed'] else 'FAIL'}  [{c['kind']}] {c['name']}: {c['detail']}")
     print(f"wrote {', '.join(result.figures)} in {args.out}: {'verified' if result.passed else 'UNVERIFIED'}")

@@ -5,9 +5,9 @@
                 (one subcommand per schedule of numeric/nqm/schedule_registry.py, with its declared options)
     shb nqm montecarlo --problem P.json --schedule S.json --runs N --seed K [--json]
 
-Each takes --optimizer NAME (numeric/nqm/optimizers.py: heavy-ball, the default, whose outputs are those without
-the flag byte for byte; nesterov, preconditioned [--precondition P], minibatch [--batch-size B], ema [--gamma G],
-polyak); greedy only where the rule's joint greedy step is derived (not nesterov: greedy-sgd is).
+Each takes --optimizer NAME, a rule of the registry (symbolic/optimizers/; heavy-ball by default), and the flags of
+the rules' options (built from the registry: --precondition P, --batch-size B, --gamma G, ...); every schedule runs
+for every rule.
 
 P.json = {"h": [...], "sigma2": [...], "mean0": [...], "var0": [...]}; S.json = {"alpha": [...], "mu": [...]}.
 Bad input is one line on stderr and exit status 2, and so is a request whose estimated memory (or time) does not
@@ -16,10 +16,10 @@ line naming the first step where it happens, exit status 1: the JSON output neve
 """
 import sys
 
+from shb.ground.options import Option
 from shb.numeric.nqm import optimizers as nqm_optimizers
-
 from shb.numeric.nqm import schedule_registry as nqm_schedule_registry
-from shb.numeric.nqm.schedule_registry import HORIZON, Option
+from shb.numeric.nqm.schedule_registry import HORIZON
 
 RUNS = Option("runs", "int", minimum=2)
 SEED = Option("seed", "int", minimum=0)
@@ -50,7 +50,7 @@ def register(subparsers):
         _optimizer_args(p)
         p.set_defaults(func=run_schedule, schedule=schedule)
 
-    p = sub.add_parser("montecarlo", help="sample moments of theta at step T over N simulated runs")
+    p = sub.add_parser("montecarlo", help="sample moments of the rule's state at step T over N simulated runs")
     _problem_args(p, preset=False)
     p.add_argument("--schedule", required=True, metavar="S.json", help='{"alpha": [...], "mu": [...]}')
     p.add_argument("--runs", required=True, metavar="N", help="number of independent runs (>= 2)")
@@ -72,21 +72,18 @@ def _problem_args(parser, preset):
 def _optimizer_args(parser):
     parser.add_argument("--optimizer", metavar="NAME", help="the update rule: " + ", ".join(nqm_optimizers.names())
                         + f" (default {nqm_optimizers.DEFAULT})")
-    for option in nqm_optimizers.OPTIONS.values():
+    for option in nqm_optimizers.options().values():
         parser.add_argument(option.flag, metavar=option.metavar, dest="rule_" + option.name, help=option.help)
 
 
 def _optimizer(args):
-    """(the registry's optimizer, its checked options); None for heavy ball, which keeps its own code path."""
-    name = args.optimizer or nqm_optimizers.DEFAULT
-    opt = nqm_optimizers.get(name.replace("_", "-") if name.replace("_", "-") in nqm_optimizers.OPTIMIZERS else name)
-    options = nqm_optimizers.parse_options(opt, {n: getattr(args, "rule_" + n) for n in nqm_optimizers.OPTIONS})
-    return (None, {}) if opt.name == nqm_optimizers.DEFAULT else (opt, options)
-
-
-def _rule_size(opt):
-    """How many statistics the rule's rollout keeps per coordinate and step, over heavy ball's five."""
-    return len(opt.statistics()) / 5
+    """The registry's update rule named by --optimizer (heavy-ball when not given), with its options bound."""
+    name = nqm_optimizers.DEFAULT if args.optimizer is None else args.optimizer
+    if name not in nqm_optimizers.names() and name.replace("_", "-") in nqm_optimizers.names():
+        name = name.replace("_", "-")
+    every = nqm_optimizers.options()
+    options = nqm_optimizers.parse_options(name, {key: getattr(args, "rule_" + key) for key in every})
+    return nqm_optimizers.get(name, **options)
 
 
 def _json_arg(parser):
@@ -97,13 +94,15 @@ def _json_arg(parser):
 
 def _check_size(args, n_bytes, seconds, what):
     """Refuse, before any work, what the machine cannot hold (or would take more than a day to compute)."""
-    from shb.ground import limits
+    from shb.ground import limits, progress
 
     if args.json:
         n_bytes += JSON_BYTES_PER_NUMBER * _output_numbers(args)
     if not args.ignore_limits:
         limits.check_memory(n_bytes, what)
         limits.check_time(seconds, what)
+    if seconds >= progress.LONG:  # say what is coming before it starts; its progress follows on stderr
+        print(f"shb: {what}: about {progress.duration(seconds)} of work (estimated)", file=sys.stderr, flush=True)
 
 
 def _finite(values, what, T):
@@ -151,67 +150,45 @@ def _emit(args, obj, summary):
 
 
 def run_dynamics(args):
-    from shb.numeric.nqm.dynamics import STATS, rollout, rollout_bytes
-
-    opt, options = _optimizer(args)
-    problem = _load_problem(args)
-    alpha, mu = _load_schedule(args.schedule)
-    if opt is not None:
-        return _rule_dynamics(args, opt, options, problem, alpha, mu)
-    T, d = alpha.size, problem.h.size
-    args.output_numbers = (len(STATS) * d + 1) * (T + 1)
-    _check_size(args, rollout_bytes(d, T), 0.0, f"the exact dynamics of {T} steps in {d} coordinates")
-    with _quiet_numpy():
-        out = rollout(problem, alpha, mu)
-    _finite(out["loss"], "the expected loss", T)
-    obj = {name: out[name] for name in STATS}
-    obj["loss"] = out["loss"]
-    summary = (f"exact dynamics, d={problem.h.size}, T={T}: loss {out['loss'][0]:.6g} -> {out['loss'][-1]:.6g} "
-               f"(excess loss 1/2 sum h (E^2 + V), Theorem 1)")
-    return _emit(args, obj, summary)
-
-
-def _rule_dynamics(args, opt, options, problem, alpha, mu):
     from shb.numeric.nqm.dynamics import rollout_bytes
 
+    opt = _optimizer(args)
+    problem = _load_problem(args)
+    alpha, mu = _load_schedule(args.schedule)
     T, d = alpha.size, problem.h.size
     stats = opt.statistics()
     args.output_numbers = (len(stats) * d + 1) * (T + 1)
-    _check_size(args, rollout_bytes(d, T) * _rule_size(opt), 0.0, f"the exact dynamics of {opt.name} over {T} steps "
-                f"in {d} coordinates")
+    _check_size(args, rollout_bytes(d, T, rule=opt.rule), 0.0,
+                f"the exact dynamics of {opt.name} over {T} steps in {d} coordinates")
     with _quiet_numpy():
-        out = opt.rollout(problem, alpha, mu, **options)
+        out = opt.rollout(problem, alpha, mu)
     _finite(out["loss"], "the expected loss", T)
     obj = {name: out[name] for name in stats}
     obj["loss"] = out["loss"]
     summary = (f"exact dynamics of {opt.name}, d={d}, T={T}: loss {out['loss'][0]:.6g} -> {out['loss'][-1]:.6g} "
-               f"(the rule's Theorem 1, numeric/nqm/generated_rules.py)")
+               f"(excess loss 1/2 sum h A(x) at the loss iterate x, the rule's Theorem 1)")
     return _emit(args, obj, summary)
 
 
 def run_schedule(args):
     schedule = args.schedule
-    opt, rule_options = _optimizer(args)
+    opt = _optimizer(args)
     problem = _load_problem(args)
     T = HORIZON.parse(args.steps)
     options = schedule.resolve({option.name: getattr(args, _dest(option)) for option in schedule.options})
+    opt.extras(problem, T)  # a bad option value is refused before the size check and the work
     args.output_numbers = 3 * T + 1
-    n_bytes, seconds = schedule.estimate(problem.h.size, T, options)
-    scale = 1.0 if opt is None else _rule_size(opt)
-    what = "" if opt is None else f" of {opt.name}"
-    _check_size(args, n_bytes * scale, seconds * scale, f"the {schedule.name} schedule{what} of {T} steps in "
+    n_bytes, seconds = schedule.estimate(opt, problem.h.size, T, options)
+    _check_size(args, n_bytes, seconds, f"the {schedule.name} schedule of {opt.name} over {T} steps in "
                 f"{problem.h.size} coordinates")
     with _quiet_numpy():
-        if opt is None:
-            out = schedule(problem, T, options)
-        else:
-            out = nqm_optimizers.schedule(opt, schedule.name, problem, T, options, **rule_options)
+        out = schedule(opt, problem, T, options)
     _finite(out["loss"], f"the {schedule.name} schedule's expected loss", T)
     _finite(list(zip(out["alpha"], out["mu"])), f"the {schedule.name} schedule", T)
     obj = {"alpha": out["alpha"], "mu": out["mu"], "loss": out["loss"]}
-    summary = (f"{schedule.name} schedule{what}, d={problem.h.size}, T={T}: final loss {out['loss'][-1]:.6g} "
-               f"(initial {out['loss'][0]:.6g}); alpha {out['alpha'][0]:.4g} -> {out['alpha'][-1]:.4g}, "
-               f"mu {out['mu'][0]:.4g} -> {out['mu'][-1]:.4g}")
+    summary = (f"{schedule.name} schedule of {opt.name}, d={problem.h.size}, T={T}: final loss "
+               f"{out['loss'][-1]:.6g} (initial {out['loss'][0]:.6g}); alpha {out['alpha'][0]:.4g} -> "
+               f"{out['alpha'][-1]:.4g}, mu {out['mu'][0]:.4g} -> {out['mu'][-1]:.4g}")
     return _emit(args, obj, summary)
 
 
@@ -219,36 +196,27 @@ def run_montecarlo(args):
     import numpy as np
 
     from shb.ground.errors import NotFiniteError
-    from shb.numeric.nqm.montecarlo import simulate, simulate_cost
+    from shb.numeric.nqm.montecarlo import draws, simulate_cost
 
-    opt, options = _optimizer(args)
+    opt = _optimizer(args)
     problem = _load_problem(args)
     alpha, mu = _load_schedule(args.schedule)
     runs = RUNS.parse(args.runs)
     seed = SEED.parse(args.seed)
     T, d = alpha.size, problem.h.size
-    if opt is None:
-        args.output_numbers = 2 * d
-        _check_size(args, *simulate_cost(d, T, runs), f"Monte-Carlo of {runs} runs of {T} steps in {d} coordinates")
-        with _quiet_numpy():
-            out = simulate(problem, alpha, mu, runs, seed)
-        keys = ("mean_theta", "var_theta")
-    else:
-        keys = [k for k in opt.statistics() if k.startswith("mean_")]
-        keys = [k for name in keys for k in (name, "var_" + name[len("mean_"):])]
-        args.output_numbers = len(keys) * d
-        draws = options.get("B", nqm_optimizers.DEFAULT_BATCH) if "B" in opt.options else 1
-        n_bytes, seconds = simulate_cost(d, T, runs)
-        _check_size(args, n_bytes * len(keys) / 2, seconds * draws * len(keys) / 2, f"Monte-Carlo of {opt.name}, "
-                    f"{runs} runs of {T} steps in {d} coordinates")
-        with _quiet_numpy():
-            out = opt.simulate(problem, alpha, mu, runs, seed, **options)
+    extras = opt.extras(problem, T)
+    names = [name[len("mean_"):] for name in opt.statistics() if name.startswith("mean_")]
+    keys = [k for name in names for k in ("mean_" + name, "var_" + name)]
+    args.output_numbers = len(keys) * d
+    _check_size(args, *simulate_cost(d, T, runs, state=len(names), n_draws=draws(opt.rule, extras)),
+                f"Monte-Carlo of {opt.name}, {runs} runs of {T} steps in {d} coordinates")
+    with _quiet_numpy():
+        out = opt.simulate(problem, alpha, mu, runs, seed)
     if not all(np.isfinite(out[k]).all() for k in keys):
         raise NotFiniteError(f"the Monte-Carlo moments at step {T} are not finite: the schedule diverges on this "
                              "problem")
     obj = {k: out[k][0] for k in keys}
-    summary = (f"Monte-Carlo{'' if opt is None else ' of ' + opt.name}, {runs} runs, seed {seed}, d={problem.h.size}, "
-               f"step T={alpha.size}: "
+    summary = (f"Monte-Carlo of {opt.name}, {runs} runs, seed {seed}, d={problem.h.size}, step T={alpha.size}: "
                f"mean of E[theta] over coordinates {obj['mean_theta'].mean():.6g}, "
                f"mean of V[theta] {obj['var_theta'].mean():.6g}")
     return _emit(args, obj, summary)

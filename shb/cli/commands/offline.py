@@ -1,9 +1,8 @@
 """`shb offline`: the offline meta-optimization experiment (Section 3.2, Figures 5 and 6)."""
 import os
 
-from shb.cli.options import add_run_options
+from shb.cli.options import add_run_options, output_folder
 from shb.experiments.registry import EXPERIMENTS
-from shb.ground.io import writable_directory
 
 
 def register(subparsers):
@@ -26,8 +25,10 @@ def register(subparsers):
 
 
 def main(args):
-    result = EXPERIMENTS["offline"].run(writable_directory(args.out), args.scale, data_dir=args.data_dir,
-                                        scheduler=args.scheduler, workers=args.workers, dtype="float32" if args.float32 else "float64")
+    EXPERIMENTS["offline"].config(args.scale)  # a bad scale fails here, before anything is created
+    with output_folder(args) as out:
+        result = EXPERIMENTS["offline"].run(out, args.scale, data_dir=args.data_dir, scheduler=args.scheduler,
+                                            workers=args.workers, dtype="float32" if args.float32 else "float64")
     print(result.report)
     print(f"wrote {os.path.join(args.out, 'offline.json')} and figures: {', '.join(result.figures)}")
     return 0 if result.passed else 1

@@ -1,10 +1,9 @@
 """`shb online`: online stochastic meta-descent during training (Section 3.3, Figures 7 and 8)."""
 import os
 
-from shb.cli.options import add_run_options
+from shb.cli.options import add_run_options, output_folder
 from shb.experiments.figures.online.config import BOTH, DATASETS, NETS, nets_of
 from shb.experiments.registry import EXPERIMENTS, SCALES
-from shb.ground.io import writable_directory
 
 
 def register(subparsers):
@@ -36,8 +35,9 @@ def register(subparsers):
 def main(args):
     from shb.experiments.figures.online.panel import json_name
 
-    result = EXPERIMENTS["online"].run(writable_directory(args.out), args.scale, net=args.net, dataset=args.dataset,
-                                       data_dir=args.data_dir, scheduler=args.scheduler, workers=args.workers)
+    with output_folder(args) as out:
+        result = EXPERIMENTS["online"].run(out, args.scale, net=args.net, dataset=args.dataset, data_dir=args.data_dir,
+                                           scheduler=args.scheduler, workers=args.workers)
     print(result.report)
     written = ", ".join(os.path.join(args.out, json_name(net)) for net in nets_of(args.net))
     print(f"wrote {written} and figures: {', '.join(result.figures)}")
