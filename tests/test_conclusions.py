@@ -76,13 +76,13 @@ def test_flipping_a_check_in_a_real_run_of_figure_1_changes_its_report(tmp_path,
     from shb.numeric.nqm import montecarlo_power
 
     right = EXPERIMENTS["fig1"].run(str(tmp_path / "right"), "tiny")
-    real = montecarlo_power.heavy_ball
+    real = montecarlo_power.loss_iterate
 
     def failing(*args, **kwargs):
         c, errors = real(*args, **kwargs)
         return dict(c, passed=False, detail="simulated failure"), errors
 
-    monkeypatch.setattr(montecarlo_power, "heavy_ball", failing)
+    monkeypatch.setattr(montecarlo_power, "loss_iterate", failing)
     wrong = EXPERIMENTS["fig1"].run(str(tmp_path / "wrong"), "tiny")
     assert "The short-horizon trap: judged at step k" in right.report
     assert "The short-horizon trap: judged at step k" not in wrong.report

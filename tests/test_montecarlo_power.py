@@ -1,7 +1,7 @@
 """numeric/nqm/montecarlo_power.py: the Monte-Carlo check's stated power is what it delivers, and its null holds.
 
 The check states the smallest relative error in every mean and in every variance it detects with probability 0.99.
-Here the sample moments are drawn from their exact sampling distribution (as tests/test_checks_fail.py does) on a
+Here the sample moments are drawn from their exact sampling distribution (as tests/nqm/test_checks.py does) on a
 200-coordinate piece of the paper preset, so hundreds of seeded repetitions are cheap: at the stated error the
 check must fail in at least 99% of them (to binomial slack), at half of it in far fewer (the statement is not loose),
 and with no error in nearly none (the family-wise false alarm, 1e-3).
@@ -12,13 +12,13 @@ from statistics import NormalDist
 import numpy as np
 import pytest
 
-from shb.numeric.nqm import dynamics as nqm_dynamics
 from shb.numeric.nqm import montecarlo as nqm_montecarlo
 from shb.numeric.nqm import montecarlo_power as power
+from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
-from shb.numeric.nqm import schedules as nqm_schedules
 
 RUNS, STEPS, REPEATS = 1000, (1, 10, 30), 200
+HEAVY_BALL = nqm_optimizers.get("heavy-ball")
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +26,13 @@ def setting():
     paper = nqm_problem.preset("paper")
     part = slice(0, 1000, 5)
     problem = nqm_problem.make_problem(paper.h[part], paper.sigma2[part], paper.mean0[part], paper.var0[part])
-    return problem, nqm_schedules.greedy(problem, 30)
+    return problem, HEAVY_BALL.greedy(problem, 30)
 
 
 def sampled(problem, schedule, seed, mean_factor=1.0, variance_factor=1.0):
     """{"theta": (mean, var)} exact at STEPS, and a draw of the sample moments of RUNS runs whose truth is
     (mean_factor x mean, variance_factor x var)."""
-    exact = nqm_dynamics.rollout(problem, schedule["alpha"], schedule["mu"])
+    exact = HEAVY_BALL.rollout(problem, schedule["alpha"], schedule["mu"])
     mean, var = exact["mean_theta"][list(STEPS)], exact["var_theta"][list(STEPS)]
     rng = np.random.default_rng(seed)
     true_mean, true_var = mean_factor * mean, variance_factor * var
@@ -108,17 +108,21 @@ def test_a_nan_in_the_samples_fails_the_check(setting):
     assert "sample mean theta" in check("mc", True, values=result["values"])["detail"]
 
 
-def test_the_heavy_ball_check_reads_the_simulation_it_is_given(setting, monkeypatch):
-    # Catches: a wrapper that compares the exact moments with themselves instead of with the simulation.
+def test_the_rule_checks_read_the_simulation_they_are_given(setting, monkeypatch):
+    # Catches: a wrapper that compares the exact moments with themselves instead of with the simulation, and one
+    # that compares another state variable than it says: loss_iterate compares theta alone, rule every state variable.
     problem, schedule = setting
     calls = []
     real = nqm_montecarlo.simulate
 
     def spy(*args, **kwargs):
-        calls.append(args[3])
+        calls.append(args[4])
         return real(*args, **kwargs)
 
     monkeypatch.setattr(nqm_montecarlo, "simulate", spy)
-    c, errors = power.heavy_ball(problem, schedule, 500, STEPS, 1)
+    c, errors = power.loss_iterate(HEAVY_BALL, problem, schedule, 500, STEPS, 1)
     assert calls == [500] and c["passed"] and "Power at N = 500" in c["detail"]
     assert errors["variance_error"] > power.variance_error(RUNS, problem.h.size, 5.0)  # fewer runs, less power
+    assert {key.split()[-1] for key in errors["values"] if key.startswith("sample mean")} == {"theta"}
+    _, every = power.rule(HEAVY_BALL, problem, schedule, 500, STEPS, 1)
+    assert {key.split()[-1] for key in every["values"] if key.startswith("sample mean")} == {"theta", "v"}

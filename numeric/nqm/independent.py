@@ -3,22 +3,28 @@
 - `conjugate_gradient_losses`: textbook conjugate gradient (Hestenes & Stiefel) on the deterministic quadratic
   f(x) = 1/2 sum_i h_i x_i^2 from x_0 = E[theta_0], its loss f(x_t) per step. With sigma2 = 0 and V[theta_0] = 0,
   greedy heavy ball (Theorem 2) is conjugate gradient (Section 2.1), so its loss curve must be this one; the
-  greedy schedule comes from the generated greedy sums of symbolic/greedy.py, this from three inner products.
-- `engine_horizon_loss`: the K-step lookahead loss L_K(alpha, mu) (numeric/nqm/horizon.py's objective) from the
-  rule engine's heavy-ball moment step (numeric/nqm/generated_rules.py, derived by symbolic/rule_moments.py from
-  the update itself), K steps of the central moments with a constant pair; horizon.py instead runs jets through
-  the rank-one adjoint of symbolic/adjoint.py. `engine_moments` gives the moments each plan saw, by the rule
-  engine's rollout.
+  greedy schedule comes from the generated greedy sums (symbolic/rule_greedy.py), this from three inner products.
+- `second_moments` and `horizon_loss`: heavy ball's raw second moment M = E[z z^T] of its state z = (theta, v), per
+  coordinate, propagated by plain 2 x 2 numpy matrices written here from the update rule itself (Eqs. 1-2 with the
+  NQM's gradient h theta - h sqrt(sigma2) xi, xi ~ N(0, 1)):
+
+      v' = mu v - alpha (h theta - h sqrt(sigma2) xi),   theta' = theta + v'
+      z' = F z + b xi,   F = [[1 - alpha h, mu], [-alpha h, mu]],   b = alpha h sqrt(sigma2) (1, 1)
+      M' = F M F^T + b b^T,   M_0 = [[mean0^2 + var0, 0], [0, 0]]   (v_0 = 0),
+
+  and the K-step lookahead loss L_K(alpha, mu) = 1/2 sum_i h_i M_theta,theta after K steps with the pair held
+  constant (numeric/nqm/horizon.py's objective). What it shares with the planner (numeric/nqm/lookahead.py,
+  horizon.py) and the certificates (lookahead_checks.py): the problem's arrays, the schedule it is given, the
+  reading of the update rule and numpy. What it does not: no symbolic derivation, no generated code
+  (numeric/nqm/generated.py), no import of numeric/nqm's engine (rules, dynamics, adjoint, horizon, lookahead),
+  and not their algebra: they propagate central moments or run second-order jets through the rank-one adjoint
+  (direction_step, noise_form); this multiplies the moment matrix forwards.
 - `search_minimum`: a minimiser of such a loss from its values alone, over the lookahead's domain (|mu| <= a
   bound, alpha > 0): a grid, then quasi-Newton (BFGS) on log L_K in (log a, mu), a = alpha / (1 - mu), with
-  central-difference gradients, from the grid's lowest points. The planner (numeric/nqm/lookahead.py) uses
-  safeguarded Newton on exact jets from other starts: the two share neither the objective's code nor the search.
+  central-difference gradients, from the grid's lowest points. The planner uses safeguarded Newton on exact jets
+  from other starts: the two share neither the objective's code nor the search.
 """
 import numpy as np
-
-from shb.numeric.nqm import rule_dynamics as nqm_rule_dynamics
-
-RULE = "heavy_ball"
 
 
 def conjugate_gradient_losses(h, x0, T):
@@ -42,24 +48,46 @@ def conjugate_gradient_losses(h, x0, T):
     return np.array(losses)
 
 
-def engine_moments(problem, schedule):
-    """The central moments (mean_theta, mean_v, var_theta, var_v, cov_theta_v) before each step of `schedule`
-    under the problem's sigma2, by the rule engine's rollout: a tuple of arrays (T + 1, d)."""
-    out = nqm_rule_dynamics.rollout(RULE, problem, np.asarray(schedule["alpha"], dtype=float),
-                                    np.asarray(schedule["mu"], dtype=float), {})
-    return tuple(out[name] for name in nqm_rule_dynamics.spec(RULE)["central"])
+def _transition(alpha, mu, h, sigma2):
+    """F (..., 2, 2) and b b^T (..., 2, 2) of heavy ball's update z' = F z + b xi (module docstring), per coordinate;
+    alpha, mu, h, sigma2 broadcast against each other."""
+    alpha, mu, h, sigma2 = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (alpha, mu, h, sigma2)))
+    F = np.empty(alpha.shape + (2, 2))
+    F[..., 0, 0], F[..., 0, 1] = 1.0 - alpha * h, mu   # theta' = theta + v' = (1 - alpha h) theta + mu v + ...
+    F[..., 1, 0], F[..., 1, 1] = -alpha * h, mu        # v' = -alpha h theta + mu v + ...
+    b = alpha * h * np.sqrt(sigma2)                    # the noise enters v' and so theta' alike
+    noise = np.broadcast_to((b * b)[..., None, None], alpha.shape + (2, 2))
+    return F, noise
 
 
-def engine_horizon_loss(stats, alpha, mu, h, sigma2, K):
-    """L_K at the pairs (alpha, mu) (arrays of one shape) from the central moments `stats` (d,): K steps of the
-    rule engine's heavy-ball moment step with the pair held constant, then 1/2 sum_i h_i E[theta_i^2]."""
+def _step(M, F, noise):
+    """M' = F M F^T + b b^T."""
+    return F @ M @ np.swapaxes(F, -1, -2) + noise
+
+
+def second_moments(problem, schedule):
+    """E[z z^T] of heavy ball's state z = (theta, v) before each step of `schedule` and after the last, under the
+    problem's sigma2: an array (T + 1, d, 2, 2)."""
+    alpha, mu = np.asarray(schedule["alpha"], dtype=float), np.asarray(schedule["mu"], dtype=float)
+    M = np.zeros(np.shape(problem.h) + (2, 2))
+    M[..., 0, 0] = np.asarray(problem.mean0, dtype=float) ** 2 + problem.var0
+    out = [M]
+    for a, m in zip(alpha, mu):
+        M = _step(M, *_transition(a, m, problem.h, problem.sigma2))
+        out.append(M)
+    return np.stack(out)
+
+
+def horizon_loss(M, alpha, mu, h, sigma2, K):
+    """L_K at the pairs (alpha, mu) (arrays of one shape) from the second moments M (d, 2, 2) before the K steps: K
+    steps of M' = F M F^T + b b^T with the pair held constant and noise sigma2, then 1/2 sum_i h_i E[theta_i^2]."""
     alpha, mu = np.asarray(alpha, dtype=float)[..., None], np.asarray(mu, dtype=float)[..., None]
-    step, to_raw = nqm_rule_dynamics.generated(RULE, "step"), nqm_rule_dynamics.generated(RULE, "raw_moments")
-    state = tuple(np.broadcast_to(s, np.broadcast_shapes(alpha.shape, np.shape(s))) for s in stats)
+    F, noise = _transition(alpha, mu, h, sigma2)
+    M = np.broadcast_to(M, F.shape)
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(K):
-            state = step(alpha, mu, h, sigma2, *state)
-        losses = nqm_rule_dynamics.loss_of(RULE, h, to_raw(*state)).sum(axis=-1)
+            M = _step(M, F, noise)
+        losses = 0.5 * np.sum(np.asarray(h, dtype=float) * M[..., 0, 0], axis=-1)
     return np.where(np.isfinite(losses), losses, np.inf)
 
 

@@ -28,9 +28,8 @@ from statistics import NormalDist
 import numpy as np
 
 from shb.ground.checks import check, nonfinite
-from shb.numeric.nqm import dynamics as nqm_dynamics
-from shb.numeric.nqm import montecarlo as nqm_montecarlo
 from shb.numeric.nqm.checks import bonferroni_threshold, montecarlo_zscores
+from shb.numeric.nqm.rules import spec
 
 POWER = 0.99
 EXACT_MEAN = 1e-9       # relative (absolute below 1) gap allowed between a deterministic entry and its sample mean
@@ -136,26 +135,26 @@ def power_text(runs, errors, deterministic):
             f"variance (pooled z); one entry's variance alone: {_percent(errors['entry_variance_error'])}.")
 
 
-def heavy_ball(problem, schedule, runs, steps, seed, family_alarm=1e-3):
-    """The check for heavy ball: E[theta_i(t)], V[theta_i(t)] of Theorem 1 (numeric/nqm/dynamics.py) against `runs`
-    runs of the stochastic update (numeric/nqm/montecarlo.py) at `steps`. Returns (check, errors)."""
-    alpha, mu = np.asarray(schedule["alpha"]), np.asarray(schedule["mu"])
-    exact = nqm_dynamics.rollout(problem, alpha, mu)
-    sample = nqm_montecarlo.simulate(problem, alpha, mu, runs, seed, steps)
-    at = sample["steps"]
-    result = agreement({"theta": (exact["mean_theta"][at], exact["var_theta"][at])},
-                       {"theta": (sample["mean_theta"], sample["var_theta"])}, runs, family_alarm)
-    return _check(result, runs, seed, at), result
+def loss_iterate(opt, problem, schedule, runs, steps, seed, family_alarm=1e-3):
+    """The check of an update rule's loss iterate x (theta for heavy ball; numeric/nqm/optimizers.py): E[x_i(t)],
+    V[x_i(t)] of its rollout (Theorem 1 for heavy ball) against `runs` runs of its own stochastic update at `steps`.
+    Returns (check, errors)."""
+    return _rule_check(opt, problem, schedule, runs, steps, seed, family_alarm, loss_only=True)
 
 
-def rule(opt, problem, schedule, runs, steps, seed, family_alarm=1e-3, **options):
+def rule(opt, problem, schedule, runs, steps, seed, family_alarm=1e-3):
     """The check for an update rule of numeric/nqm/optimizers.py: the means and variances of every state variable
-    of its rollout against `runs` runs of its own update (Optimizer.simulate). Returns (check, errors)."""
+    of its rollout against `runs` runs of its own update (UpdateRule.simulate). Returns (check, errors)."""
+    return _rule_check(opt, problem, schedule, runs, steps, seed, family_alarm, loss_only=False)
+
+
+def _rule_check(opt, problem, schedule, runs, steps, seed, family_alarm, loss_only):
     alpha, mu = np.asarray(schedule["alpha"]), np.asarray(schedule["mu"])
-    exact = opt.rollout(problem, alpha, mu, **options)
-    sample = opt.simulate(problem, alpha, mu, runs, seed, steps, **options)
+    exact = opt.rollout(problem, alpha, mu)
+    sample = opt.simulate(problem, alpha, mu, runs, seed, steps)
     at = sample["steps"]
-    names = [key[len("mean_"):] for key in sample if key.startswith("mean_")]
+    state = spec(opt.rule)["state"]
+    names = [state[spec(opt.rule)["loss_index"]]] if loss_only else list(state)
     result = agreement({x: (exact["mean_" + x][at], exact["var_" + x][at]) for x in names},
                        {x: (sample["mean_" + x], sample["var_" + x]) for x in names}, runs, family_alarm)
     return _check(result, runs, seed, at), result
