@@ -5,8 +5,8 @@
   greedy heavy ball (Theorem 2) is conjugate gradient (Section 2.1), so its loss curve must be this one; the
   greedy schedule comes from the generated greedy sums (symbolic/rule_greedy.py), this from three inner products.
 - `second_moments` and `horizon_loss`: heavy ball's raw second moment M = E[z z^T] of its state z = (theta, v), per
-  coordinate, propagated by plain 2 x 2 numpy matrices written here from the update rule itself (Eqs. 1-2 with the
-  NQM's gradient h theta - h sqrt(sigma2) xi, xi ~ N(0, 1)):
+  coordinate, propagated by 2 x 2 matrices written here from the update rule itself (Eqs. 1-2 with the NQM's
+  gradient h theta - h sqrt(sigma2) xi, xi ~ N(0, 1); the products entry by entry, in numpy):
 
       v' = mu v - alpha (h theta - h sqrt(sigma2) xi),   theta' = theta + v'
       z' = F z + b xi,   F = [[1 - alpha h, mu], [-alpha h, mu]],   b = alpha h sqrt(sigma2) (1, 1)
@@ -49,45 +49,45 @@ def conjugate_gradient_losses(h, x0, T):
 
 
 def _transition(alpha, mu, h, sigma2):
-    """F (..., 2, 2) and b b^T (..., 2, 2) of heavy ball's update z' = F z + b xi (module docstring), per coordinate;
-    alpha, mu, h, sigma2 broadcast against each other."""
+    """F = [[F_00, F_01], [F_10, F_11]] and b^2 of heavy ball's update z' = F z + b xi (module docstring), per
+    coordinate, as arrays broadcast from alpha, mu, h, sigma2 (b b^T has b^2 in every entry)."""
     alpha, mu, h, sigma2 = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (alpha, mu, h, sigma2)))
-    F = np.empty(alpha.shape + (2, 2))
-    F[..., 0, 0], F[..., 0, 1] = 1.0 - alpha * h, mu   # theta' = theta + v' = (1 - alpha h) theta + mu v + ...
-    F[..., 1, 0], F[..., 1, 1] = -alpha * h, mu        # v' = -alpha h theta + mu v + ...
-    b = alpha * h * np.sqrt(sigma2)                    # the noise enters v' and so theta' alike
-    noise = np.broadcast_to((b * b)[..., None, None], alpha.shape + (2, 2))
-    return F, noise
+    F = [[1.0 - alpha * h, mu],   # theta' = theta + v' = (1 - alpha h) theta + mu v + b xi
+         [-alpha * h, mu]]        # v' = -alpha h theta + mu v + b xi
+    b = alpha * h * np.sqrt(sigma2)  # the noise enters v' and so theta' alike
+    return F, b * b
 
 
-def _step(M, F, noise):
-    """M' = F M F^T + b b^T."""
-    return F @ M @ np.swapaxes(F, -1, -2) + noise
+def _step(M, F, bb):
+    """M' = F M F^T + b b^T, the 2 x 2 products written out entry by entry (M, F: nested lists of arrays; numpy's
+    matmul over a million 2 x 2 matrices at a time is about six times slower here)."""
+    FM = [[F[i][0] * M[0][j] + F[i][1] * M[1][j] for j in range(2)] for i in range(2)]
+    return [[FM[i][0] * F[j][0] + FM[i][1] * F[j][1] + bb for j in range(2)] for i in range(2)]
 
 
 def second_moments(problem, schedule):
     """E[z z^T] of heavy ball's state z = (theta, v) before each step of `schedule` and after the last, under the
     problem's sigma2: an array (T + 1, d, 2, 2)."""
     alpha, mu = np.asarray(schedule["alpha"], dtype=float), np.asarray(schedule["mu"], dtype=float)
-    M = np.zeros(np.shape(problem.h) + (2, 2))
-    M[..., 0, 0] = np.asarray(problem.mean0, dtype=float) ** 2 + problem.var0
+    zero = np.zeros(np.shape(problem.h))
+    M = [[np.asarray(problem.mean0, dtype=float) ** 2 + problem.var0 + zero, zero], [zero, zero]]  # v_0 = 0
     out = [M]
     for a, m in zip(alpha, mu):
         M = _step(M, *_transition(a, m, problem.h, problem.sigma2))
         out.append(M)
-    return np.stack(out)
+    return np.stack([np.stack([np.stack(row, axis=-1) for row in M], axis=-2) for M in out])
 
 
 def horizon_loss(M, alpha, mu, h, sigma2, K):
     """L_K at the pairs (alpha, mu) (arrays of one shape) from the second moments M (d, 2, 2) before the K steps: K
     steps of M' = F M F^T + b b^T with the pair held constant and noise sigma2, then 1/2 sum_i h_i E[theta_i^2]."""
     alpha, mu = np.asarray(alpha, dtype=float)[..., None], np.asarray(mu, dtype=float)[..., None]
-    F, noise = _transition(alpha, mu, h, sigma2)
-    M = np.broadcast_to(M, F.shape)
+    F, bb = _transition(alpha, mu, h, sigma2)
+    M = [[np.asarray(M)[..., i, j] for j in range(2)] for i in range(2)]
     with np.errstate(over="ignore", invalid="ignore"):
         for _ in range(K):
-            M = _step(M, F, noise)
-        losses = 0.5 * np.sum(np.asarray(h, dtype=float) * M[..., 0, 0], axis=-1)
+            M = _step(M, F, bb)
+        losses = 0.5 * np.sum(np.asarray(h, dtype=float) * M[0][0], axis=-1)
     return np.where(np.isfinite(losses), losses, np.inf)
 
 
