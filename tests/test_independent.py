@@ -69,8 +69,10 @@ def test_the_moment_matrices_follow_the_update_rule_where_it_is_deterministic():
 
 def test_the_moment_matrices_are_theorem_1s_with_noise():
     # Catches: a wrong noise term b b^T (the noise entering theta' but not v', or sigma2 instead of h^2 sigma2), or a
-    # wrong start: E[theta^2], E[v^2], E[theta v] against Theorem 1's means and variances (the engine's rollout).
-    problem = nqm_problem.preset("paper")
+    # wrong start (V[theta_0] left out): E[theta^2], E[v^2], E[theta v] against Theorem 1's means and variances (the
+    # engine's rollout), on the paper preset's curvatures and noise with V[theta_0] = 0.5 (the preset's is 0).
+    paper = nqm_problem.preset("paper")
+    problem = nqm_problem.make_problem(paper.h, paper.sigma2, paper.mean0, 0.5)
     rng = np.random.default_rng(1)
     schedule = {"alpha": rng.uniform(0.01, 0.5, 15), "mu": rng.uniform(0.0, 0.9, 15)}
     M = independent.second_moments(problem, schedule)
