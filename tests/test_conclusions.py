@@ -177,18 +177,22 @@ def test_offline_figures_5_and_6():
     from shb.experiments.figures.offline.config import TINY
     from shb.experiments.figures.offline.report import claims5, claims6
 
-    horizons = {str(h): {"beta": b, "final_train_loss": loss} for h, b, loss in ((5, 2.0, 1.4), (15, 0.1, 1.2))}
+    horizons = {str(h): {"beta": b, "final_train_loss": loss, "final_train_losses": [loss, loss + 0.1, loss - 0.1]}
+                for h, b, loss in ((5, 2.0, 1.4), (15, 0.1, 1.2))}
     made = [check(name, True, kind=EVIDENCE, values=()) for name in (
         "hypergrad_forward_vs_finite_differences", "smd_decreased_meta_objective_T5_init0",
-        "short_horizon_bias_beta_T5_vs_T15", "beta_falls_with_horizon", "surface_agrees_with_smd_T5_vs_T15")]
+        "smd_not_worse_beyond_noise_T15_init0", "short_horizon_bias_beta_T5_vs_T15", "beta_falls_with_horizon",
+        "surface_agrees_with_smd_T5_vs_T15")]
     claims = claims5(TINY, horizons, made)
     assert changes(claims, "surface_agrees_with_smd_T5_vs_T15") == [
         "that shorter horizons choose faster decay (the short-horizon bias of Section 3.2)"]
-    assert changes(claims, "smd_decreased_meta_objective_T5_init0") == [
-        "that SMD lowered every horizon's meta-objective with exact hypergradients"]
+    for name in ("smd_decreased_meta_objective_T5_init0", "smd_not_worse_beyond_noise_T15_init0"):
+        assert changes(claims, name) == ["that SMD lowered every horizon's meta-objective with exact hypergradients"]
     steps = TINY["curve_steps"]
-    assert changes(claims6(TINY, horizons), f"longest_horizon_lowest_shortest_highest_at_{steps}_steps") == [
-        f"that the longest horizon's schedule trains best after {steps} steps"]
+    for name in (f"shortest_horizon_highest_beyond_noise_at_{steps}_steps",
+                 f"longest_horizon_within_noise_of_lowest_at_{steps}_steps"):
+        assert changes(claims6(TINY, horizons), name) == [
+            f"that the shortest horizon's schedule trains worst and the longest's about best after {steps} steps"]
 
 
 def test_online_figures_7_and_8():

@@ -18,10 +18,12 @@ one meta-step's training run; a diverged run, saved as null, counts as inf). Wit
 meta_steps[T].
 
 Choice. A chain's result is the iterate average over the last half of its trajectory (`smd.averaged_hypers`);
-a horizon's schedule is the result of its chain whose end point evaluated best (J_T on the same seeds for all).
+a horizon's schedule is the result of its chain whose end point evaluated best (J_T, the mean over the same
+eval_seeds sequences for all).
 """
 import numpy as np
 
+from shb.experiments.figures.offline import noise
 from shb.numeric.meta import smd
 
 
@@ -86,5 +88,5 @@ def chains_finished(state, config, horizon):
 def chosen_schedule(state, horizon):
     """SMD's (alpha0, beta) for this horizon: the averaged end point of the chain that evaluated best."""
     evals = state["smd_eval"][str(horizon)]
-    best = min(range(len(state["smd"][str(horizon)])), key=lambda j: smd.diverged_as_inf(evals[str(j)][1]))
+    best = min(range(len(state["smd"][str(horizon)])), key=lambda j: noise.mean(evals[str(j)]["end"]))
     return smd.averaged_hypers(state["smd"][str(horizon)][best]["trajectory"]), best

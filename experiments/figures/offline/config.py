@@ -21,6 +21,10 @@ Keys that shape the work (experiments/figures/offline/units.py, chains.py):
                            >= 2W when the mean of its last W meta-objective samples is no lower than the mean of
                            the W before them (chains.chain_finished)
     curve_steps            Figure 6 trains each horizon's schedule this long (the paper: 20k)
+    curve_seeds            ... on this many minibatch sequences (two or more; the same ones for every horizon): the
+                           figure and the report give the mean and the spread over them (noise.py)
+    eval_seeds             sequences on which a chain's start and end point are evaluated (two or more where a
+                           chain starts from the surface: its check compares them within the noise, noise.py)
     curve_dtype            ... in this arithmetic, whatever the rest trains in
     endpoint_quantile      the SMD end point must lie in this best fraction of its horizon's surface samples
     tuned                  {key: entry of experiments/sensitivity.py's TUNED}: settings chosen after seeing the
@@ -62,6 +66,8 @@ QUICK = dict(
     meta_grad_clip=1.0,        # meta-gradient norm clip (typical norms ~1e-2; outliers reach 1e7)
     eval_seeds=3,              # runs averaged for the SMD start/end comparison
     curve_steps=20000,         # Figure 6: each horizon's schedule trained for the paper's 20k steps
+    curve_seeds=3,             # ... on 3 minibatch sequences (issue 28: the noise of the ordering, measured);
+                               # sequence 0 is the one earlier versions' single curve used
     curve_dtype="float32",     # in float32, as the paper's code (TensorFlow's default): half the cost of float64,
                                # and the curves are compared at the percent level, not to the last digit
     curve_points=60,
@@ -147,6 +153,9 @@ class OfflineConfig(Config):
         for key in ("eval_examples", "test_examples", "meta_batch", "batch_size", "surface_samples", "eval_seeds",
                     "curve_steps", "curve_points", "check_horizon"):
             s.integer(self[key], key, low=1)
+        s.integer(self["curve_seeds"], "curve_seeds", low=2)  # one sequence has no measured spread
+        if self["surface_starts"]:
+            s.integer(self["eval_seeds"], "eval_seeds (with surface_starts)", low=2)
         for key in ("warm_seed", "seed"):
             s.integer(self[key], key)
         s.integer(self["n_train"], "n_train", low=1, nullable=True)

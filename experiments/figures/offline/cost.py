@@ -72,7 +72,7 @@ def remaining_units(state, config):
             left.append((("smd", h, j), steps))
             left.append((("smd_eval", h, j), int(str(j) not in state["smd_eval"][str(h)])))
             left.append((("smd_surface", h, j), int(str(j) not in state["smd_surface"][str(h)])))
-        left.append((("curve", h), int(str(h) not in state["curves"])))
+        left.append((("curve", h), config["curve_seeds"] - len(state["curves"][str(h)])))
     return [(key, count) for key, count in left if count]
 
 
@@ -107,7 +107,8 @@ def projection(state, config, rates, workers):
              f"{1e3 * rates['hyper']:.2f} ms (CPU)",
              f"cost per unit: surface sample ({longest} steps, all horizons) {seconds(config, ('surface',), rates):.1f} s; "
              "meta-step " + ", ".join(f"T={h}: {seconds(config, ('smd', h), rates):.2f} s" for h in hs) + "; "
-             f"training curve ({config['curve_steps']} steps) {seconds(config, ('curve', longest), rates):.1f} s"]
+             f"training curve ({config['curve_steps']} steps, {config['curve_seeds']} per horizon) "
+             f"{seconds(config, ('curve', longest), rates):.1f} s"]
     left = remaining_units(state, config)
     total = sum(seconds(config, key, rates, count) for key, count in left)
     chain = max([seconds(config, key, rates, count) for key, count in left if key[0] == "smd"], default=0.0)

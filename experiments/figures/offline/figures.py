@@ -2,8 +2,9 @@
 
 Figure 5: one panel per horizon T; the surface samples' J_T (log10, capped at 2.5, linearly interpolated between
 samples), the best 10% of the samples marked, each SMD chain's trajectory in red with its averaged end point (star).
-Figure 6: each horizon's chosen schedule trained for curve_steps steps: training loss (evaluation subset) and test
-error against the step (the paper's Figure 6 spans 20k steps).
+Figure 6: each horizon's chosen schedule trained for curve_steps steps on curve_seeds minibatch sequences: the mean
+training loss (evaluation subset) and test error against the step, with a band of +- one sample standard deviation
+over the sequences (noise.py; the paper's Figure 6 spans 20k steps, one run per horizon).
 """
 import numpy as np
 
@@ -48,16 +49,18 @@ def figure6(state, config, horizons, dataset, inputs):
     fig, (ax_loss, ax_err) = plt.subplots(1, 2, figsize=(10, 4))
     data = {}
     for h in config["horizons"]:
-        curve = state["curves"][str(h)]  # a diverged point (None) is nan: not drawn
-        steps = [p[0] for p in curve]
-        loss = [np.nan if p[1] is None else p[1] for p in curve]
-        error = [np.nan if p[2] is None else p[2] for p in curve]
+        curves = [state["curves"][str(h)][str(s)] for s in range(config["curve_seeds"])]
+        steps = [p[0] for p in curves[0]]  # the same marks for every sequence
         sched = horizons[str(h)]
         label = f"horizon {h}: $\\alpha_0$={sched['alpha0']:.3g}, $\\beta$={sched['beta']:.3g}"
-        ax_loss.plot(steps, loss, label=label)
-        ax_err.plot(steps, error, label=label)
-        data[str(h)] = {"steps": steps, "train_loss": [p[1] for p in curve], "test_error": [p[2] for p in curve],
-                        "alpha0": sched["alpha0"], "beta": sched["beta"]}
+        for ax, column in ((ax_loss, 1), (ax_err, 2)):
+            values = np.array([[np.nan if p[column] is None else p[column] for p in c] for c in curves], dtype=float)
+            mean, sd = values.mean(axis=0), values.std(axis=0, ddof=1)  # a diverged point (nan): not drawn
+            line, = ax.plot(steps, mean, label=label)
+            ax.fill_between(steps, mean - sd, mean + sd, color=line.get_color(), alpha=0.25, lw=0)
+        data[str(h)] = {"steps": steps, "train_loss": [[p[1] for p in c] for c in curves],
+                        "test_error": [[p[2] for p in c] for c in curves], "alpha0": sched["alpha0"],
+                        "beta": sched["beta"]}
     n_train = min(config["eval_examples"], inputs["train"]["examples"])
     n_test = min(config["test_examples"], inputs["test"]["examples"])
     ax_loss.set(xscale="log", yscale="log", xlabel="training step after warm start",
@@ -65,6 +68,7 @@ def figure6(state, config, horizons, dataset, inputs):
     ax_err.set(xscale="log", xlabel="training step after warm start",
                ylabel=f"test error (first {n_test} test examples)")
     ax_loss.legend(fontsize=7)
-    fig.suptitle(f"Figure 6: training with each horizon's schedule for {config['curve_steps']} steps; {dataset}")
+    fig.suptitle(f"Figure 6: training with each horizon's schedule for {config['curve_steps']} steps; mean and +-1 sample "
+                 f"standard deviation over {config['curve_seeds']} minibatch sequences; {dataset}", fontsize=9)
     fig.tight_layout()
     return fig, data

@@ -8,6 +8,7 @@ ours is set beside them with the data set it was measured on and a verdict.
 """
 from shb.experiments.common import paper_row, subset
 from shb.experiments.conclusions import claim, paragraph
+from shb.experiments.figures.offline import noise
 from shb.experiments.figures.offline.config import PAPER_BETA_RATIO, PAPER_LOSS_RATIO, PROGRESS_FILE
 from shb.ground.progress import duration
 from shb.numeric import networks
@@ -24,6 +25,18 @@ def ratios(config, horizons):
     shortest, longest = str(min(config["horizons"])), str(max(config["horizons"]))
     return (horizons[shortest]["beta"] / horizons[longest]["beta"],
             final_loss(horizons[shortest]) / final_loss(horizons[longest]))
+
+
+def loss_ratios(config, horizons):
+    """The shortest horizon's train loss over the longest's at curve_steps, one ratio per minibatch sequence (the
+    same sequence for both: paired); +inf where the longest's diverged or reached 0."""
+    short, long = (horizons[str(f(config["horizons"]))]["final_train_losses"] for f in (min, max))
+    return [float(a / b) if b else float("inf") for a, b in zip(noise.as_array(short), noise.as_array(long))]
+
+
+def loss_text(horizon, key="final_train_losses"):
+    """'mean ± sd' of a horizon's final train losses (or test errors) over the sequences."""
+    return noise.text(horizon[key])
 
 
 def verdict(value, paper, comparable):
@@ -52,25 +65,28 @@ def paper_rows(scale, config, horizons, dataset):
     command_line = command(scale, config)
     beta_ratio, loss_ratio = ratios(config, horizons)
     note = f"horizons {shortest} vs {longest} on {dataset}; the paper: 100 vs 20k on MNIST"
+    per_sequence = noise.text(loss_ratios(config, horizons), 3)
     return [paper_row("offline SMD: beta(shortest horizon) / beta(longest)", f"over {PAPER_BETA_RATIO:g}",
                       float(beta_ratio), command_line, note=note),
             paper_row("offline SMD: train loss of the shortest horizon's schedule / the longest's", f"over {PAPER_LOSS_RATIO:g}",
                       float(loss_ratio), command_line,
-                      note=f"at {config['curve_steps']} steps, {note}")]
+                      note=f"at {config['curve_steps']} steps, ratio of the means over {config['curve_seeds']} "
+                           f"sequences (per sequence: {per_sequence}, mean ± sample standard deviation), {note}")]
 
 
 def claims5(config, horizons, checks):
     """Figure 5's conclusions (experiments/conclusions.py), resting on the checks of `checks` they name."""
     hs = config["horizons"]
     names = [c["name"] for c in checks]
-    decreased = [n for n in names if n.startswith("smd_decreased_meta_objective")]
+    decreased = [n for n in names if n.startswith(("smd_decreased_meta_objective", "smd_not_worse_beyond_noise"))]
     agrees = [n for n in names if n.startswith("surface_agrees_with_smd")]
     bias = [n for n in names if n.startswith("short_horizon_bias") or n == "beta_falls_with_horizon"]
     beta = ", ".join(f"beta(T={h}) = {horizons[str(h)]['beta']:.3g}" for h in hs)
     return [
         claim("that SMD lowered every horizon's meta-objective with exact hypergradients",
-              "SMD lowered every horizon's meta-objective J_T (start against end on the same fresh sequences), "
-              "with forward-mode hypergradients that match finite differences.",
+              "SMD lowered the meta-objective J_T of every chain started away from the surface's best region, and "
+              "left every chain started in it no worse beyond the evaluation noise (start against end on the same "
+              "fresh sequences), with forward-mode hypergradients that match finite differences.",
               "hypergrad_forward_vs_finite_differences", *decreased),
         claim("that shorter horizons choose faster decay (the short-horizon bias of Section 3.2)",
               f"Shorter horizons choose faster decay: {beta} (ratio {ratios(config, horizons)[0]:.3g} between the "
@@ -80,12 +96,15 @@ def claims5(config, horizons, checks):
 
 
 def claims6(config, horizons):
-    """Figure 6's conclusion: the longest horizon's schedule trains best, the shortest's worst."""
-    hs, steps = config["horizons"], config["curve_steps"]
-    return [claim(f"that the longest horizon's schedule trains best after {steps} steps",
-                  f"After {steps} steps the longest horizon's schedule has the lowest training loss and the shortest's "
-                  "the highest: " + ", ".join(f"horizon {h} {final_loss(horizons[str(h)]):.4g}" for h in hs) + ".",
-                  "training_curves_finite", f"longest_horizon_lowest_shortest_highest_at_{steps}_steps")]
+    """Figure 6's conclusion: the shortest horizon's schedule trains worst beyond the noise, the longest's is within
+    the noise of the best."""
+    hs, steps, n = config["horizons"], config["curve_steps"], config["curve_seeds"]
+    return [claim(f"that the shortest horizon's schedule trains worst and the longest's about best after {steps} steps",
+                  f"After {steps} steps (train loss, mean ± sample standard deviation over {n} minibatch sequences: "
+                  + ", ".join(f"horizon {h} {loss_text(horizons[str(h)])}" for h in hs) + ") the shortest horizon's "
+                  "schedule ends highest by more than the noise, and the longest's is within the noise of the lowest.",
+                  "training_curves_finite", f"shortest_horizon_highest_beyond_noise_at_{steps}_steps",
+                  f"longest_horizon_within_noise_of_lowest_at_{steps}_steps")]
 
 
 def per_horizon(values):
@@ -128,17 +147,18 @@ def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs, c
     lines = ["## Offline meta-optimization (Section 3.2, Figures 5 and 6)", ""]
     lines += [" ".join(setup_lines(scale, config, dataset, data_dir, timing, inputs)), ""]
     lines += [
-        f"| horizon | alpha0 | beta | meta-steps per chain | J_T start -> end | J_T of the end point on the surface's "
-        f"sequence (samples lower) | train loss at {steps} steps | test error at {steps} steps |",
+        f"| horizon | alpha0 | beta | meta-steps per chain | J_T start -> end (mean ± sd over {config['eval_seeds']} "
+        f"sequences) | J_T of the end point on the surface's sequence (samples lower) | train loss at {steps} steps "
+        f"(mean ± sd over {config['curve_seeds']} sequences) | test error at {steps} steps (the same) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for h in hs:
         r = horizons[str(h)]
-        s, e = map(diverged_as_inf, r["meta_objective_start_end"])
-        err = "n/a" if r["final_test_error"] is None else f"{r['final_test_error']:.4f}"
-        lines.append(f"| {h} | {r['alpha0']:.4g} | {r['beta']:.4g} | {r['meta_steps']} | {s:.4f} -> {e:.4f} | "
-                     f"{diverged_as_inf(r['end_on_surface_sequence']):.4f} ({100 * r['surface_fraction_better']:.0f}%) | "
-                     f"{final_loss(r):.4g} | {err} |")
+        runs = r["meta_objective_start_end_values"]
+        lines.append(f"| {h} | {r['alpha0']:.4g} | {r['beta']:.4g} | {r['meta_steps']} | {noise.text(runs['start'])} -> "
+                     f"{noise.text(runs['end'])} | {diverged_as_inf(r['end_on_surface_sequence']):.4f} "
+                     f"({100 * r['surface_fraction_better']:.0f}%) | {loss_text(r)} | "
+                     f"{loss_text(r, 'final_test_errors')} |")
     lines += ["", f"All numbers on {dataset}.", "", paragraph(list(concluded)), ""] + list(stamps) + ["", "Checks:", ""]
     lines += [f"- [{'x' if c['passed'] else ' '}] {c['name']} ({c['kind']}): {c['detail']}" for c in checks]
     lines += [
@@ -147,11 +167,11 @@ def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs, c
         + ", ".join(f"beta({h}) = {horizons[str(h)]['beta']:.3g}" for h in hs)
         + f"; ratio {beta_ratio:.3g} (horizons {shortest} vs {longest}) | {verdict(beta_ratio, PAPER_BETA_RATIO, comparable)} |",
         f"| train loss at 20k steps, horizon 100's schedule / 20k's | over {PAPER_LOSS_RATIO:g} | {loss_ratio:.3g} "
-        f"(horizons {shortest} vs {longest}, at {steps} steps) | "
+        f"(horizons {shortest} vs {longest}, at {steps} steps, ratio of the means; per sequence "
+        f"{noise.text(loss_ratios(config, horizons), 3)}) | "
         f"{verdict(loss_ratio, PAPER_LOSS_RATIO, comparable and steps == 20000)} |",
         f"| test error at 20k steps | less drastic; horizon 100 severely undertrained, 1k noticeably worse than "
-        f"longer | " + ", ".join(f"horizon {h}: {horizons[str(h)]['final_test_error']:.4f}" for h in hs
-                                  if horizons[str(h)]['final_test_error'] is not None)
+        f"longer | " + ", ".join(f"horizon {h}: {loss_text(horizons[str(h)], 'final_test_errors')}" for h in hs)
         + f" (at {steps} steps) | see below |",
         "", reachability(config, horizons, dataset), "",
         f"Regenerate: `{command(scale, config)}` (resumable; progress in DIR/{PROGRESS_FILE}).",
@@ -163,9 +183,10 @@ def reachability(config, horizons, dataset):
     """What a ratio of train losses can be on this data set: the lowest loss any sampled schedule reaches."""
     hs, steps = config["horizons"], config["curve_steps"]
     short, long = horizons[str(min(hs))], horizons[str(max(hs))]
-    text = (f"Verdict on {dataset}: the shortest horizon's schedule ends at train loss {final_loss(short):.4g} "
-            f"and the longest's at {final_loss(long):.4g} after {steps} steps (test error "
-            f"{short['final_test_error']} vs {long['final_test_error']}). ")
+    text = (f"Verdict on {dataset}: the shortest horizon's schedule ends at train loss {loss_text(short)} "
+            f"and the longest's at {loss_text(long)} after {steps} steps (test error "
+            f"{loss_text(short, 'final_test_errors')} vs {loss_text(long, 'final_test_errors')}; means ± sample "
+            f"standard deviations over {config['curve_seeds']} sequences). ")
     if max(hs) == steps:
         best = diverged_as_inf(long["surface_min"])
         text += (f"The lowest train loss any of the {config['surface_samples']} surface samples reaches at {steps} "

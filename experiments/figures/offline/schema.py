@@ -36,14 +36,18 @@ def validate(state, config):
         for h in horizons:
             for j, value in s.keys_within(evaluations[h], f"{part}.{h}", {str(j) for j in range(len(smd[h]))}).items():
                 if part == "smd_eval":
-                    s.numbers(value, f"{part}.{h}.{j}", 2, nullable=True)
+                    s.obj(value, f"{part}.{h}.{j}", ("start", "end"))
+                    for point in ("start", "end"):
+                        s.numbers(value[point], f"{part}.{h}.{j}.{point}", config["eval_seeds"], nullable=True)
                 else:
                     s.number(value, f"{part}.{h}.{j}", nullable=True)
-    for h, curve in s.keys_within(state["curves"], "curves", set(horizons)).items():
-        for k, point in enumerate(s.listing(curve, f"curves.{h}")):
-            s.listing(point, f"curves.{h}[{k}]", 3)
-            s.integer(point[0], f"curves.{h}[{k}][0]", low=1)
-            s.numbers(point[1:], f"curves.{h}[{k}][1:]", nullable=True)
+    sequences = {str(i) for i in range(config["curve_seeds"])}
+    for h, curves in s.obj(state["curves"], "curves", horizons).items():
+        for i, curve in s.keys_within(curves, f"curves.{h}", sequences).items():
+            for k, point in enumerate(s.listing(curve, f"curves.{h}.{i}")):
+                s.listing(point, f"curves.{h}.{i}[{k}]", 3)
+                s.integer(point[0], f"curves.{h}.{i}[{k}][0]", low=1)
+                s.numbers(point[1:], f"curves.{h}.{i}[{k}][1:]", nullable=True)
 
 
 def surface(part, config, horizons):

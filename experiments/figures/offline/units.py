@@ -8,10 +8,11 @@ experiments/runner.py, may run them anywhere, in any order, and resume them):
                                minibatch sequence all samples share; J_T for every horizon
     ("smd", T, j)              the next meta-step of chain j of horizon T (sequential within a chain: urgent)
     ("smd_eval", T, j)         J_T at chain j's start and averaged end point, on eval_seeds fresh sequences
-                               (the same ones for both: common random numbers)
+                               (the same ones for both: common random numbers), one value per sequence
     ("smd_surface", T, j)      J_T at chain j's end point on the surface's sequence, to rank it among the samples
-    ("curve", T)               Figure 6: horizon T's chosen schedule trained for curve_steps steps (train loss
-                               and test error), once T's chains have stopped and been evaluated
+    ("curve", T, s)            Figure 6: horizon T's chosen schedule trained for curve_steps steps (train loss
+                               and test error) on minibatch sequence s < curve_seeds (the same sequences for
+                               every horizon), once T's chains have stopped and been evaluated
 
 The chains of the horizons in `surface_starts` are created when the surface samples that decide their starts are
 done (experiments/figures/offline/chains.py).
@@ -91,13 +92,18 @@ def fresh_state(config):
                 for h in hs},
         "smd_eval": {str(h): {} for h in hs},
         "smd_surface": {str(h): {} for h in hs},
-        "curves": {},
+        "curves": {str(h): {} for h in hs},
     }
 
 
 def surface_seed(config):
     """The one minibatch sequence of every surface sample (that of the longest horizon's run)."""
     return smd.derive_seed(config["seed"], 3, max(config["horizons"]))
+
+
+def curve_seed(config, s):
+    """Figure 6's minibatch sequence s (sequence 0 is the one the single curve of earlier versions used)."""
+    return smd.derive_seed(config["seed"], 5) if s == 0 else smd.derive_seed(config["seed"], 5, s)
 
 
 def evaluated(state, horizon):
@@ -135,11 +141,13 @@ def ready_units(state, config, spec):
                                   (spec, chain["trajectory"][0], end, h, seeds)))
             if str(j) not in state["smd_surface"][str(h)]:
                 units.append(unit(("smd_surface", h, j), smd.surface_losses, (spec, *end, [h], surface_seed(config))))
-        if str(h) not in state["curves"] and chains.chains_finished(state, config, h) and evaluated(state, h):
+        if chains.chains_finished(state, config, h) and evaluated(state, h):
             (alpha0, beta), _ = chains.chosen_schedule(state, h)
-            units.append(unit(("curve", h), smd.training_curve,
-                              (spec._replace(dtype=config["curve_dtype"]), alpha0, beta, config["curve_steps"],
-                               smd.derive_seed(seed, 5), config["test_examples"], config["curve_points"])))
+            for s in range(config["curve_seeds"]):
+                if str(s) not in state["curves"][str(h)]:
+                    units.append(unit(("curve", h, s), smd.training_curve,
+                                      (spec._replace(dtype=config["curve_dtype"]), alpha0, beta, config["curve_steps"],
+                                       curve_seed(config, s), config["test_examples"], config["curve_points"])))
     done = state["surface"]["losses"][str(horizons[0])]
     for i, (alpha0, beta) in enumerate(state["surface"]["points"]):
         if str(i) not in done:
@@ -148,8 +156,10 @@ def ready_units(state, config, spec):
 
 
 def evaluate_endpoints(spec, start, end, horizon, seeds):
-    """[J_T(start), J_T(end)] with the same minibatch sequences (common random numbers)."""
-    return [smd.mean_surface_loss(spec, *start, horizon, seeds), smd.mean_surface_loss(spec, *end, horizon, seeds)]
+    """{"start": [J_T(start) per seed], "end": [J_T(end) per seed]} with the same minibatch sequences (common random
+    numbers); a diverged run's value is None."""
+    return {name: [smd.surface_losses(spec, *point, [horizon], s)[0] for s in seeds]
+            for name, point in (("start", start), ("end", end))}
 
 
 def record(state, config, key, result):
@@ -168,7 +178,7 @@ def record(state, config, key, result):
             state["surface"]["losses"][str(h)][str(key[1])] = loss
         chains.start_chains(state, config)
     else:
-        state["curves"][str(key[1])] = result
+        state["curves"][str(key[1])][str(key[2])] = result
 
 
 def units_done(state):
@@ -176,7 +186,8 @@ def units_done(state):
     done = len(next(iter(state["surface"]["losses"].values())))
     done += sum(len(c["meta_losses"]) for cs in state["smd"].values() for c in cs)
     done += sum(len(v) for v in state["smd_eval"].values()) + sum(len(v) for v in state["smd_surface"].values())
-    return done + len(state["curves"]) + (state["hypergrad_check"] is not None)
+    done += sum(len(v) for v in state["curves"].values())
+    return done + (state["hypergrad_check"] is not None)
 
 
 def hypergrad_check(spec, config, log_hypers):
