@@ -15,6 +15,9 @@ Scales every entry has: tiny, quick, paper. A scale only some entries have (medi
 paper horizons within an hour) falls back for the others (FALLBACK: medium runs them at quick), so
 `shb reproduce --scale medium` runs each entry at the largest scale up to medium that it has.
 
+An entry's `least_scale` (None: every scale) is the smallest scale at which `shb reproduce` runs it; `shb figure` runs
+it at any scale. The offline experiment's fit variant has "medium": `make reproduce` (quick) keeps its ten minutes.
+
 An entry's `chapter` places it in REPORT.md: None for the paper's figures, or the heading of a later chapter
 ("Beyond the paper": figures the paper does not have), which the report opens before its first entry.
 """
@@ -40,6 +43,11 @@ class Experiment:
     part: str
     options: dict = field(default_factory=dict)
     chapter: str = None
+    least_scale: str = None
+
+    def in_reproduce(self, scale):
+        """`shb reproduce --scale scale` runs this entry (see `least_scale`)."""
+        return self.least_scale is None or SCALES.index(scale) >= SCALES.index(self.least_scale)
 
     def code(self):
         return importlib.import_module(self.module)
@@ -89,6 +97,8 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment("fig3a", "Figure 3a", "shb.experiments.figures.fig3_schedules", "nqm", {"preset": "paper"}),
     Experiment("fig3b", "Figure 3b", "shb.experiments.figures.fig3_schedules", "nqm", {"preset": "paper-deterministic"}),
     Experiment("offline", "Offline meta-optimization", "shb.experiments.figures.offline", "mlp"),
+    Experiment("offline-fit", "Offline meta-optimization on a subset the MLP can fit",
+               "shb.experiments.figures.offline_fit", "mlp", least_scale="medium"),
     Experiment("online", "Online meta-optimization", "shb.experiments.figures.online", "mlp"),
     Experiment("lookahead", "Lookahead on the NQM", "shb.experiments.figures.lookahead", "nqm", chapter="Beyond the paper"),
     Experiment("atlas", "Atlas of short-horizon bias", "shb.experiments.figures.atlas", "nqm", chapter="Beyond the paper"),

@@ -56,10 +56,12 @@ class ExperimentPart:
         return EXPERIMENTS[self.name].run(out_dir, scale, **options)
 
 
-def plan(only=None):
-    """[(label, part(out_dir, scale, **options) -> Result)] in report order; `only`: "nqm" or "mlp" experiments."""
+def plan(only=None, scale=None):
+    """[(label, part(out_dir, scale, **options) -> Result)] in report order; `only`: "nqm" or "mlp" experiments;
+    `scale`: leave out the entries that start at a larger scale (registry: least_scale; None: keep every entry)."""
     steps = [("Derivations", derivations), ("Proofs", proofs)]
-    return steps + [(e.label, ExperimentPart(e)) for e in EXPERIMENTS.values() if only in (None, e.part)]
+    return steps + [(e.label, ExperimentPart(e)) for e in EXPERIMENTS.values()
+                    if only in (None, e.part) and (scale is None or e.in_reproduce(scale))]
 
 
 def run_parts(steps, out_dir, scale, log, options):
@@ -152,7 +154,7 @@ def reproduce(out_dir, scale, only=None, log=print, **options):
     """Run the plan into out_dir and write REPORT.md; returns the results. `options` (data_dir, ...) go to every
     experiment that takes them."""
     start = time.monotonic()
-    steps = plan(only)
+    steps = plan(only, scale)
     results = run_lanes(steps, out_dir, scale, log, options)
     sections = [results[label] for label, _ in steps]
     command = "shb reproduce" + (f" --only {only}" if only else "") + f" --scale {scale}"

@@ -564,3 +564,33 @@ def test_a_timing_log_wrong_inside_starts_afresh(tmp_path, text):
     log.add(("surface", 3), 1.5, 2.0)
     assert load(str(tmp_path), "offline_timings.json")["units"] == {"surface": {"n": 1, "cpu": 1.5, "wall": 2.0}}
     assert log.totals()[0] == 1.5
+
+
+@pytest.mark.parametrize("change, word", [({"curve_seeds": 1}, "curve_seeds"), ({"eval_seeds": 1}, "eval_seeds"),
+                                          ({"variant": "overfit"}, "variant")])
+def test_a_configuration_without_measurable_noise_is_refused(change, word):
+    # One curve sequence, or one evaluation seed where a chain starts from the surface, has no spread: the noise the
+    # checks compare with would be 0 (or undefined), so the configuration is refused in one line, before any work.
+    from shb.experiments.figures.offline.config import OfflineConfig
+
+    with pytest.raises(InputError, match=word):
+        OfflineConfig.read(normalized(dict(TINY, **change)))
+
+
+@pytest.mark.slow
+def test_the_fit_variant_trains_on_the_first_examples_beside_the_full_run(tmp_path, data_dir, uninterrupted, capsys):
+    """`shb offline --fit` runs the experiment on the first FIT_N_TRAIN examples into files of its own: catches a
+    variant that overwrites (or resumes from) the full-data run's progress, one that trains on every example, and a
+    report without its verdict or the full-data ratio beside it."""
+    out = str(tmp_path / "out")
+    shutil.copytree(uninterrupted[0], out)
+    before = load(out, "offline.json")
+    code = shb_main(["offline", "--fit", "--scale", "tiny", "--data-dir", data_dir, "--out", out])
+    printed = capsys.readouterr().out
+    assert code in (0, 1) and load(out, "offline.json") == before
+    fit = load(out, "offline-fit.json")
+    assert fit["config"]["variant"] == "fit" and fit["config"]["n_train"] == 150 < 300
+    assert fit["inputs"]["train"]["examples"] == 150
+    assert os.path.exists(os.path.join(out, "fig6-fit.png")) and os.path.exists(os.path.join(out, "offline_progress-fit.json"))
+    assert "Fit variant, the data-set question: on the first 150 training examples" in printed
+    assert "Beside it, the full data set (" in printed and "shb offline --scale tiny --fit" in printed

@@ -90,6 +90,20 @@ def test_a_scale_only_some_entries_have_falls_back_for_the_others(monkeypatch, t
         assert build_parser().parse_args(command).scale == "medium"
 
 
+def test_the_offline_fit_variant_joins_reproduce_from_medium_at_quick_horizons():
+    """`make reproduce SCALE=medium` runs the fit variant (at quick: horizons 100 and 1k, on the first N examples),
+    `make reproduce` (quick) leaves it out: catches a quick reproduce that grows by a second offline run (its ten
+    minutes), a medium one without the variant, and a variant that trains on the full data set."""
+    labels = {scale: [label for label, _ in plan(None, scale)] for scale in ("quick", "medium")}
+    fit = EXPERIMENTS["offline-fit"]
+    assert fit.label not in labels["quick"] and fit.label in labels["medium"]
+    assert EXPERIMENTS["offline"].label in labels["quick"]
+    assert fit.scale_for("medium") == "quick"
+    config = fit.config("medium")
+    assert config["horizons"] == [100, 1000] and config["n_train"] and config["variant"] == "fit"
+    assert config["meta_batch"] <= config["n_train"]
+
+
 def test_the_report_says_the_scale_each_part_ran_at(tmp_path):
     from shb.experiments.report import write_report
 
@@ -125,7 +139,7 @@ def test_an_entry_that_cannot_run_stays_in_its_chapter(monkeypatch, tmp_path):
         raise InputError("no data here")
 
     broken.chapter = "Beyond the paper"
-    monkeypatch.setattr(reproduce, "plan", lambda only=None: [("Broken", broken)])
+    monkeypatch.setattr(reproduce, "plan", lambda only=None, scale=None: [("Broken", broken)])
     sections = reproduce.reproduce(str(tmp_path), "tiny", log=lambda *a: None)
     assert sections[0].chapter == "Beyond the paper" and not sections[0].passed
     text = (tmp_path / "REPORT.md").read_text()

@@ -82,7 +82,7 @@ def test_claims_hand_out_each_part_once_then_none():
 @pytest.mark.slow
 def test_reproduce_keeps_the_plan_order_whatever_finishes_first(monkeypatch, tmp_path):
     steps = [_part("Slow NQM", True, 1.0), _part("Net", False), _part("Fast NQM", True)]
-    monkeypatch.setattr(reproduce, "plan", lambda only=None: steps)
+    monkeypatch.setattr(reproduce, "plan", lambda only=None, scale=None: steps)
     sections = reproduce.reproduce(str(tmp_path), "tiny", log=lambda *a: None, token="t")
     assert [s.title for s in sections] == ["Slow NQM", "Net", "Fast NQM"]
     text = (tmp_path / "REPORT.md").read_text()
@@ -152,7 +152,7 @@ def test_an_interrupted_experiment_stops_reproduce_instead_of_going_on_to_the_ne
     # A long experiment turns Ctrl-C or SIGTERM into Interrupted (a library error, like bad input): catches
     # reproduce reporting it as "Not run" and starting the next part.
     ran = tmp_path / "next ran"
-    monkeypatch.setattr(reproduce, "plan", lambda only=None: [("Net", _Interrupted()),
+    monkeypatch.setattr(reproduce, "plan", lambda only=None, scale=None: [("Net", _Interrupted()),
                                                               _part("Next", False, marker=str(ran))])
     with pytest.raises(Interrupted) as stopped:
         reproduce.reproduce(str(tmp_path), "tiny", log=lambda *a: None, token="t")

@@ -43,7 +43,9 @@ import time
 from shb.experiments.conclusions import conclude
 from shb.experiments.figures.offline import cost
 from shb.experiments.figures.offline.checks import figure5_checks, figure6_checks, summarize
-from shb.experiments.figures.offline.config import CONFIGS, TITLE, config_for, problem_spec, read_data, resolved
+from shb.experiments.figures.offline.config import (
+    CONFIGS, TITLE, config_for, outputs, problem_spec, read_data, resolved,
+)
 from shb.experiments.figures.offline.figures import figure5, figure6
 from shb.experiments.figures.offline.report import claims5, claims6, paper_rows, report, timing_line
 from shb.experiments.figures.offline.units import Work
@@ -52,7 +54,8 @@ from shb.experiments.result import Result, incomplete
 from shb.experiments.runner import dask_client, run_units
 from shb.experiments.verified import save_verified_figure
 from shb.ground.blas import single_blas_thread
-from shb.ground.io import atomic_write_json
+from shb.ground.errors import ShbError
+from shb.ground.io import atomic_write_json, read_json
 from shb.numeric.networks.idx import resolve_data_dir
 
 __all__ = ["CONFIGS", "config_for", "run"]
@@ -68,6 +71,8 @@ def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, workers=N
     (numeric/networks/__init__.py), `config_for(scale, net)` gives a network's configuration at a scale.
     Training (surface, SMD) computes in `dtype` (float64 or float32; the configuration's "dtype" key, absent for
     float64), Figure 6's curves in the configuration's "curve_dtype"; the hypergradient check is float64 either way.
+    The fit variant's configuration ("variant": "fit", config.fit_config) writes its files under its own names
+    (config.outputs: offline-fit.json, fig5-fit, ...), so both can share out_dir.
     Returns an experiments.result.Result; with `stop_after` units finished it returns early with
     complete=False (used to test resuming). `log` receives the projection lines at the start.
     """
@@ -90,7 +95,7 @@ def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, workers=N
             for line in cost.projection(work.state, config, rates, n_workers):
                 log(f"offline: {line}")
         if not run_units(work, client, stop_after, desc="offline"):
-            return incomplete(TITLE)
+            return incomplete(title(config))
         n_workers = sum(client.nthreads().values()) if client else 1
     state = work.state
     horizons = summarize(state, config)
@@ -99,18 +104,40 @@ def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, workers=N
     concluded5 = conclude(claims5(config, horizons, checks5), checks5)
     concluded6 = conclude(claims6(config, horizons), checks6)
     fig, data5 = figure5(state, config, horizons, dataset)
-    ok5 = save_verified_figure(fig, "fig5", out_dir, data5, config, checks5, config["seed"], concluded5)
+    names = outputs(config)
+    ok5 = save_verified_figure(fig, names["fig5"], out_dir, data5, config, checks5, config["seed"], concluded5)
     fig, data6 = figure6(state, config, horizons, dataset, inputs)
-    ok6 = save_verified_figure(fig, "fig6", out_dir, data6, config, checks6, config["seed"], concluded6)
+    ok6 = save_verified_figure(fig, names["fig6"], out_dir, data6, config, checks6, config["seed"], concluded6)
 
     checks = checks5 + checks6
     seconds = time.monotonic() - start_time
     text = report(scale, config, horizons, checks, dataset, spec.data_dir,
                   timing_line(work.timings, seconds, n_workers), inputs, concluded5 + concluded6,
-                  [stamp_line(checks5, "Figure 5"), "", stamp_line(checks6, "Figure 6")])
-    atomic_write_json(os.path.join(out_dir, "offline.json"), {
+                  [stamp_line(checks5, "Figure 5"), "", stamp_line(checks6, "Figure 6")], full_data_run(out_dir, config, inputs))
+    atomic_write_json(os.path.join(out_dir, names["summary"]), {
         "scale": scale, "dataset": dataset, "inputs": inputs, "config": config, "horizons": horizons, "checks": checks,
         "hypergrad_check": state["hypergrad_check"], "all_checks_passed": ok5 and ok6,
         "conclusions": concluded5 + concluded6,
     })
-    return Result(TITLE, ok5 and ok6, ["fig5", "fig6"], checks, paper_rows(scale, config, horizons, dataset), text)
+    return Result(title(config), ok5 and ok6, [names["fig5"], names["fig6"]], checks,
+                  paper_rows(scale, config, horizons, dataset), text)
+
+
+def full_data_run(out_dir, config, inputs):
+    """The full-data run's offline.json in out_dir, for the fit variant's verdict (None: not the fit variant, or no
+    run of this version (curve_seeds) with the same network on the same data directory there)."""
+    path = os.path.join(out_dir, "offline.json")
+    if config.get("variant") != "fit" or not os.path.exists(path):
+        return None
+    try:
+        full = read_json(path, "the full-data offline summary")
+        same = full["config"].get("net", "mlp") == config.net and "curve_seeds" in full["config"]
+        return full if same and full["inputs"]["data_dir"] == inputs["data_dir"] else None
+    except (ShbError, KeyError, TypeError, AttributeError):
+        return None  # only informs the report
+
+
+def title(config):
+    """The report's title of this run: the fit variant's says so."""
+    return TITLE + (f", on the first {config['n_train']} training examples (fit variant)"
+                    if config.get("variant") == "fit" else "")

@@ -9,7 +9,7 @@ ours is set beside them with the data set it was measured on and a verdict.
 from shb.experiments.common import paper_row, subset
 from shb.experiments.conclusions import claim, paragraph
 from shb.experiments.figures.offline import noise
-from shb.experiments.figures.offline.config import PAPER_BETA_RATIO, PAPER_LOSS_RATIO, PROGRESS_FILE
+from shb.experiments.figures.offline.config import PAPER_BETA_RATIO, PAPER_LOSS_RATIO, outputs
 from shb.ground.progress import duration
 from shb.numeric import networks
 from shb.numeric.meta.smd import diverged_as_inf
@@ -48,7 +48,8 @@ def verdict(value, paper, comparable):
 def command(scale, config):
     """The command that runs this configuration's experiment (with --net for another network than the MLP)."""
     net = config.get("net", "mlp")
-    return f"shb offline --scale {scale}" + ("" if net == "mlp" else f" --net {net}") + " --out DIR"
+    fit = " --fit" if config.get("variant") == "fit" else ""
+    return f"shb offline --scale {scale}" + ("" if net == "mlp" else f" --net {net}") + fit + " --out DIR"
 
 
 def network(config):
@@ -136,15 +137,19 @@ def setup_lines(scale, config, dataset, data_dir, timing, inputs):
     return lines
 
 
-def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs, concluded=(), stamps=()):
+def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs, concluded=(), stamps=(), full=None):
     """The REPORT.md section: settings (`inputs` the data's fingerprint, config.read_data: the examples it holds),
     per-horizon table, the figures' conclusions (`concluded`, from experiments.conclusions.conclude) and stamps
-    (`stamps`: lines), the checks and the paper's claims."""
+    (`stamps`: lines), the checks and the paper's claims; for the fit variant its verdict, with the full-data run's
+    offline.json (`full`, when the folder holds one) beside it."""
     hs = config["horizons"]
     longest, shortest, steps = max(hs), min(hs), config["curve_steps"]
     beta_ratio, loss_ratio = ratios(config, horizons)
     comparable = (shortest, longest) == (100, 20000)
-    lines = ["## Offline meta-optimization (Section 3.2, Figures 5 and 6)", ""]
+    fit = config.get("variant") == "fit"
+    lines = [f"## Offline meta-optimization on the first {config['n_train']} training examples (the fit variant; "
+             "Section 3.2, Figures 5 and 6)" if fit else "## Offline meta-optimization (Section 3.2, Figures 5 and 6)",
+             ""]
     lines += [" ".join(setup_lines(scale, config, dataset, data_dir, timing, inputs)), ""]
     lines += [
         f"| horizon | alpha0 | beta | meta-steps per chain | J_T start -> end (mean ± sd over {config['eval_seeds']} "
@@ -174,7 +179,8 @@ def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs, c
         f"longer | " + ", ".join(f"horizon {h}: {loss_text(horizons[str(h)], 'final_test_errors')}" for h in hs)
         + f" (at {steps} steps) | see below |",
         "", reachability(config, horizons, dataset), "",
-        f"Regenerate: `{command(scale, config)}` (resumable; progress in DIR/{PROGRESS_FILE}).",
+        *([fit_verdict(config, horizons, dataset, full), ""] if fit else []),
+        f"Regenerate: `{command(scale, config)}` (resumable; progress in DIR/{outputs(config)['progress']}).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -201,6 +207,37 @@ def reachability(config, horizons, dataset):
     if dataset != "MNIST":
         text += (" The paper's data set is MNIST, not this one: run with `--data-dir DIR` holding MNIST's IDX files "
                  "(no package reachable here ships them) for numbers on it.")
+    return text
+
+
+FIT_NEAR_ZERO = 0.01  # a train loss this low counts as "the network fits the subset" in the fit variant's verdict
+
+
+def fit_verdict(config, horizons, dataset, full=None):
+    """The fit variant's answer to the data-set question: is the train-loss ratio large where the network can fit?"""
+    hs, steps, n = config["horizons"], config["curve_steps"], config["n_train"]
+    shortest, longest = min(hs), max(hs)
+    ratio, per_sequence = ratios(config, horizons)[1], noise.text(loss_ratios(config, horizons), 3)
+    low = final_loss(horizons[str(longest)])
+    text = (f"Fit variant, the data-set question: on the first {n} training examples of {dataset}, the train loss at "
+            f"{steps} steps of horizon {shortest}'s schedule over horizon {longest}'s is {ratio:.3g} (ratio of the "
+            f"means; per sequence {per_sequence}); the paper's: over {PAPER_LOSS_RATIO:g} (horizons 100 vs 20k, "
+            f"MNIST)" + ("" if (shortest, longest) == (100, 20000) else
+                         f"; horizons {shortest} vs {longest} here, not the paper's pair") + ". ")
+    if ratio > PAPER_LOSS_RATIO:
+        text += (f"A ratio over {PAPER_LOSS_RATIO:g} appears on data the network can fit: the small ratio on the "
+                 "full data set is the data set's, not the implementation's.")
+    elif low <= FIT_NEAR_ZERO:
+        text += (f"The network fits the subset (horizon {longest}'s schedule reaches {low:.3g} <= {FIT_NEAR_ZERO:g}) "
+                 f"and the ratio still stays below {PAPER_LOSS_RATIO:g}: on data the network can fit, the paper's "
+                 "ratio is not reproduced here.")
+    else:
+        text += (f"The network does not fit the subset within {steps} steps (horizon {longest}'s schedule ends at "
+                 f"{low:.3g}, above {FIT_NEAR_ZERO:g}), so this does not decide the question: a smaller subset is "
+                 "needed (N is to be measured).")
+    if full:
+        text += (f" Beside it, the full data set ({full['scale']} scale, offline.json in the same folder): "
+                 f"{ratios(full['config'], full['horizons'])[1]:.3g}.")
     return text
 
 

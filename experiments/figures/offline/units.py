@@ -22,7 +22,7 @@ import os
 import numpy as np
 
 from shb.experiments.figures.offline import chains, cost, schema
-from shb.experiments.figures.offline.config import PROGRESS_FILE, TIMINGS_FILE
+from shb.experiments.figures.offline.config import outputs
 from shb.experiments.runner import Unit, load_progress
 from shb.ground.errors import ProgressError, ShbError
 from shb.ground.io import atomic_write_json, read_json
@@ -38,10 +38,11 @@ class Work:
 
     def __init__(self, out_dir, config, spec, inputs):
         """`inputs`: the fingerprint of the data (config.read_data), recorded in the progress and compared on resume."""
-        self.path, self.config, self.spec = os.path.join(out_dir, PROGRESS_FILE), config, spec
+        names = outputs(config)
+        self.path, self.config, self.spec = os.path.join(out_dir, names["progress"]), config, spec
         self.state = load_progress(self.path, config, lambda: dict(fresh_state(config), inputs=inputs), read_progress,
                                    inputs, lambda state: schema.validate(state, config))
-        self.timings = cost.TimingLog(os.path.join(out_dir, TIMINGS_FILE))
+        self.timings = cost.TimingLog(os.path.join(out_dir, names["timings"]))
 
     @property
     def location(self):
