@@ -31,8 +31,9 @@ data:
 	  echo "note: Fashion-MNIST not found; run 'sudo apt-get install dataset-fashion-mnist' or set SHB_DATA"; \
 	fi
 
-# SCALE=medium runs the offline experiment at its medium scale (the paper's four horizons, about 1.3 h on two
-# cores) and every part without a medium scale at quick (experiments/registry.py, FALLBACK).
+# SCALE=medium runs the offline experiment at its medium scale (the paper's four horizons, sized for an hour on two
+# idle cores), its fit variant (registry least_scale: only from medium) and every part without a medium scale at
+# quick (experiments/registry.py, FALLBACK).
 reproduce: venv data
 	$(BIN)/shb reproduce --scale $(SCALE) --out $(OUT)
 

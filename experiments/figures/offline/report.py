@@ -67,9 +67,11 @@ def paper_rows(scale, config, horizons, dataset):
     beta_ratio, loss_ratio = ratios(config, horizons)
     note = f"horizons {shortest} vs {longest} on {dataset}; the paper: 100 vs 20k on MNIST"
     per_sequence = noise.text(loss_ratios(config, horizons), 3)
-    return [paper_row("offline SMD: beta(shortest horizon) / beta(longest)", f"over {PAPER_BETA_RATIO:g}",
+    what = f"offline SMD, first {config['n_train']} examples (fit variant)" if config.get("variant") == "fit" else \
+        "offline SMD"
+    return [paper_row(f"{what}: beta(shortest horizon) / beta(longest)", f"over {PAPER_BETA_RATIO:g}",
                       float(beta_ratio), command_line, note=note),
-            paper_row("offline SMD: train loss of the shortest horizon's schedule / the longest's", f"over {PAPER_LOSS_RATIO:g}",
+            paper_row(f"{what}: train loss of the shortest horizon's schedule / the longest's", f"over {PAPER_LOSS_RATIO:g}",
                       float(loss_ratio), command_line,
                       note=f"at {config['curve_steps']} steps, ratio of the means over {config['curve_seeds']} "
                            f"sequences (per sequence: {per_sequence}, mean ± sample standard deviation), {note}")]
