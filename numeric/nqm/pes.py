@@ -17,6 +17,7 @@ ones. Cost: 2 (t + 1) rollout steps at step t, about T^2 in all.
 """
 import numpy as np
 
+from shb.ground.errors import InputError
 from shb.numeric.nqm import adjoint
 from shb.numeric.nqm.rules import spec
 
@@ -33,6 +34,8 @@ def gradient(opt, problem, u, steps, extras):
 def pes_schedule(opt, problem, T, meta_lr, alpha0, mu0):
     """The schedule of online meta-optimization on PES's expected gradient from (alpha0, mu0): {"alpha", "mu",
     "loss", "meta_gradient" (T, 2), "cost" (rollout steps)}."""
+    if not 0 < meta_lr < np.inf or not 0 < alpha0 < np.inf or not mu0 < 1:
+        raise InputError(f"PES needs meta_lr > 0, alpha0 > 0 and mu0 < 1; got {meta_lr!r}, {alpha0!r}, {mu0!r}")
     extras = opt.extras(problem, T)
     u = np.array([np.log(alpha0), np.log(1.0 - mu0)])
     alphas, mus, grads = [], [], []

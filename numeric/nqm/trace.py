@@ -26,6 +26,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from shb.ground.errors import InputError
 from shb.numeric.nqm.horizon import D_ALPHA, D_MU, VALUE, Jet
 from shb.numeric.nqm.rules import extras_at, generated, initial_central, loss_of, spec
 
@@ -69,6 +70,9 @@ def meta_gradient(opt_rule, h, raw, tau):
 def trace_schedule(opt, problem, T, forget, meta_lr, alpha0, mu0):
     """The schedule an online meta-optimizer with a hypergradient trace of forgetting `forget` and meta step size
     `meta_lr` chooses from (alpha0, mu0): {"alpha", "mu", "loss", "meta_gradient" (T, 2), "cost" (rollout steps)}."""
+    if not 0 <= forget <= 1 or not 0 < meta_lr < np.inf or not 0 < alpha0 < np.inf or not mu0 < 1:
+        raise InputError(f"a trace needs 0 <= forget <= 1, meta_lr > 0, alpha0 > 0 and mu0 < 1; got forget {forget!r}, "
+                         f"meta_lr {meta_lr!r}, alpha0 {alpha0!r}, mu0 {mu0!r}")
     rule, extras = opt.rule, extras_at(opt.rule, opt.extras(problem, T), T)
     stats = initial_central(rule, problem.mean0, problem.var0, problem.h.shape)
     raw = list(generated(rule, "raw_moments")(*stats))
