@@ -65,6 +65,11 @@ def render_function(f, printer):
     return "\n".join(lines)
 
 
+def fewest_ops(forms):
+    """The first of several equal forms of an expression with the fewest operations (sympy's count_ops)."""
+    return min(forms, key=sp.count_ops)
+
+
 def nested(expr):
     """expr factored, with every sum written in Horner form in alpha (then mu) and its coefficients nested the same
     way: the form with the fewest array operations (a factor such as alpha h sigma2 (w_theta + w_v) - r_theta is

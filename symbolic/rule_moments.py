@@ -21,6 +21,7 @@ import functools
 import sympy as sp
 
 from shb.symbolic import model
+from shb.symbolic.printer import fewest_ops, nested
 from shb.symbolic.rules import (HYPER, central_moment_table, covariance_symbols, expect, mean_symbols, pairs,
                                 raw_moment_table, raw_symbols)
 
@@ -95,11 +96,41 @@ def adjoint_symbols(rule):
 @functools.lru_cache(maxsize=None)
 def raw_step_vjp(rule):
     """(adjoint of the raw moments before the step, dL/dalpha_t, dL/dmu_t per coordinate): the transposed
-    Jacobian of `raw_step` applied to the adjoint after it."""
-    f = sp.Matrix(raw_step(rule))
-    bar = sp.Matrix(adjoint_symbols(rule))
-    pulled = f.jacobian(raw_symbols(rule) + HYPER).T * bar
-    return tuple(pulled[:-2]), pulled[-2], pulled[-1]
+    Jacobian of `raw_step` applied to the adjoint after it, in its structured form.
+
+    With z' = F z + b xi (`affine_form`) the raw moments M = E[z z^T] step as M' = F M F^T + b b^T. The adjoint
+    as a symmetric matrix Lbar' (adj_A on the diagonal, adj_E / 2 off it) pulls back as Lbar = F^T Lbar' F, and
+    dL/dp = tr(Lbar' dM'/dp) = 2 sum_ij (dF/dp)_ij (Lbar' F M)_ij + 2 (Lbar' b) . db/dp for p = alpha, mu:
+    written through Y = Lbar' F and w = Lbar' b (shared by every output), then each output in the form with
+    the fewest operations (printer.fewest_ops). Checked here against the transposed Jacobian itself."""
+    F, b = affine_form(rule)
+    raw, adjoint = raw_symbols(rule), adjoint_symbols(rule)
+    M, bar = _symmetric(rule, raw, 1), _symmetric(rule, adjoint, sp.Rational(1, 2))
+    Y, w = bar * F, bar * b
+    pulled_back, YM = F.T * Y, Y * M
+    previous = [pulled_back[a, c] * (1 if a == c else 2) for a, c in pairs(rule)]
+    grads = [2 * sum(F.diff(p).multiply_elementwise(YM)) + 2 * sum(w.multiply_elementwise(b.diff(p))) for p in HYPER]
+    jacobian = sp.Matrix(raw_step(rule)).jacobian(raw + HYPER).T * sp.Matrix(adjoint)
+    if any(sp.expand(x - y) != 0 for x, y in zip(previous + grads, jacobian)):
+        raise ValueError(f"rule {rule.name}: the structured adjoint is not the transposed Jacobian of raw_step")
+    outputs = [fewest_ops([e, nested(e), _collected(e, adjoint)]) for e in previous]
+    outputs += [fewest_ops([g, nested(g), _collected(g, raw + (model.sigma2,))]) for g in grads]
+    return tuple(outputs[:-2]), outputs[-2], outputs[-1]
+
+
+def _symmetric(rule, entries, off_diagonal):
+    """The symmetric matrix with entries[k] at pairs(rule)[k] (times off_diagonal off the diagonal)."""
+    n = len(rule.state)
+    matrix = sp.zeros(n, n)
+    for (a, c), entry in zip(pairs(rule), entries):
+        matrix[a, c] = matrix[c, a] = entry * (1 if a == c else off_diagonal)
+    return matrix
+
+
+def _collected(expr, symbols):
+    """expr as a sum over `symbols` with each coefficient in nested form."""
+    terms = sp.collect(sp.expand(expr), symbols, evaluate=False)
+    return sp.Add(*(k * nested(v) for k, v in terms.items()))
 
 
 @functools.lru_cache(maxsize=None)

@@ -8,7 +8,7 @@ stochastic gradient is
     gradient(x) = h (x - c),   c ~ N(0, n) drawn afresh each step, independent of the state,
 
 with n = sigma2 for one noise draw per step (the paper's model, symbolic/model.py) or the rule's own
-`noise_variance` (sigma2 / B for a minibatch of B draws: derived in symbolic/optimizers.py, not typed in).
+`noise_variance` (sigma2 / B for a minibatch of B draws: derived in symbolic/optimizers/minibatch.py, not typed in).
 For the moments c is written sqrt(n) xi with xi ~ N(0, 1); for simulation it stays the sample c.
 The scheduled hyperparameters are (alpha, mu) for every rule (the paper's alpha_t, mu_t); a rule's
 `extras` are further inputs that are given, not fitted (a preconditioner p, a batch size B, an averaging

@@ -32,7 +32,13 @@ GENERATED = pathlib.Path(resources.path("numeric/nqm/generated.py"))  # the inst
 @pytest.fixture
 def mutant(tmp_path):
     """mutant(old, new) -> a copy of numeric/nqm/generated.py with the one occurrence of `old` replaced by `new`,
-    loaded as a separate temporary module (the generated file itself is never touched)."""
+    loaded as a separate temporary module (the generated file itself is never touched).
+
+    The generated file holds every rule's functions, and the rules share much of their text (heavy ball's step is
+    preconditioning's with p = 1): `old` must occur exactly once in the whole file, so a pattern meant for
+    heavy_ball_step carries the line that tells it apart (tests/nqm/test_montecarlo.py). Monkeypatch the copy in
+    where the engine reads the generated module: shb.numeric.nqm.rules.gen (every `<rule>_<kind>` function),
+    shb.numeric.nqm.greedy.gen (Theorem 2's solution)."""
     counter = iter(range(1000))
 
     def make(old, new):

@@ -6,9 +6,11 @@ from shb.experiments.figures import atlas
 
 from shb.experiments.figures import lookahead
 from shb.numeric.nqm import lookahead as nqm_lookahead
-from shb.numeric.nqm.problem import chebyshev_extreme, make_problem
+from shb.numeric.nqm import optimizers as nqm_optimizers
+from shb.numeric.nqm.problem import Problem, chebyshev_extreme, make_problem
 
 GRID = {"kappas": (1.0, 10.0, 100.0), "noises": (0.0, 0.1, 1.0)}
+HEAVY_BALL = nqm_optimizers.get("heavy-ball")
 
 
 def passes(check):
@@ -50,7 +52,7 @@ def test_the_regret_checks_fail_where_the_claims_fail():
 def test_lookahead_minima_fails_for_a_plan_moved_off_its_minimum():
     cfg = dict(GRID, kappas=(1.0, 30.0), noises=(0.0, 0.5), d=6, T=5, mean0=10.0, var0=0.0, horizons=(3,))
     arrays = atlas.cells(cfg)
-    run = nqm_lookahead.lookahead_batch(*arrays, cfg["T"], 3)
+    run = nqm_lookahead.lookahead_batch(HEAVY_BALL, Problem(*arrays), cfg["T"], 3)
     out = {"lookahead K = 3": {"alpha": run["alpha"], "mu": run["mu"], "final": np.zeros((2, 2))}}
     assert passes(atlas.lookahead_minima(cfg, arrays, out))
     out["lookahead K = 3"]["alpha"] = run["alpha"].copy()
@@ -66,7 +68,7 @@ def small():
     h = chebyshev_extreme(20, 0.01, 1.0)
     problem = make_problem(h, 1.0 / h, 10.0, 0.0)
     cfg = dict(lookahead.TINY, T=12, horizons=(1, 4), global_steps=(0, 5))
-    runs = {(K, d): nqm_lookahead.lookahead(problem, cfg["T"], K, d) for K in (1, 4) for d in (False, True)}
+    runs = {(K, d): HEAVY_BALL.lookahead(problem, cfg["T"], K, d) for K in (1, 4) for d in (False, True)}
     return problem, cfg, runs
 
 
@@ -107,7 +109,8 @@ def test_the_learning_rate_checks_fail_when_the_directions_are_wrong(small):
 
 def test_a_shared_schedule_is_served_only_for_the_same_entry_problem_horizon_and_options(monkeypatch):
     # Catches a cache key that misses an argument: Figure 3a's optimized schedule served to another problem
-    # (another noise), another T or other Adam settings, or a stale result after the registry entry is replaced.
+    # (another noise), another T, other Adam settings, another rule or the same rule with other options, or a stale
+    # result after the registry entry is replaced.
     from shb.experiments.common import registry_schedule
     from shb.numeric.nqm.schedule_registry import SCHEDULES, Schedule
 
@@ -116,10 +119,14 @@ def test_a_shared_schedule_is_served_only_for_the_same_entry_problem_horizon_and
     fit = {"adam_steps": 3, "adam_lr": 0.01}
     first = registry_schedule("optimized", problem, 5, fit)
     assert registry_schedule("optimized", problem, 5, dict(fit)) is first
-    assert np.array_equal(first["loss"], SCHEDULES["optimized"](problem, 5, fit)["loss"])
+    assert np.array_equal(first["loss"], SCHEDULES["optimized"](HEAVY_BALL, problem, 5, fit)["loss"])
     for other in (registry_schedule("optimized", noisier, 5, fit), registry_schedule("optimized", problem, 6, fit),
-                  registry_schedule("optimized", problem, 5, dict(fit, adam_steps=4))):
+                  registry_schedule("optimized", problem, 5, dict(fit, adam_steps=4)),
+                  registry_schedule("optimized", problem, 5, fit, nqm_optimizers.get("nesterov"))):
         assert other is not first
+    batch = [registry_schedule("optimized", problem, 5, fit, nqm_optimizers.get("minibatch", B=B)) for B in (2, 4)]
+    assert batch[0] is not batch[1] and not np.array_equal(batch[0]["loss"], batch[1]["loss"])
+    assert registry_schedule("optimized", problem, 5, fit, nqm_optimizers.get("minibatch", B=2)) is batch[0]
     marker = {"alpha": np.zeros(5), "mu": np.zeros(5), "loss": np.zeros(6)}
     entry = SCHEDULES["optimized"]
     monkeypatch.setitem(SCHEDULES, "optimized", Schedule("optimized", entry.help, lambda *a: marker, entry.options))

@@ -2,7 +2,7 @@
 
 Each test stands for one mistake a run could make and the figure's stamp must catch: a hypergradient that drops
 one term of the tangent recursion (Eq. 9 with momentum), a learning rate logged one step late, and each claim of
-Figures 7 and 8 missed by a little. The NQM checks' counterparts are in tests/test_checks_fail.py.
+Figures 7 and 8 missed by a little. The NQM checks' counterparts are in tests/nqm/test_checks.py.
 """
 import json
 

@@ -1,16 +1,16 @@
 """The `optimizers` figure's checks (experiments/figures/fig_optimizers.py) fail on a wrong input of the figure's size, and
-pass on the right one (the house pattern of tests/test_checks_fail.py).
+pass on the right one (the house pattern of tests/nqm/test_checks.py).
 
 Check kinds: Zhang et al. (2019)'s closed form for SGD's variance (on the paper preset, T = 250, every rule that is
-SGD at mu = 0); optimized <= greedy where greedy keeps the safeguard, and the safeguard itself; two routes to one
-schedule agreeing (the engine's heavy-ball greedy and Theorem 2's; minibatch B = 1 and heavy ball).
+SGD at mu = 0); optimized <= greedy where greedy keeps the safeguard, and the safeguard itself; two rules derived
+apart agreeing on one schedule (minibatch B = 1 and heavy ball).
 """
 import numpy as np
 import pytest
 
 from shb.experiments.figures import fig_optimizers as F
+from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
-from shb.numeric.nqm import schedules as nqm_schedules
 
 CFG = dict(F.PAPER)  # the figure's size: the paper preset, T = 250, B = 1..1000
 
@@ -42,7 +42,7 @@ def test_zhang_closed_form_is_the_sgd_variance_recurrence(problem):
 def test_zhang_check_passes_on_the_rules(cases):
     # Catches a rule whose variance at mu = 0 is not SGD's (a wrong noise scale sigma2 / B, a wrong p), or a check
     # that always fails.
-    assert len(cases) == 5 + len(CFG["batch_sizes"])
+    assert [label for label, _, _ in cases] == [label for label, _, _ in F.entries(CFG)]  # every row is SGD at mu = 0
     assert F.zhang_check(cases, CFG["zhang_tolerance"])["passed"]
 
 
@@ -87,9 +87,9 @@ def test_ordering_checks_fail_on_a_fit_worse_than_its_start_or_breaking_the_safe
 
 
 def test_same_schedule_check_fails_on_a_perturbed_route(problem):
-    # Catches two routes that disagree by 1e-6 in one alpha_t or in the last loss (a rule engine or a minibatch
-    # rule drifting from heavy ball's code), on the paper preset's T = 250 greedy schedule.
-    greedy = nqm_schedules.greedy(problem, CFG["T"])
+    # Catches two routes that disagree by 1e-6 in one alpha_t or in the last loss (a minibatch rule drifting from
+    # heavy ball), on the paper preset's T = 250 greedy schedule.
+    greedy = nqm_optimizers.get("heavy-ball").greedy(problem, CFG["T"])
     assert F.same_schedule_check("same", greedy, greedy)["passed"]
     for key, index in (("alpha", 100), ("loss", -1)):
         wrong = {k: np.array(v, dtype=float) for k, v in greedy.items() if k in ("alpha", "mu", "loss")}

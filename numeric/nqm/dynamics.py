@@ -47,11 +47,23 @@ def loss_components(rule, problem, stats):
     return loss_of(rule, problem.h, (stats[f"mean_{x}"] ** 2 + stats[f"var_{x}"],) * (spec(rule)["loss_index"] + 1))
 
 
-def rollout_bytes(d, T, batch=1, statistics=5):
+def step_temporaries(rule):
+    """At most the d-vectors one generated `<rule>_step` holds at once: its locals (its common subexpressions and
+    outputs; 12 for heavy ball, 33 for an average)."""
+    code = generated(rule, "step").__code__
+    return code.co_nlocals - code.co_argcount
+
+
+def rollout_bytes(d, T, batch=1, statistics=5, rule=None):
     """Memory `rollout` needs, an upper bound: a (T+1) x d array per statistic (five for heavy ball's state
-    (theta, v): len(statistics(rule)) in general), the per-step losses and two temporaries of that size, and about
-    three d-vectors per statistic for one step's temporaries (which dominate when T is small)."""
-    return 8 * ((statistics + 3) * (T + 1) + 16 * statistics // 5) * d * batch
+    (theta, v): len(statistics(rule)) in general), the per-step losses and two temporaries of that size, and one
+    step's d-vectors, which dominate when T is small: two per statistic and the generated step's own
+    (`step_temporaries`). rule: the rule rolled out (its statistics and its step); without it, `statistics`
+    statistics and heavy ball's step."""
+    temporaries = 12
+    if rule is not None:
+        statistics, temporaries = len(spec(rule)["central"]), step_temporaries(rule)
+    return 8 * ((statistics + 3) * (T + 1) + 2 * statistics + temporaries) * d * batch
 
 
 def moments(rule, alpha, mu, h, sigma2, mean0, var0, extras):

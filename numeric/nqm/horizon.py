@@ -21,7 +21,7 @@ Newton works in (a, mu) with a = alpha / (1 - mu) for K > 1 (effective=True): th
 roughly constant a, curved in (alpha, mu), straight in (a, mu).
 
 Shapes: the moments and h, sigma2 broadcast over leading batch axes (..., d); alpha and mu broadcast against
-the batch shape (...) of the result. tests/test_nqm_lookahead.py checks L_K against K steps of the generated
+the batch shape (...) of the result. tests/nqm/test_lookahead.py checks L_K against K steps of the generated
 raw step and the jets against Autograd.
 """
 import numpy as np
@@ -34,8 +34,8 @@ VALUE, D_ALPHA, D_MU, D_AA, D_AM, D_MM = range(6)
 
 class Jet:
     """A second-order Taylor jet in the two variables (alpha, mu): c[k] for the components above, each an
-    array broadcasting over batch axes. Supports + - *, division by numbers and integer powers (all the generated
-    direction step and noise form use)."""
+    array broadcasting over batch axes. Supports + - *, integer powers and division by a number or an array (all
+    the generated functions use)."""
 
     __array_ufunc__ = None  # numpy arrays defer to Jet in mixed arithmetic (array * jet -> Jet.__rmul__)
 
@@ -89,9 +89,9 @@ class Jet:
     __rmul__ = __mul__
 
     def __truediv__(self, other):
-        """Division by a number or an array (not by a jet: the generated code is polynomial in (alpha, mu))."""
+        """Division by a number or an array (a rule's extra, e.g. the minibatch's noise sigma2 / B); not by a Jet."""
         if isinstance(other, Jet):
-            raise TypeError("Jet supports division by numbers and arrays only")
+            raise TypeError("Jet supports division by numbers and arrays only, not by a Jet")
         return Jet(self.c / np.asarray(other))
 
     def __pow__(self, k):

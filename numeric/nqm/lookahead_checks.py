@@ -10,7 +10,7 @@ loss (numeric/nqm/horizon.py) around each plan.
 
 Like the planner they work at curvatures h / c with alpha c (numeric/nqm/greedy.py), for any update rule.
 
-tests/test_nqm_lookahead.py feeds both a plan moved off its minimum and a plan replaced by a worse minimum.
+tests/nqm/test_lookahead.py feeds both a plan moved off its minimum and a plan replaced by a worse minimum.
 """
 import numpy as np
 

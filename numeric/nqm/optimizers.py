@@ -51,6 +51,10 @@ class UpdateRule:
         return self.entry.resolve(problem, T, **self.options)
 
     def _extras_for(self, problem, alpha):
+        """The extras for a schedule alpha of shape (T,) or (B, T); a number is no schedule (ValueError, as the
+        engine's own check says, not an IndexError here)."""
+        if np.ndim(alpha) == 0:
+            raise ValueError(f"alpha {np.shape(alpha)} and mu must have one shape, (T,) or (B, T)")
         return self.extras(problem, np.shape(alpha)[-1])
 
     def statistics(self):

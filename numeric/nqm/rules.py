@@ -43,9 +43,11 @@ def check_schedule(alpha, mu):
 
 
 def per_step(x):
-    """The step-t hyperparameters: Python floats for one schedule, (B, 1) columns for a batch."""
+    """The step-t hyperparameters: numpy float64 scalars for one schedule, (B, 1) columns for a batch. Not Python
+    floats: their power raises OverflowError where numpy's gives inf (alpha ~ 1/h above 2^512 for a tiny h; the
+    caller reports the result as not finite)."""
     x = np.asarray(x, dtype=float)
-    return x.tolist() if x.ndim == 1 else list(np.moveaxis(x, -1, 0)[..., None])
+    return list(x) if x.ndim == 1 else list(np.moveaxis(x, -1, 0)[..., None])
 
 
 def batch_shape(alpha, h):

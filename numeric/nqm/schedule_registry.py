@@ -35,7 +35,7 @@ from shb.ground.errors import InputError
 from shb.ground.options import Option
 from shb.numeric.nqm import lookahead as nqm_lookahead
 from shb.numeric.nqm import schedules as nqm_schedules
-from shb.numeric.nqm.dynamics import rollout_bytes, statistics
+from shb.numeric.nqm.dynamics import rollout_bytes
 
 # The horizon T of every schedule (the front end's --steps).
 HORIZON = Option("steps", "int", minimum=1, metavar="T", help="the horizon T (a positive integer)")
@@ -57,7 +57,7 @@ class Schedule:
         checks them)."""
         if self.cost is not None:
             return self.cost(opt, d, T, options)
-        return rollout_bytes(d, T, statistics=len(statistics(opt.rule))), SECONDS_PER_STEP * T * d
+        return rollout_bytes(d, T, rule=opt.rule), SECONDS_PER_STEP * T * d
 
     def __post_init__(self):
         for attribute in ("name", "flag"):
@@ -116,7 +116,7 @@ FIT_START_ROLLOUTS = 1000
 
 
 def fit_cost(opt, d, T, options):
-    bytes_ = 3 * rollout_bytes(d, T, statistics=len(statistics(opt.rule)))
+    bytes_ = 3 * rollout_bytes(d, T, rule=opt.rule)
     return bytes_, SECONDS_PER_STEP * T * d * (2 * options["adam_steps"] + FIT_START_ROLLOUTS)
 
 
@@ -166,13 +166,13 @@ LOOKAHEAD_GRID_ARRAYS = 16
 def lookahead_cost(opt, d, T, options):
     grid = nqm_lookahead.GRID_F.size * nqm_lookahead.GRID_MU.size
     K = T if options.get("to_end") else options["horizon"]
-    return (rollout_bytes(d, T, statistics=len(statistics(opt.rule))) + LOOKAHEAD_GRID_ARRAYS * 8 * grid * d,
+    return (rollout_bytes(d, T, rule=opt.rule) + LOOKAHEAD_GRID_ARRAYS * 8 * grid * d,
             nqm_lookahead.SECONDS_PER_STEP * T * d * K)
 
 
 def pes_cost(opt, d, T, options):
     """PES re-unrolls from the start at every step: about T^2 rollout steps."""
-    return 3 * rollout_bytes(d, T, statistics=len(statistics(opt.rule))), SECONDS_PER_STEP * T * T * d
+    return 3 * rollout_bytes(d, T, rule=opt.rule), SECONDS_PER_STEP * T * T * d
 
 
 # The options of the fitted schedules: Adam's steps and learning rate (the paper's by default).

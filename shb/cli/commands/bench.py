@@ -171,16 +171,17 @@ def bench_nqm_grad(args):
     import numpy as np
     from autograd import value_and_grad
 
+    from shb.ground.errors import InputError
     from shb.numeric.nqm import generated as nqm_generated
     from shb.numeric.nqm import optimizers as nqm_optimizers
     from shb.numeric.nqm import problem as nqm_problem
-    from shb.ground.errors import InputError
+    from shb.numeric.nqm.dynamics import rollout_bytes
 
     if args.repeats < 1 or args.steps < 1:
         raise InputError(f"--repeats and --steps must be positive, got {args.repeats} and {args.steps}")
     problem = nqm_problem.preset("paper")
     d, T, taped_calls = problem.h.size, args.steps, 0 if args.no_taped else max(1, args.repeats // 5) + 1
-    check_size(args, nqm_dynamics.rollout_bytes(d, T) * (1 if args.no_taped else NQM_TAPED_MEMORY),
+    check_size(args, rollout_bytes(d, T, rule="heavy_ball") * (1 if args.no_taped else NQM_TAPED_MEMORY),
                T * d * (2 * (args.repeats + 1) * NQM_GRAD_SECONDS + taped_calls * NQM_TAPED_SECONDS),
                f"shb bench nqm-grad over {T} steps in {d} coordinates")
     rng = np.random.default_rng(0)

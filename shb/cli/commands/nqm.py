@@ -167,7 +167,7 @@ def run_dynamics(args):
     T, d = alpha.size, problem.h.size
     stats = opt.statistics()
     args.output_numbers = (len(stats) * d + 1) * (T + 1)
-    _check_size(args, rollout_bytes(d, T, statistics=len(stats)), 0.0,
+    _check_size(args, rollout_bytes(d, T, rule=opt.rule), 0.0,
                 f"the exact dynamics of {opt.name} over {T} steps in {d} coordinates")
     with _quiet_numpy():
         out = opt.rollout(problem, alpha, mu)

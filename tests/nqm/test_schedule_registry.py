@@ -1,5 +1,11 @@
-"""The schedule registry (numeric/nqm/schedule_registry.py): `shb nqm` offers exactly its schedules, a new entry
-becomes a subcommand with its declared options checked, and every entry returns what a direct call returns."""
+"""numeric/nqm/schedule_registry.py: `shb nqm` offers exactly its schedules, a new entry becomes a subcommand with its
+declared options checked, every entry returns what a direct call of the rule returns, for every rule of the
+registry (every schedule runs for every rule), and the cost estimates bound the work.
+
+Catches: a schedule missing from the front end, an option not reaching the function (or its default not the
+declared one), a schedule computed for heavy ball whatever --optimizer says (or for the rule without its options),
+a cost estimate that ignores the rule (its statistics) or the schedule's options.
+"""
 import argparse
 import json
 
@@ -8,13 +14,16 @@ import pytest
 
 from shb.cli import build_parser, main
 from shb.ground.errors import InputError
+from shb.ground.options import Option
+from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import schedule_registry as registry
-from shb.numeric.nqm import schedules as nqm_schedules
-from shb.numeric.nqm.dynamics import rollout
 from shb.numeric.nqm.problem import make_problem
-from shb.numeric.nqm.schedule_registry import HORIZON, SCHEDULES, Option, Schedule
+from shb.numeric.nqm.schedule_registry import HORIZON, SCHEDULES, Schedule
+
+from .reference import NAMES
 
 PROBLEM = make_problem([1.0, 0.2, 0.05], [1.0, 5.0, 0.0], [3.0, -2.0, 1.0], [0.0, 0.5, 0.0])
+HEAVY_BALL = nqm_optimizers.get("heavy-ball")
 
 
 def subcommands(parser, *path):
@@ -40,44 +49,56 @@ def same(a, b):
 
 
 def test_the_cli_offers_exactly_the_registry_schedules():
-    assert list(SCHEDULES)[:4] == ["greedy", "greedy-sgd", "fixed", "optimized"]
+    assert list(SCHEDULES) == ["greedy", "greedy-sgd", "fixed", "optimized", "lookahead"]
     assert all(name == s.name for name, s in SCHEDULES.items())
     assert subcommands(build_parser(), "nqm") == ["dynamics", *SCHEDULES, "montecarlo"]
 
 
-# What each paper schedule must equal: a direct call of numeric/nqm/schedules.py with the same settings.
-FIT = {"adam_steps": 7, "adam_lr": 0.01}
-DIRECT = {"greedy": lambda T, fit: nqm_schedules.greedy(PROBLEM, T),
-          "greedy-sgd": lambda T, fit: nqm_schedules.greedy_sgd(PROBLEM, T),
-          "fixed": lambda T, fit: nqm_schedules.fixed(PROBLEM, T, **fit),
-          "optimized": lambda T, fit: nqm_schedules.optimized(PROBLEM, T, **fit)}
+# What each schedule must equal: a direct call of the rule's method with the same settings.
+FIT = {"adam_steps": 7, "adam_lr": 0.01, "horizon": 3, "deterministic": True}
+DIRECT = {"greedy": lambda opt, T, fit: opt.greedy(PROBLEM, T),
+          "greedy-sgd": lambda opt, T, fit: opt.greedy(PROBLEM, T, mu=0.0),
+          "fixed": lambda opt, T, fit: opt.fixed(PROBLEM, T, **fit),
+          "optimized": lambda opt, T, fit: opt.optimized(PROBLEM, T, **fit),
+          "lookahead": lambda opt, T, fit: opt.lookahead(PROBLEM, T, fit.get("K", 1), fit.get("deterministic", False))}
+DIRECT_OPTIONS = {"fixed": {"steps": 7, "lr": 0.01}, "optimized": {"steps": 7, "lr": 0.01},
+                  "lookahead": {"K": 3, "deterministic": True}}
 
 
-@pytest.mark.parametrize("name", sorted(DIRECT))
-def test_each_paper_schedule_equals_a_direct_call(name):
-    schedule = SCHEDULES[name]
-    out = schedule(PROBLEM, 5, schedule.pick(FIT))
-    assert same(out, DIRECT[name](5, {"steps": 7, "lr": 0.01}))
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("schedule_name", list(DIRECT))
+def test_every_schedule_runs_for_every_rule_and_equals_a_direct_call(schedule_name, name):
+    schedule, opt = SCHEDULES[schedule_name], nqm_optimizers.get(name)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        out = schedule(opt, PROBLEM, 5, schedule.pick(FIT))
+        assert same(out, DIRECT[schedule_name](opt, 5, DIRECT_OPTIONS.get(schedule_name, {})))
     assert out["alpha"].shape == out["mu"].shape == (5,) and out["loss"].shape == (6,)
-    if schedule.options:  # the declared defaults are the paper's: 500 Adam steps at 0.003
-        assert schedule.resolve() == {"adam_steps": 500, "adam_lr": 0.003}
-        assert same(schedule(PROBLEM, 3), DIRECT[name](3, {}))
+    assert np.all(np.isfinite(out["loss"]))
+    np.testing.assert_allclose(out["loss"], opt.loss_curve(PROBLEM, out["alpha"], out["mu"]), rtol=1e-12)
+
+
+@pytest.mark.parametrize("schedule_name", ["fixed", "optimized"])
+def test_the_declared_defaults_are_the_papers(schedule_name):
+    schedule = SCHEDULES[schedule_name]
+    assert schedule.resolve() == {"adam_steps": 500, "adam_lr": 0.003}
+    assert same(schedule(HEAVY_BALL, PROBLEM, 3), DIRECT[schedule_name](HEAVY_BALL, 3, {}))
+    assert SCHEDULES["lookahead"].resolve() == {"horizon": 1, "deterministic": False}
 
 
 @pytest.mark.parametrize("name", list(SCHEDULES))
 def test_each_entry_calls_its_function_with_checked_complete_options(name):
     schedule = SCHEDULES[name]
     options = schedule.pick(FIT)
-    assert same(schedule(PROBLEM, 4, options), schedule.function(PROBLEM, 4, schedule.resolve(options)))
+    assert same(schedule(HEAVY_BALL, PROBLEM, 4, options),
+                schedule.function(HEAVY_BALL, PROBLEM, 4, schedule.resolve(options)))
     assert list(schedule.resolve()) == [option.name for option in schedule.options]
 
 
-# A test-only schedule with the options `lookahead` will have: an int >= 1 with its own metavar, a switch, and a
-# positive float. It returns its options, so the test sees what reached it.
-TOY = Schedule("toy", "a test-only schedule over a horizon of --steps T", lambda problem, T, options: {
-    "alpha": np.full(T, options["rate"]), "mu": np.zeros(T), "loss": rollout(problem, np.full(T, options["rate"]),
-                                                                              np.zeros(T))["loss"],
-    "options": options}, (
+# A test-only schedule with the options `lookahead` has: an int >= 1 with its own metavar, a switch, and a
+# positive float. It returns its options and the rule it ran for, so the test sees what reached it.
+TOY = Schedule("toy", "a test-only schedule over a horizon of --steps T", lambda opt, problem, T, options: {
+    "alpha": np.full(T, options["rate"]), "mu": np.full(T, 0.5),
+    "loss": opt.loss_curve(problem, np.full(T, options["rate"]), np.full(T, 0.5)), "options": options, "opt": opt}, (
     Option("horizon", "int", 1, minimum=1, metavar="K", help="steps of lookahead K (default 1)"),
     Option("deterministic", "flag", help="look ahead on the noise-free problem"),
     Option("rate", "float", 0.25, help="the learning rate")))
@@ -85,12 +106,12 @@ TOY = Schedule("toy", "a test-only schedule over a horizon of --steps T", lambda
 
 @pytest.fixture
 def toy(tmp_path, monkeypatch):
-    """TOY registered for this test only; (tmp_path, the options it received) once it has run."""
+    """TOY registered for this test only; the (rule, options) it received once it has run."""
     received = []
 
-    def function(problem, T, options):
-        received.append(options)
-        return TOY.function(problem, T, options)
+    def function(opt, problem, T, options):
+        received.append((opt, options))
+        return TOY.function(opt, problem, T, options)
 
     monkeypatch.setitem(SCHEDULES, "toy", Schedule(TOY.name, TOY.help, function, TOY.options))
     monkeypatch.chdir(tmp_path)
@@ -116,13 +137,31 @@ def test_a_registered_schedule_is_a_subcommand_with_its_options(toy, capsys):
 
     status, out, err = shb(["nqm", "toy", "--problem", "P.json", "--steps", "3", "--json"], capsys)
     assert status == 0 and err == ""
-    assert toy[-1] == {"horizon": 1, "deterministic": False, "rate": 0.25}  # the declared defaults
+    assert toy[-1][1] == {"horizon": 1, "deterministic": False, "rate": 0.25}  # the declared defaults
+    assert toy[-1][0].name == "heavy-ball"  # the default rule
     assert json.loads(out)["alpha"] == [0.25] * 3
     status, out, err = shb(["nqm", "toy", "--problem", "P.json", "--steps", "2", "--horizon", "4", "--deterministic",
                             "--rate", "0.5"], capsys)
     assert status == 0 and err == ""
-    assert toy[-1] == {"horizon": 4, "deterministic": True, "rate": 0.5}
-    assert out.startswith("toy schedule, d=2, T=2: final loss ") and "alpha 0.5 -> 0.5" in out
+    assert toy[-1][1] == {"horizon": 4, "deterministic": True, "rate": 0.5}
+    assert out.startswith("toy schedule of heavy-ball, d=2, T=2: final loss ") and "alpha 0.5 -> 0.5" in out
+
+
+@pytest.mark.parametrize("flags, name, options", [(["--optimizer", "nesterov"], "nesterov", {}),
+                                                  (["--optimizer", "minibatch", "--batch-size", "4"], "minibatch",
+                                                   {"B": 4}),
+                                                  (["--optimizer", "ema", "--gamma", "0.5"], "ema", {"gamma": 0.5})])
+def test_a_registered_schedule_runs_for_the_rule_the_command_names(toy, capsys, flags, name, options):
+    # Catches --optimizer (or a rule's option) ignored for a registered schedule: it must receive that rule, with its
+    # options bound, and its loss is that rule's.
+    status, out, err = shb(["nqm", "toy", "--problem", "P.json", "--steps", "3", "--json", *flags], capsys)
+    assert status == 0 and err == ""
+    opt = toy[-1][0]
+    assert (opt.name, opt.options) == (name, options)
+    problem = make_problem([1.0, 0.2], [1.0, 0.0], [3.0, 1.0], [0.0, 0.0])
+    expected = nqm_optimizers.get(name, **options).loss_curve(problem, np.full(3, 0.25), np.full(3, 0.5))
+    assert np.array_equal(json.loads(out)["loss"], expected)
+    assert not np.allclose(expected, HEAVY_BALL.loss_curve(problem, np.full(3, 0.25), np.full(3, 0.5)))
 
 
 @pytest.mark.parametrize("args, message", [
@@ -174,10 +213,11 @@ def test_option_parse_rules():
 
 def test_a_schedule_rejects_an_option_it_does_not_declare():
     with pytest.raises(InputError, match="the greedy schedule has no option 'adam_lr'"):
-        SCHEDULES["greedy"](PROBLEM, 3, {"adam_lr": 0.1})
-    assert SCHEDULES["greedy"].pick(FIT) == {} and SCHEDULES["fixed"].pick({**FIT, "horizon": 2}) == FIT
+        SCHEDULES["greedy"](HEAVY_BALL, PROBLEM, 3, {"adam_lr": 0.1})
+    assert SCHEDULES["greedy"].pick(FIT) == {} and SCHEDULES["fixed"].pick({**FIT, "horizon": 2}) == {
+        "adam_steps": 7, "adam_lr": 0.01}
     with pytest.raises(InputError, match="--adam-lr must be a finite number > 0, got -0.1"):
-        SCHEDULES["fixed"](PROBLEM, 3, {"adam_lr": -0.1})
+        SCHEDULES["fixed"](HEAVY_BALL, PROBLEM, 3, {"adam_lr": -0.1})
     assert registry.SCHEDULES is SCHEDULES
 
 
@@ -188,7 +228,7 @@ def test_figure_3_takes_its_schedules_from_the_registry(monkeypatch):
     runs, seconds = fig3_schedules.schedules(PROBLEM, "paper", cfg)
     assert list(runs) == list(seconds) == ["greedy", "fixed", "optimized"]
     for name in runs:
-        assert same(runs[name], DIRECT[name](4, {"steps": 3, "lr": 0.01})), name
+        assert same(runs[name], DIRECT[name](HEAVY_BALL, 4, {"steps": 3, "lr": 0.01} if name != "greedy" else {})), name
     # An entry replaced in the registry is what the figure draws.
     marker = {"alpha": np.ones(4), "mu": np.zeros(4), "loss": np.zeros(5)}
     fixed = SCHEDULES["fixed"]
@@ -196,9 +236,16 @@ def test_figure_3_takes_its_schedules_from_the_registry(monkeypatch):
     assert fig3_schedules.schedules(PROBLEM, "paper", cfg)[0]["fixed"] is marker
 
 
-def test_a_registered_schedule_without_a_rule_form_refuses_other_optimizers(toy, capsys):
-    # Catches a schedule registered for heavy ball only being run as heavy ball under --optimizer nesterov (the
-    # flag silently ignored): the front end must say in one line that it is computed for heavy-ball only.
-    status, out, err = shb(["nqm", "toy", "--problem", "P.json", "--steps", "3", "--optimizer", "nesterov"], capsys)
-    assert status == 2 and out == "" and len(err.splitlines()) == 1
-    assert "toy" in err and "heavy-ball only" in err and "nesterov" in err
+@pytest.mark.parametrize("name", list(SCHEDULES))
+def test_every_cost_estimate_grows_with_the_rules_state_and_the_work(name):
+    # Catches an estimate that ignores the rule (an average's nine statistics cost more memory than heavy ball's
+    # five), the coordinates or the horizon, or (lookahead) K.
+    schedule = SCHEDULES[name]
+    options = schedule.resolve()
+    heavy = schedule.estimate(HEAVY_BALL, 100, 50, options)
+    average = schedule.estimate(nqm_optimizers.get("polyak"), 100, 50, options)
+    assert average[0] > heavy[0] > 0
+    assert schedule.estimate(HEAVY_BALL, 200, 50, options)[0] > heavy[0]
+    assert schedule.estimate(HEAVY_BALL, 100, 100, options)[1] > heavy[1] > 0
+    if name == "lookahead":
+        assert schedule.estimate(HEAVY_BALL, 100, 50, dict(options, horizon=5))[1] > heavy[1]
