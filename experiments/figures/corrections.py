@@ -178,7 +178,7 @@ def plot(results, regrets, removed, grid, cfg):
     top[2].barh(names, [regrets[n] for n in names], color=["tab:red" if n == "greedy" else "tab:blue"
                                                                  for n in names])
     for i, n in enumerate(names):
-        top[2].text(regrets[n], i, f" {removed[n]:.0%} removed, {results[n]['cost']:.3g} rollouts", fontsize=6,
+        top[2].text(regrets[n], i, f" {corrections.share(removed[n])} removed, {results[n]['cost']:.3g} rollouts", fontsize=6,
                         va="center")
     top[2].set(xscale="log", xlabel="regret L(T) / L(T) optimized", title="regret and cost")
     top[2].tick_params(axis="y", labelsize=7)
@@ -198,7 +198,7 @@ def verdicts(regrets, removed, grid, cfg):
     online = [n for n in regrets if n not in ("greedy", "optimized") and "piece" not in n]
     best = min(online, key=lambda n: regrets[n])
     lines = [f"On the paper preset the online remedy with the lowest regret is {best}: regret {regrets[best]:.3g} "
-             f"against greedy's {regrets['greedy']:.3g}, {removed[best]:.0%} of greedy's excess regret removed."]
+             f"against greedy's {regrets['greedy']:.3g}, {corrections.share(removed[best])} of greedy's excess regret removed."]
     worse = [n for n in online if regrets[n] >= regrets["greedy"]]
     lines.append("Every online remedy ends below greedy." if not worse else
                  "Not below greedy: " + ", ".join(worse) + ".")
@@ -225,7 +225,7 @@ def report(results, regrets, removed, table, lrs, lines, checks, cfg, scale):
             "rollouts) |", "|---|---|---|---|---|---|---|"]
     for name, s in results.items():
         kind = "offline" if "piece" in name or name == "optimized" else "online"
-        rows.append(f"| {name} | {kind} | {s['loss'][-1]:.4g} | {regrets[name]:.3g} | {removed[name]:.0%} | "
+        rows.append(f"| {name} | {kind} | {s['loss'][-1]:.4g} | {regrets[name]:.3g} | {corrections.share(removed[name])} | "
                     f"{s['alpha'][-1] / (1 - s['mu'][-1]):.3g} | {s.get('cost', np.nan):.3g} |")
     tuning = ["| remedy | " + " | ".join(f"{lr:g}" for lr in META_LRS) + " | chosen |",
               "|---|" + "---|" * (len(META_LRS) + 1)]

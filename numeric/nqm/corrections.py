@@ -117,12 +117,31 @@ def tuned_settings(best, **settings):
 
 
 def regret(results):
-    """{name: L(T) / L(T) of the optimized schedule}."""
+    """{name: L(T) / L(T) of the optimized schedule}; None for every name when that is 0 (the problem solved
+    exactly, as a deterministic one can be: no ratio to take)."""
     best = float(results["optimized"]["loss"][-1])
-    return {name: float(r["loss"][-1]) / best for name, r in results.items()}
+    return {name: float(r["loss"][-1]) / best if best > 0 else None for name, r in results.items()}
 
 
 def removed(regrets):
-    """{name: the fraction of greedy's excess regret it removes, (R_greedy - R) / (R_greedy - 1)}."""
+    """{name: the fraction of greedy's excess regret it removes, (R_greedy - R) / (R_greedy - 1)}; None for every
+    name when greedy has no excess regret to remove (R_greedy - 1 <= 1e-9)."""
+    if regrets["greedy"] is None or regrets["greedy"] - 1.0 <= 1e-9:
+        return {name: None for name in regrets}
     excess = regrets["greedy"] - 1.0
     return {name: (regrets["greedy"] - r) / excess for name, r in regrets.items()}
+
+
+def share(fraction):
+    """A fraction of `removed` as text: a percentage, or n/a where greedy had nothing to remove."""
+    return "n/a" if fraction is None else f"{fraction:.0%}"
+
+
+def ratio(regret):
+    """A regret as text: 3 significant digits, or n/a where the optimized schedule solved the problem exactly."""
+    return "n/a" if regret is None else f"{regret:.3g}"
+
+
+def pieces_for(T, pieces=DEFAULTS["pieces"]):
+    """The piece counts run over T steps: those of `pieces` below T, and T (one pair per step)."""
+    return tuple(sorted({n for n in pieces if n < T} | {T}))

@@ -212,7 +212,7 @@ def run_corrections(args):
     work = [schedules["lookahead"].estimate(opt, d, T, {"horizon": corrections.DEFAULTS["horizon"]}),
             schedules["pes"].estimate(opt, d, T, {}),
             *(schedules["pieces"].estimate(opt, d, T, {"adam_steps": corrections.DEFAULTS["adam_steps"]})
-              for _ in corrections.DEFAULTS["pieces"])]
+              for _ in corrections.pieces_for(T))]
     if args.receding:
         work.append(schedules["lookahead"].estimate(opt, d, T, {"horizon": 1, "to_end": True}))
     args.output_numbers = 16 * (2 * T + 6)
@@ -220,7 +220,8 @@ def run_corrections(args):
                 f"the remedies of {opt.name} over {T} steps in {d} coordinates")
     with _quiet_numpy():
         _, best = corrections.tune(opt, problem, T)
-        results = corrections.run(opt, problem, T, corrections.tuned_settings(best, receding=args.receding))
+        results = corrections.run(opt, problem, T, corrections.tuned_settings(best, receding=args.receding,
+                                                                                pieces=corrections.pieces_for(T)))
     regrets = corrections.regret(results)
     removed = corrections.removed(regrets)
     obj = {name: {"final_loss": s["loss"][-1], "regret": regrets[name], "removed": removed[name],
@@ -228,7 +229,7 @@ def run_corrections(args):
     _finite([o["final_loss"] for o in obj.values()], "a remedy's final loss", T)
     lines = [f"remedies of {opt.name}, d={d}, T={T} (regret: L(T) / L(T) of the optimized schedule; removed: the "
              "fraction of greedy's excess regret)"]
-    lines += [f"  {name:26s} L(T) {o['final_loss']:<10.4g} regret {o['regret']:<8.3g} removed {o['removed']:>5.0%}  "
+    lines += [f"  {name:26s} L(T) {o['final_loss']:<10.4g} regret {corrections.ratio(o['regret']):8s} removed {corrections.share(o['removed']):>5s}  "
               f"alpha_eff {o['alpha_eff'][0]:.3g} -> {o['alpha_eff'][-1]:.3g}" for name, o in obj.items()]
     return _emit(args, obj, "\n".join(lines))
 
