@@ -96,6 +96,8 @@ EXPERIMENTS = {e.name: e for e in [
                chapter="Beyond the paper"),
     Experiment("corrections", "Correcting the bias", "shb.experiments.figures.corrections", "nqm",
                chapter="Correcting the bias"),
+    Experiment("online-trace", "Online traces on a network", "shb.experiments.figures.online_trace", "mlp",
+               chapter="Correcting the bias"),
 ]}
 PARTS = ("nqm", "mlp")
 # The chapters of REPORT.md after the paper's: heading -> its opening paragraph.

@@ -98,3 +98,29 @@ def test_the_run_window_replays_to_the_runs_own_pairs(tmp_path):
         g = problem.net.loss_and_grad(theta, X, Y)[1]
         training.sgd_momentum_update(theta, v, g, *reparam.alpha_mu(u))
     np.testing.assert_allclose(theta, state.theta, rtol=1e-12, atol=1e-15)
+
+
+def test_the_trace_experiment_shares_the_online_experiments_runs_and_reads_the_offline_schedule(tmp_path, data_dir):
+    # Its stochastic-lookahead and fixed runs are the online experiment's own: run after it into the same folder,
+    # they are read from the saved progress (their numbers equal online.json's); the offline long-horizon schedule
+    # comes from offline.json there, and each trace's learning rate is set beside it.
+    import json
+
+    from shb.experiments.registry import EXPERIMENTS
+
+    out = str(tmp_path)
+    EXPERIMENTS["online"].run(out, "tiny", net="mlp", data_dir=data_dir)
+    online = json.load(open(tmp_path / "online.json"))
+    (tmp_path / "offline.json").write_text(json.dumps({"horizons": {"100": {"alpha0": 0.05, "beta": 0.5}},
+                                                       "config": {"k": 5000.0}}))
+    saved = {p: p.stat().st_mtime_ns for p in (tmp_path / "online_progress").iterdir()}
+    result = EXPERIMENTS["online-trace"].run(out, "tiny", data_dir=data_dir)
+    assert all(p.stat().st_mtime_ns == t for p, t in saved.items())  # not run again, not even re-saved
+    assert len(list((tmp_path / "online_progress").iterdir())) == len(saved) + 2  # the two traces'
+    sidecar = json.load(open(tmp_path / "online_trace.json"))
+    for name in ("stochastic", "fixed"):
+        assert sidecar["data"]["summaries"][name]["final_train_loss"] == online["summary"][name]["final_train_loss"]
+        assert sidecar["data"]["runs"][name] == online["runs"][name]
+    assert sidecar["data"]["offline_schedule"] == {"alpha0": 0.05, "beta": 0.5, "k": 5000.0, "horizon": 100}
+    assert "times the offline long-horizon schedule's" in result.report
+    assert result.passed

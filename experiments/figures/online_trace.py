@@ -24,8 +24,9 @@ import numpy as np
 
 from shb.experiments.figures.online import units
 from shb.experiments.figures.online.checks import audit_check, lr_at, summary
-from shb.experiments.figures.online.config import (AUDIT_TOLERANCE, CONFIGS, HYPERGRAD_TOLERANCE, config_for,
-                                                   panel_configs, run_specs)
+from shb.experiments.figures.online import config as online_config
+from shb.experiments.figures.online.config import (AUDIT_TOLERANCE, CONFIGS, HYPERGRAD_TOLERANCE, panel_configs,
+                                                   run_specs)
 from shb.experiments.result import Result, incomplete
 from shb.experiments.runner import dask_client, run_units
 from shb.experiments.verified import check, save_verified_figure
@@ -41,6 +42,11 @@ NET = "mlp"            # the paper's MLP; --net takes another registered network
 TITLE = "Online hypergradient traces on a network"
 __all__ = ["CONFIGS", "config_for", "run"]
 # -----------------------------------------------------------------------------------------------
+
+
+def config_for(scale, net=NET):
+    """The online experiment's configuration of `net` at `scale` (one network: "both" is the MLP here)."""
+    return online_config.config_for(scale, NET if net == online_config.BOTH else net)
 
 
 def trace_lr(config):
@@ -92,6 +98,7 @@ def window_check(problem, state, run, config):
 def run(out_dir, config, scale="quick", net=NET, forgets=FORGETS, dataset=None, data_dir=None, scheduler=None,
         workers=None):
     start = time.monotonic()
+    net = NET if net == online_config.BOTH else net
     config = panel_configs(config, net)[net]
     dataset = dataset or units.networks.dataset(net, scale)
     splits = units.read_data(dataset, data_dir)
