@@ -1,7 +1,7 @@
 """Pieces every experiment script shares: the checks that do not depend on a figure, and the report's paper rows."""
 import functools
 
-from shb.experiments.verified import check
+from shb.experiments.verified import PROVENANCE, check
 
 
 @functools.lru_cache(maxsize=1)
@@ -22,7 +22,8 @@ def generated_code_check(root=None):
 
     stale = codegen.stale(root, derived_files())
     return check("generated code is current (shb derive --check)", not stale,
-                 "stale: " + ", ".join(stale) if stale else "numeric/nqm/generated.py matches symbolic/")
+                 "stale: " + ", ".join(stale) if stale else "numeric/nqm/generated.py matches symbolic/",
+                 kind=PROVENANCE, values=())
 
 
 def subset(n, asked, examples):

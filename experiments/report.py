@@ -1,8 +1,11 @@
-"""REPORT.md: every figure with its checks, and every number the paper states beside ours."""
+"""REPORT.md: every figure with its checks, every number the paper states beside ours, every Monte-Carlo check's
+power, and every tuned setting with the outcome of its check at each value tried (experiments/sensitivity.py)."""
 import datetime
 import os
 
+from shb.experiments import sensitivity
 from shb.experiments.registry import CHAPTERS
+from shb.experiments.verified import grouped, stamp_text
 from shb.ground.io import atomic_write_text
 
 
@@ -32,11 +35,51 @@ def paper_table(rows):
     return "\n".join(lines)
 
 
-def checks_table(checks):
-    lines = ["| check | passed | detail |", "|---|---|---|"]
-    for c in checks:
+def stamp_line(checks, figure=None):
+    """The stamp `checks` earn (experiments/verified.py), as a line of the report."""
+    return (f"Stamp{f' of {figure}' if figure else ''}: **{stamp_text(checks)}** (evidence is counted; invariants "
+            "hold by construction and provenance records what computed the numbers: neither is counted).")
+
+
+def checks_table(checks, stamp=True):
+    """The checks, evidence first, each with its kind (docs/checks.md); with `stamp`, under the stamp they earn."""
+    groups = grouped(checks)
+    lines = ([stamp_line(checks), ""] if stamp else []) + ["| check | kind | passed | detail |", "|---|---|---|---|"]
+    for c in [c for kind in groups for c in groups[kind]]:
         detail = c["detail"].replace("|", "\\|").replace("\n", " ")
-        lines.append(f"| {c['name']} | {'PASS' if c['passed'] else '**FAIL**'} | {detail} |")
+        lines.append(f"| {c['name']} | {c['kind']} | {'PASS' if c['passed'] else '**FAIL**'} | {detail} |")
+    return "\n".join(lines)
+
+
+POWER_BAR = 0.05  # issue 27: a Monte-Carlo check at quick scale should detect a 5% error in every mean and variance
+
+
+def power_section(sections):
+    """Every Monte-Carlo check's power (numeric/nqm/montecarlo_power.py): the smallest relative error in every mean
+    and in every variance it detects with probability 0.99, those above POWER_BAR flagged."""
+    rows = [(s.title, c) for s in sections for c in s.checks if "power" in c]
+    lines = ["## Monte-Carlo power", "",
+             "The smallest relative error in every mean and in every variance each Monte-Carlo check detects with "
+             f"probability 0.99 at its number of runs N (pooled over the coordinates of a step); above "
+             f"{POWER_BAR:.0%} it is flagged.", ""]
+    if not rows:
+        return "\n".join(lines + ["(no Monte-Carlo check at this selection)"])
+
+    def cell(e, flag=True):
+        if e is None or e == float("inf"):
+            return "none"
+        return f"{100 * e:.2g}%" + (" (**above 5%**)" if flag and e > POWER_BAR else "")
+
+    lines += ["| part | check | N | every mean | every variance | one entry's variance |", "|---|---|---|---|---|---|"]
+    exact = "deterministic: compared to rounding"
+    lines += [f"| {title} | {c['name']} | {c['power']['runs']} | " + (f"{exact} | {exact} | {exact} |" if c["power"].get(
+        "deterministic") else f"{cell(c['power']['mean_error'])} | {cell(c['power']['variance_error'])} | "
+                             f"{cell(c['power']['entry_variance_error'], False)} |") for title, c in rows]
+    flagged = [f"{c['name']} ({title})" for title, c in rows if not c["power"].get("deterministic") and any(
+        e is None or e > POWER_BAR for e in (c["power"]["mean_error"], c["power"]["variance_error"]))]
+    lines += ["", f"Above {POWER_BAR:.0%} in every mean or every variance: " + (", ".join(flagged) if flagged else
+              "none") + ". A single entry's variance is resolved more coarsely (last column): an error confined to "
+              "a few coordinates must be larger to be seen."]
     return "\n".join(lines)
 
 
@@ -75,6 +118,7 @@ def write_report(out_dir, scale, command, sections, elapsed):
     ]
     lines += timing_table(sections)
     lines += ["", "## Paper vs this toolkit", "", paper_table(rows) if rows else "(no numbers at this selection)", ""]
+    lines += [power_section(sections), "", sensitivity.section(), ""]
     chapter = None
     for s in sections:
         if s.chapter is not None and s.chapter != chapter:  # a later chapter opens before its first section

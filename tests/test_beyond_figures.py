@@ -87,6 +87,22 @@ def test_the_minimum_checks_fail_for_a_plan_off_its_minimum(small):
     assert not passes(local) and not passes(far)  # step 5 is also one of the finer grid's steps
 
 
+def test_the_second_method_check_fails_for_a_plan_off_its_minimum_or_a_planner_loss_off_its_own(small, monkeypatch):
+    # Catches a second method that does not search (a plan 1% off its minimum at a checked step passes) and a
+    # comparison with the planner's L_K that compares nothing (horizon.py's value off by 1e-6 passes); the right
+    # plans must pass, so a second method that cannot confirm the planner is caught too.
+    from shb.numeric.nqm import horizon
+
+    problem, cfg, runs = small
+    cfg = dict(cfg, independent_steps=(5,))
+    assert passes(lookahead.second_method_check(problem, runs, cfg))
+    moved = dict(runs[4, False], alpha=runs[4, False]["alpha"] * np.r_[np.ones(5), 1.01, np.ones(6)])
+    assert not passes(lookahead.second_method_check(problem, {**runs, (4, False): moved}, cfg))
+    real = horizon.horizon_loss
+    monkeypatch.setattr(horizon, "horizon_loss", lambda *args, **kwargs: real(*args, **kwargs) * (1 + 1e-6))
+    assert not passes(lookahead.second_method_check(problem, runs, cfg))
+
+
 def test_the_learning_rate_checks_fail_when_the_directions_are_wrong(small):
     # Catches a direction check that looks at one summary only (the mean, or the final value), or lost its sign.
     _, _, runs = small

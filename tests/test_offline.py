@@ -74,7 +74,7 @@ def test_outputs_and_checks(uninterrupted, data_dir):
     assert result.figures == ["fig5", "fig6"]
     for name in result.figures:
         sidecar = load(out, name + ".json")
-        assert sidecar["checks"] and os.path.getsize(os.path.join(out, name + ".png")) > 1000
+        assert sidecar["evidence"] and os.path.getsize(os.path.join(out, name + ".png")) > 1000
     assert set(load(out, "fig6.json")["data"]["15"]) >= {"steps", "train_loss", "test_error"}
     assert result.passed == all(c["passed"] for c in summary["checks"])
     names = [c["name"] for c in summary["checks"]]
@@ -290,7 +290,8 @@ def state_with(betas, surface_betas, finals=None, end_on_surface=0.0, hypergrad_
         state["surface"]["losses"][str(h)] = {str(i): abs(np.log(p[1] / b_surf)) for i, p in enumerate(points)}
         state["curves"][str(h)] = [[1, 1.0, 0.5], [30, final, 0.2]]
     state["hypergrad_check"] = {"max_rel_error": hypergrad_error, "max_rel_error_reverse": 0.0, "horizon": 4,
-                                "at": {"alpha0": 0.01, "beta": 1.0}}
+                                "at": {"alpha0": 0.01, "beta": 1.0}, "forward": [0.1, -0.2],
+                                "finite_difference": [0.1, -0.2], "reverse": [0.1, -0.2]}
     return state, config
 
 
@@ -340,6 +341,18 @@ def test_hypergradient_check_fails_above_its_tolerance(error, ok):
     # reads another field or compares the wrong way.
     assert passed(*state_with((40.0, 10.0), (100.0, 1.0), hypergrad_error=error))[
         "hypergrad_forward_vs_finite_differences"] is ok
+
+
+@pytest.mark.parametrize("field", ["forward", "finite_difference", "reverse"])
+def test_hypergradient_check_fails_when_a_gradient_is_not_finite(field):
+    # Catches the NaN pass of issue 26: relative_errors maps NaN to an error of 0, so a run whose hypergradients
+    # overflowed reported max_rel_error 0.0 and passed. The check compares the gradients themselves too.
+    state, config = state_with((40.0, 10.0), (100.0, 1.0), hypergrad_error=0.0)
+    state["hypergrad_check"][field] = [None, None]  # strict JSON's NaN
+    horizons = checks.summarize(state, config)
+    hc = next(c for c in checks.figure5_checks(state, config, horizons)
+              if c["name"] == "hypergrad_forward_vs_finite_differences")
+    assert not hc["passed"] and "not finite" in hc["detail"]
 
 
 def test_figure_6_curves_train_in_curve_dtype(uninterrupted, data_dir):

@@ -116,8 +116,8 @@ def test_run_writes_results_and_checks(tmp_path, data_dir):
     assert all(names[f"logged_lr_is_applied_{n}"]["passed"] for n in ("fixed", "stochastic", "deterministic"))
     for name in ("fig7", "fig8"):
         assert os.path.exists(os.path.join(out, f"{name}.png"))
-        assert json.load(open(os.path.join(out, f"{name}.json")))["checks"]
-    assert "| check | passed | detail |" in result.report and "shb online" in result.report
+        assert json.load(open(os.path.join(out, f"{name}.json")))["evidence"]
+    assert "| check | kind | passed | detail |" in result.report and "shb online" in result.report
     assert result.paper_vs_ours[0]["ours"] == pytest.approx(
         saved["summary"]["stochastic"]["initial_lr"] / saved["summary"]["stochastic"]["lr_end_of_adaptation"])
 
@@ -154,7 +154,7 @@ def test_both_networks_give_two_columns_and_leave_the_mlp_alone(tmp_path, data_d
     for figure in ("fig7", "fig8"):
         sidecar = json.load(open(os.path.join(out, f"{figure}.json")))
         assert set(sidecar["data"]) == set(sidecar["config"]) == {"mlp", "cnn"}
-        assert {c["name"].split("/")[0] for c in sidecar["checks"]} == {"mlp", "cnn"}
+        assert {c["name"].split("/")[0] for c in sidecar["evidence"]} == {"mlp", "cnn"}
     name = data_name(data_dir)
     assert f"### MLP on {name}" in result.report and f"### CNN on {name}" in result.report
     assert "on fashion-mnist" not in result.report.lower()

@@ -11,6 +11,7 @@ from shb.experiments import registry
 from shb.experiments.registry import EXPERIMENTS, Experiment
 from shb.experiments.reproduce import plan
 from shb.experiments.result import Result
+from shb.experiments.verified import sidecar_checks, stamp_text, verdict
 from shb.ground.errors import InputError
 
 
@@ -18,16 +19,27 @@ from shb.ground.errors import InputError
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_every_entry_runs_at_tiny_scale_and_tells_the_truth(name, tmp_path, data_dir):
     # Catches: an entry whose module lacks a tiny configuration or the run contract, a Result whose `passed`
-    # disagrees with its checks or with the stamp of its figures, and figures it names but did not write.
+    # disagrees with its checks or with the stamp of its figures, figures it names but did not write, a figure
+    # without evidence (every registered figure must have a check that could show its numbers wrong, issue 27), a
+    # check without a kind, and a conclusion the report does not print or that names a check the figure lacks.
     result = EXPERIMENTS[name].run(str(tmp_path), "tiny", data_dir=data_dir)
     assert isinstance(result, Result) and result.title and result.report.strip() and result.complete
     assert result.checks and result.passed == all(c["passed"] for c in result.checks)
+    assert {c["kind"] for c in result.checks} <= {"evidence", "invariant", "provenance"}
     assert result.figures
     for figure in result.figures:
         assert all((tmp_path / f"{figure}.{ext}").stat().st_size > 0 for ext in ("png", "pdf", "json"))
         sidecar = json.loads((tmp_path / f"{figure}.json").read_text())
-        assert sidecar["all_checks_passed"] == all(c["passed"] for c in sidecar["checks"])
-        assert {c["name"] for c in sidecar["checks"]} <= {c["name"] for c in result.checks}
+        checks = sidecar_checks(sidecar)
+        assert len(sidecar["evidence"]) >= 1, f"{figure} has no evidence check"
+        assert all(c["kind"] == "evidence" for c in sidecar["evidence"])
+        assert all(c["kind"] == "invariant" for c in sidecar["invariants"])
+        assert sidecar["all_checks_passed"] == verdict(checks) and sidecar["stamp"] == stamp_text(checks)
+        assert {c["name"] for c in checks} <= {c["name"] for c in result.checks}
+        for conclusion in sidecar["conclusions"]:  # "net": the panel whose checks, named "<net>/...", it rests on
+            prefix = f"{conclusion['net']}/" if "net" in conclusion else ""
+            assert conclusion["statement"] in result.report
+            assert {prefix + name for name in conclusion["supported_by"]} <= {c["name"] for c in checks}
     for row in result.paper_vs_ours:
         assert {"quantity", "paper", "ours", "command"} <= set(row)
 

@@ -18,8 +18,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from shb.experiments.common import generated_code_check
+from shb.experiments.conclusions import claim, conclude, paragraph
 from shb.experiments.result import Result
-from shb.experiments.verified import check, save_verified_figure
+from shb.experiments.verified import EVIDENCE, check, save_verified_figure
 from shb.numeric.nqm import fit as nqm_fit
 from shb.numeric.nqm import lookahead as nqm_lookahead
 from shb.numeric.nqm import lookahead_checks as nqm_lookahead_checks
@@ -39,6 +40,10 @@ FLOOR = 1e-12        # ... plus this times L(0): the rounding floor of the fits'
 START_ALPHA0 = np.geomspace(0.01, 4.0, 10)
 START_MU = np.array([0.0, 0.5, 0.8, 0.9, 0.95])
 START_DECAY = np.concatenate([np.geomspace(1e-4, 0.3, 6), [1.0]])
+UNBEATEN = "greedy is unbeaten where sigma2 = 0 or kappa = 1"
+EXCEEDS_ONE = "greedy's regret exceeds 1 wherever noise and ill-conditioning are both present"
+RISES = "greedy's regret rises off both axes (cells where it then falls are listed)"
+MINIMA = "every lookahead plan in every cell is a local minimum of its K-step loss"
 # -----------------------------------------------------------------------------------------------
 
 
@@ -162,17 +167,19 @@ def greedy_unbeaten(cfg, out, initial_loss):
     axes = np.zeros(greedy.shape, dtype=bool)
     axes[:, np.asarray(cfg["noises"]) == 0] = True
     axes[np.asarray(cfg["kappas"]) == 1, :] = True
-    worst, where = -np.inf, ""
+    worst, where, compared = -np.inf, "", {"greedy": greedy[axes]}
     for name, s in out.items():
         gain = (greedy - s["final"] - FLOOR * initial_loss) / np.maximum(greedy, 1e-300)
         gain = np.where(axes, gain, -np.inf)
+        compared[name] = s["final"][axes]
         k = np.unravel_index(np.argmax(gain), gain.shape)
         if gain[k] > worst:
             worst, where = float(gain[k]), f"{name} at {label(cfg, *k)}"
-    return check("greedy is unbeaten where sigma2 = 0 or kappa = 1", worst <= RELATIVE,
+    return check(UNBEATEN, worst <= RELATIVE,
                  f"{int(axes.sum())} cells; every schedule found ({', '.join(out)}): largest (L_T(greedy) - L_T(s) - "
                  f"{FLOOR:g} L(0)) / L_T(greedy) = {worst:.1e} ({where}), must be <= {RELATIVE:g} (as `shb prove`: "
-                 "greedy = conjugate gradient for sigma2 = 0, greedy optimal in the spherical case)")
+                 "greedy = conjugate gradient for sigma2 = 0, greedy optimal in the spherical case)",
+                 kind=EVIDENCE, values=compared)
 
 
 def interior(cfg):
@@ -185,10 +192,10 @@ def greedy_regret_checks(cfg, regret):
     ill, noisy = interior(cfg)
     inside = ill & noisy
     low = np.unravel_index(np.argmin(np.where(inside, regret, np.inf)), regret.shape)
-    exceeds = check("greedy's regret exceeds 1 wherever noise and ill-conditioning are both present",
-                    np.all(regret[inside] > 1 + EXCEEDS),
+    exceeds = check(EXCEEDS_ONE, np.all(regret[inside] > 1 + EXCEEDS),
                     f"{int(inside.sum())} cells with sigma2 > 0 and kappa > 1: smallest regret {regret[low]:.4g} at "
-                    f"{label(cfg, *low)} (must exceed 1 + {EXCEEDS:g}: beyond the fits' resolution)")
+                    f"{label(cfg, *low)} (must exceed 1 + {EXCEEDS:g}: beyond the fits' resolution)",
+                    kind=EVIDENCE, values=regret[inside])
     first_kappa, first_noise = int(np.argmax(ill[:, 0])), int(np.argmax(noisy[0]))
     off_kappa = regret[first_kappa, 1:] > regret[0, 1:] * (1 + EXCEEDS)       # kappa = 1 -> the next kappa
     off_noise = regret[1:, first_noise] > regret[1:, 0] * (1 + EXCEEDS)       # sigma2 = 0 -> the next noise
@@ -198,29 +205,29 @@ def greedy_regret_checks(cfg, regret):
     falls += [f"{label(cfg, i, j)} -> {label(cfg, i, j + 1)}: {regret[i, j]:.3g} -> {regret[i, j + 1]:.3g}"
               for i in range(regret.shape[0]) for j in range(regret.shape[1] - 1)
               if inside[i, j] and regret[i, j + 1] < regret[i, j] * (1 - EXCEEDS)]
-    rises = check("greedy's regret rises off both axes (cells where it then falls are listed)",
-                  off_kappa.all() and off_noise.all(),
+    rises = check(RISES, off_kappa.all() and off_noise.all(),
                   f"every noise level: kappa 1 -> {cfg['kappas'][first_kappa]:.3g} raises it; every kappa: sigma2 0 -> "
                   f"s = {cfg['noises'][first_noise]:g} raises it. It does NOT grow monotonically: it falls by more than "
                   f"{EXCEEDS:.0%} between {len(falls)} pairs of neighbouring interior cells, moving away from the axes: "
-                  + "; ".join(falls))
+                  + "; ".join(falls), kind=EVIDENCE, values=regret)
     return [exceeds, rises], falls
 
 
 def lookahead_minima(cfg, arrays, out):
     """Every plan of every K > 1 lookahead, in every cell, is a local minimum of its K-step loss (perturbation)."""
-    worst, where, moves = -np.inf, "", 0
+    worst, where, moves, gains = -np.inf, "", 0, []
     for K in cfg["horizons"]:
         s = out[f"lookahead K = {K}"]
         for index in np.ndindex(s["final"].shape):
             gain, moves = nqm_lookahead_checks.perturbation_gain(HEAVY_BALL, problem_at(arrays, index),
                                                           {"alpha": s["alpha"][index], "mu": s["mu"][index]}, K)
+            gains.append(gain)  # a NaN fails the check through `values`
             if gain.max() > worst:
                 worst, where = float(gain.max()), f"K = {K} at {label(cfg, *index)}, step {int(np.argmax(gain))}"
-    return check("every lookahead plan in every cell is a local minimum of its K-step loss", worst <= 1e-10,
+    return check(MINIMA, worst <= 1e-10,
                  f"{moves} perturbations of each plan (alpha x (1 +- e), mu +- e, both; e = "
                  f"{', '.join(map(str, nqm_lookahead_checks.PERTURBATIONS))}): largest relative decrease of L_K {worst:.1e} "
-                 f"({where}), must be <= 1e-10")
+                 f"({where}), must be <= 1e-10", kind=EVIDENCE, values=gains)
 
 
 EXCEEDS = 1e-2       # regrets within 1% of each other are not told apart (the fits' resolution)
@@ -264,23 +271,56 @@ def run(out_dir, cfg, scale="quick"):
     regret_checks, falls = greedy_regret_checks(cfg, rows["greedy"]["regret"])
     checks = [generated_code_check(), greedy_unbeaten(cfg, out, initial_loss), *regret_checks,
               lookahead_minima(cfg, arrays, out)]
+    concluded = conclude(claims(cfg, rows, falls), checks)
     data = {"kappas": list(cfg["kappas"]), "noises": list(cfg["noises"]), "best_final_loss": best_loss,
             "best_schedule": best_name, "initial_loss": initial_loss,
             **{f"{name} final loss": s["final"] for name, s in out.items()},
             **{f"{name} {key}": value for name, r in rows.items() for key, value in r.items()}}
-    passed = save_verified_figure(plot(cfg, rows), "atlas", out_dir, data, {"scale": scale, **cfg}, checks)
+    passed = save_verified_figure(plot(cfg, rows), "atlas", out_dir, data, {"scale": scale, **cfg}, checks,
+                                  conclusions=concluded)
     return Result("Atlas: where short-horizon bias lives (condition number x noise)", passed, ["atlas"], checks, [],
-                  _report(cfg, rows, falls, seconds, checks, scale))
+                  _report(cfg, rows, seconds, checks, concluded, scale))
 
 
-def _report(cfg, rows, falls, seconds, checks, scale):
-    from shb.experiments.report import checks_table
-
+def claims(cfg, rows, falls):
+    """The atlas's conclusions (experiments/conclusions.py), from the regrets and learning-rate ratios."""
     greedy = rows["greedy"]
     ill, noisy = interior(cfg)
     inside = ill & noisy
     peak = np.unravel_index(np.nanargmax(greedy["regret"]), greedy["regret"].shape)
     small = inside & (greedy["rate_ratio"] < 1)
+    peaks = ("for each noise level s > 0, at kappa " + ", ".join(
+        f"{cfg['kappas'][int(np.nanargmax(greedy['regret'][:, j]))]:.3g} (s = {s:g})"
+        for j, s in enumerate(cfg["noises"]) if s > 0) + "; for each kappa > 1, at noise s = " + ", ".join(
+        f"{cfg['noises'][int(np.nanargmax(greedy['regret'][i]))]:g} (kappa {k:.3g})"
+        for i, k in enumerate(cfg["kappas"]) if k > 1))
+    return [
+        claim("that greedy is the best schedule on the axes (sigma2 = 0, kappa = 1)",
+              "On both axes (sigma2 = 0: conjugate gradient; kappa = 1: spherical) greedy is the best schedule found, "
+              "as Section 2.1 and Theorem 4 say.", UNBEATEN),
+        claim("that greedy falls short wherever noise and ill-conditioning meet",
+              f"Wherever noise and ill-conditioning meet, greedy is not the best: regret {np.nanmin(greedy['regret'][inside]):.3g} "
+              f"to {np.nanmax(greedy['regret']):.4g}, largest at {label(cfg, *peak)}.", EXCEEDS_ONE),
+        claim("that the regret rises off both axes but not monotonically",
+              f"The regret rises off both axes, then peaks: {peaks}. So it does not grow monotonically along the axes: "
+              f"between {len(falls)} pairs of neighbouring interior cells it falls by more than {EXCEEDS:.0%} moving "
+              "away from the axes (listed in the checks).", RISES),
+        claim("why the regret falls far from the axes",
+              "With T fixed, no schedule moves the lowest curvatures of a very ill-conditioned cell, so every "
+              "schedule keeps their loss and the ratio shrinks; with much noise the best schedule is itself "
+              "noise-limited."),
+        claim("that greedy's learning rates are too small",
+              f"Greedy's effective learning rate is below the best schedule's in {int(small.sum())} of the "
+              f"{int(inside.sum())} interior cells (geometric means over the run): the short-horizon bias of Section "
+              "2.3 in learning-rate form."),
+    ]
+
+
+def _report(cfg, rows, seconds, checks, concluded, scale):
+    from shb.experiments.report import checks_table
+
+    ill, noisy = interior(cfg)
+    inside = ill & noisy
     lines = [
         "![atlas](atlas.png)", "",
         f"Command: `shb figure atlas --scale {scale}`. Grid: kappa in {{{', '.join(f'{k:.3g}' for k in cfg['kappas'])}}} "
@@ -292,21 +332,7 @@ def _report(cfg, rows, falls, seconds, checks, scale):
         "exponentially decaying and the best constant schedule of a grid. Regrets are floored at "
         f"{FLOOR:g} L(0) (losses at rounding level count as equal). CPU time: "
         + ", ".join(f"{k} {v:.1f} s" for k, v in seconds.items()) + ".", "",
-        f"What it shows: on both axes (sigma2 = 0: conjugate gradient; kappa = 1: spherical) greedy is the best "
-        f"schedule found, as Section 2.1 and Theorem 4 say; wherever noise and ill-conditioning meet it is not "
-        f"(regret {np.nanmin(greedy['regret'][inside]):.3g} to {np.nanmax(greedy['regret']):.4g}, largest at "
-        f"{label(cfg, *peak)}). Where its regret peaks: for each noise level s > 0, at kappa "
-        + ", ".join(f"{cfg['kappas'][int(np.nanargmax(greedy['regret'][:, j]))]:.3g} (s = {s:g})"
-                    for j, s in enumerate(cfg["noises"]) if s > 0)
-        + "; for each kappa > 1, at noise s = "
-        + ", ".join(f"{cfg['noises'][int(np.nanargmax(greedy['regret'][i]))]:g} (kappa {k:.3g})"
-                    for i, k in enumerate(cfg["kappas"]) if k > 1)
-        + f". So it does not grow monotonically along the axes: between {len(falls)} pairs of neighbouring interior "
-        f"cells it falls by more than {EXCEEDS:.0%} moving away from the axes (listed in the checks). Our reading: with T fixed, no schedule moves the lowest curvatures of a very "
-        f"ill-conditioned cell, so every schedule keeps their loss and the ratio shrinks; with much noise the best "
-        f"schedule is itself noise-limited. Greedy's effective learning rate is below the best schedule's in "
-        f"{int(small.sum())} of "
-        f"the {int(inside.sum())} interior cells (the short-horizon bias of Section 2.3 in learning-rate form).", "",
+        paragraph(concluded), "",
     ]
     if len(rows) > 1:
         lines += ["| schedule | regret, median over interior cells | largest regret | effective learning rate / "

@@ -10,18 +10,24 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from shb.experiments.common import generated_code_check, paper_row
+from shb.experiments.conclusions import claim, conclude, paragraph
 from shb.experiments.result import Result
-from shb.experiments.verified import check, relation, save_verified_figure
-from shb.numeric.nqm import checks as nqm_checks
+from shb.experiments.verified import EVIDENCE, check, evidence, relation, save_verified_figure
 from shb.numeric.nqm import fixed_decay as nqm_fixed_decay
+from shb.numeric.nqm import montecarlo_power as nqm_montecarlo_power
 from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
 
 # ---- configuration (our choice: the paper does not give Figure 1's numbers) -------------------
+# mc_runs: 40,000 runs of the two coordinates (a fraction of a CPU-second) resolve a 3.2% error in every variance
+# with probability 0.99 (the check's detail; at the 4000 runs before, 11%).
 PAPER = dict(h=[0.02, 1.0], sigma2=[0.5, 4.0], mean0=[-10.0, 3.0], T=150, k=100,
-             alpha_small=0.1, alpha_large=0.8, decay_to=0.01, mc_runs=4000, seed=1)
+             alpha_small=0.1, alpha_large=0.8, decay_to=0.01, mc_runs=40000, seed=1)
 QUICK = dict(PAPER)
 TINY = dict(PAPER, T=60, k=40, mc_runs=1000)
+AHEAD = "at step k the conservative rate is ahead (short-horizon view)"
+ENDS_LOWER = "after the decay the aggressive schedule ends lower"
+MONTE_CARLO = "exact moments agree with Monte-Carlo: {}"
 CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
 HEAVY_BALL = nqm_optimizers.get("heavy-ball")  # the paper's optimizer (Eqs. 1-2), on the rule engine
 # -----------------------------------------------------------------------------------------------
@@ -46,18 +52,36 @@ def run(out_dir, cfg, scale="quick"):
     small, decay = runs["small"]["loss"], runs["decay"]["loss"]
     checks = [
         generated_code_check(),
-        check("at step k the conservative rate is ahead (short-horizon view)", small[k] < decay[k],
-              f"L(k={k}): small {small[k]:.4g} {relation(small[k] < decay[k], '<')} large {decay[k]:.4g}"),
-        check("after the decay the aggressive schedule ends lower", decay[-1] < small[-1],
-              f"L(T={cfg['T']}): decayed {decay[-1]:.4g} {relation(decay[-1] < small[-1], '<')} small {small[-1]:.4g}"),
-    ] + [nqm_checks.montecarlo_agreement(HEAVY_BALL, problem, s, cfg["mc_runs"], (k, cfg["T"]), cfg["seed"]) for s in runs.values()]
+        check(AHEAD, small[k] < decay[k],
+              f"L(k={k}): small {small[k]:.4g} {relation(small[k] < decay[k], '<')} large {decay[k]:.4g}",
+              kind=EVIDENCE, values=(small[k], decay[k])),
+        check(ENDS_LOWER, decay[-1] < small[-1],
+              f"L(T={cfg['T']}): decayed {decay[-1]:.4g} {relation(decay[-1] < small[-1], '<')} small {small[-1]:.4g}",
+              kind=EVIDENCE, values=(decay[-1], small[-1])),
+    ]
+    for name, s in runs.items():
+        c, _ = nqm_montecarlo_power.loss_iterate(HEAVY_BALL, problem, s, cfg["mc_runs"], (k, cfg["T"]), cfg["seed"])
+        checks.append(evidence(dict(c, name=MONTE_CARLO.format(name))))
+    concluded = conclude(claims(small, decay, cfg), checks)
     fig = plot(problem, runs, cfg)
     data = {name: {"alpha": s["alpha"], "loss": s["loss"], "sampled_path": s["path"]} for name, s in runs.items()}
-    passed = save_verified_figure(fig, "fig1", out_dir, data, {"scale": scale, **cfg}, checks, seed=cfg["seed"])
+    passed = save_verified_figure(fig, "fig1", out_dir, data, {"scale": scale, **cfg}, checks, seed=cfg["seed"],
+                                  conclusions=concluded)
     rows = [paper_row("Fig. 1: aggressive-then-decay ends below the conservative rate", "yes",
                       "yes" if decay[-1] < small[-1] else "no", f"shb figure fig1 --scale {scale}")]
     return Result("Figure 1: aggressive learning rate with decay vs conservative (2-D NQM)", passed, ["fig1"], checks,
-                  rows, _report(checks, scale, cfg))
+                  rows, _report(checks, concluded, scale, cfg))
+
+
+def claims(small, decay, cfg):
+    """Figure 1's conclusion (experiments/conclusions.py), from its exact losses."""
+    k, T = cfg["k"], cfg["T"]
+    supports = (AHEAD, ENDS_LOWER, MONTE_CARLO.format("small"), MONTE_CARLO.format("decay"))
+    return [claim("the short-horizon trap of Figure 1",
+                  f"The short-horizon trap: judged at step k = {k} the conservative rate is ahead (L = {small[k]:.4g} "
+                  f"against {decay[k]:.4g}), yet after the decay the aggressive schedule ends {small[-1] / decay[-1]:.3g} "
+                  f"times lower at T = {T} ({decay[-1]:.4g} against {small[-1]:.4g}); the exact losses agree with "
+                  "Monte-Carlo runs of the stochastic update.", *supports)]
 
 
 def plot(problem, runs, cfg):
@@ -92,7 +116,7 @@ def plot(problem, runs, cfg):
     return fig
 
 
-def _report(checks, scale, cfg):
+def _report(checks, concluded, scale, cfg):
     from shb.experiments.report import checks_table
 
     return "\n".join([
@@ -100,4 +124,4 @@ def _report(checks, scale, cfg):
         f"Command: `shb figure fig1 --scale {scale}`. Our 2-D problem: h = {cfg['h']}, sigma2 = {cfg['sigma2']}, "
         f"E[theta0] = {cfg['mean0']}; SGD without momentum; alpha = {cfg['alpha_small']} for {cfg['T']} steps "
         f"vs alpha = {cfg['alpha_large']} for {cfg['k']} steps then decay to {cfg['decay_to']} of it.", "",
-        checks_table(checks)])
+        paragraph(concluded), "", checks_table(checks)])

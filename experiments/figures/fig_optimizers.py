@@ -27,8 +27,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from shb.experiments.common import generated_code_check
+from shb.experiments.conclusions import claim, conclude, paragraph
 from shb.experiments.result import Result
-from shb.experiments.verified import check, save_verified_figure
+from shb.experiments.verified import EVIDENCE, INVARIANT, check, evidence, save_verified_figure
+from shb.numeric.nqm import montecarlo_power as nqm_montecarlo_power
 from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
 from shb.numeric.nqm.schedules import DECAY_GRID_ALPHA0, DECAY_GRID_FINAL, DECAY_GRID_MU, FIXED_GRID_ALPHA
@@ -37,6 +39,9 @@ from shb.numeric.nqm.schedules import FIXED_GRID_MU
 # ---- configuration ----------------------------------------------------------------------------
 # Every rule of the registry is a row with its default options, except the swept ones: heavy ball on minibatches of
 # `batch_sizes` gradient draws (B = 1 is heavy ball), one row per B.
+# Monte-Carlo of each rule's own update on its optimized schedule, on every mc_stride-th coordinate (independent of the
+# others; N = mc_runs), and of heavy ball on minibatches of the sizes in mc_batch_sizes on every mc_batch_stride-th
+# (the simulation draws B gradients a step: at B = 1000 it would take minutes).
 SWEEPS = {"minibatch": ("B", "batch_sizes")}  # optimizer -> (its option, the configuration key of the values)
 BATCH_SIZES = (1, 10, 100, 1000)
 COARSE = dict(fixed_grid=(FIXED_GRID_ALPHA[::4], FIXED_GRID_MU[::3]),  # 10 x 8 constant starts
@@ -44,11 +49,18 @@ COARSE = dict(fixed_grid=(FIXED_GRID_ALPHA[::4], FIXED_GRID_MU[::3]),  # 10 x 8 
 PAPER = dict(preset="paper", T=250, batch_sizes=BATCH_SIZES, adam_lr=0.003, fixed_steps=500, optimized_steps=500,
              fixed_grid=(FIXED_GRID_ALPHA, FIXED_GRID_MU), decay_grid=(DECAY_GRID_ALPHA0, DECAY_GRID_MU,
                                                                      DECAY_GRID_FINAL),
-             zhang_alpha=0.5, zhang_tolerance=1e-9, seed=None)
+             zhang_alpha=0.5, zhang_tolerance=1e-9, mc_runs=1000, mc_steps=(1, 10, 100, 250), mc_stride=10,
+             mc_batch_sizes=(10,), mc_batch_stride=20, seed=0)
 QUICK = dict(PAPER, fixed_steps=15, optimized_steps=30, **COARSE)
-TINY = dict(PAPER, T=20, batch_sizes=(1, 100), fixed_steps=3, optimized_steps=3, **COARSE)
+TINY = dict(PAPER, T=20, batch_sizes=(1, 100), fixed_steps=3, optimized_steps=3, mc_runs=300, mc_steps=(1, 20),
+            mc_batch_sizes=(100,), **COARSE)
 CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
 ROUND_OFF = 1e-9  # relative slack of the comparisons between fitted losses (float64 rounding in L(T))
+ZHANG = "SGD variance = Zhang et al. 2019's closed form"
+NOT_ABOVE_GREEDY = "optimized L(T) <= greedy L(T) where greedy keeps the safeguard"
+SAFEGUARD = "optimized schedules keep the safeguard L_i(t) <= L_i(0)"
+SAME_AS_HEAVY_BALL = "minibatch B=1 {} = heavy ball's"
+MONTE_CARLO = "exact moments agree with Monte-Carlo: {} optimized"
 # -----------------------------------------------------------------------------------------------
 
 
@@ -121,30 +133,56 @@ def zhang_cases(problem, cfg):
 
 def zhang_check(cases, tolerance):
     """Every case's exact variance equals the closed form to `tolerance` (relative) at every step and coordinate."""
-    worst, where = 0.0, "none"
+    worst, where, errors = 0.0, "none", []
     for label, exact, closed in cases:
         with np.errstate(divide="ignore", invalid="ignore"):
             error = np.where(exact == closed, 0.0, np.abs(exact - closed) / np.abs(closed))
+        errors.append(error)
         error = float(np.max(error)) if np.all(np.isfinite(error)) else np.inf
         if not error <= worst:
             worst, where = error, label
-    return check("SGD variance = Zhang et al. 2019's closed form", worst <= tolerance,
+    return check(ZHANG, worst <= tolerance,
                  f"{len(cases)} rules at mu = 0: largest relative difference {worst:.1e} ({where}) over "
-                 f"every step and coordinate (must be <= {tolerance:g})")
+                 f"every step and coordinate (must be <= {tolerance:g})", kind=EVIDENCE, values=errors)
 
 
 def ordering_checks(finals, violations):
-    """The fit is certified where it is verifiable: optimized <= greedy wherever the greedy schedule keeps the
-    safeguard (it is then one of the fit's starts, and Adam keeps the best point it sees), and every optimized
-    schedule keeps the safeguard. finals[k]["greedy_ratio"]: max_t,i L_i(t) / L_i(0) of the greedy schedule."""
+    """Two invariants of the fit (they hold by construction, so they are not counted): optimized <= greedy wherever
+    the greedy schedule keeps the safeguard (it is then one of the fit's starts, and Adam keeps the best point it
+    sees), and every optimized schedule keeps the safeguard (each alpha_t is capped at the exact bound that keeps it).
+    finals[k]["greedy_ratio"]: max_t,i L_i(t) / L_i(0) of the greedy schedule. The evidence for the losses they
+    compare is `montecarlo_checks`."""
     worse = [f"{k}: {v['optimized']:.4g} > {v['greedy']:.4g}" for k, v in finals.items()
              if v["greedy_ratio"] <= 1 + ROUND_OFF and not v["optimized"] <= v["greedy"] * (1 + ROUND_OFF)]
     admissible = sum(v["greedy_ratio"] <= 1 + ROUND_OFF for v in finals.values())
     broken = [f"{k}: {v:.1e}" for k, v in violations.items() if not v <= ROUND_OFF]
-    return [check("optimized L(T) <= greedy L(T) where greedy keeps the safeguard", not worse,
-                  "; ".join(worse) or f"{admissible} of {len(finals)} optimizers' greedy schedules keep it"),
-            check("optimized schedules keep the safeguard L_i(t) <= L_i(0)", not broken,
-                  "; ".join(broken) or f"max_t,i L_i(t)/L_i(0) - 1 <= {ROUND_OFF:g} for all {len(violations)}")]
+    return [check(NOT_ABOVE_GREEDY, not worse,
+                  "; ".join(worse) or f"{admissible} of {len(finals)} optimizers' greedy schedules keep it",
+                  kind=INVARIANT, values=finals),
+            check(SAFEGUARD, not broken,
+                  "; ".join(broken) or f"max_t,i L_i(t)/L_i(0) - 1 <= {ROUND_OFF:g} for all {len(violations)}",
+                  kind=INVARIANT, values=violations)]
+
+
+def montecarlo_checks(problem, cfg, runs):
+    """Each rule's optimized schedule: its exact moments (the rule's rollout) against Monte-Carlo of its own update
+    (numeric/nqm/montecarlo_power.py), on every cfg["mc_stride"]-th coordinate (the coordinates evolve independently,
+    so the exact moments of a subset are those of the whole problem there); heavy ball on minibatches only for
+    cfg["mc_batch_sizes"], on every cfg["mc_batch_stride"]-th coordinate. B = 1 is heavy ball's schedule."""
+    checks = []
+    for seed, (label, name, options) in enumerate(entries(cfg), start=cfg["seed"]):
+        if label == "B=1" or (name == "minibatch" and options["B"] not in cfg["mc_batch_sizes"]):
+            continue
+        stride = cfg["mc_batch_stride"] if name == "minibatch" else cfg["mc_stride"]
+        at = np.arange(0, problem.h.size, stride)
+        part = nqm_problem.make_problem(problem.h[at], problem.sigma2[at], problem.mean0[at], problem.var0[at])
+        steps = [t for t in cfg["mc_steps"] if t <= cfg["T"]]
+        c, _ = nqm_montecarlo_power.rule(nqm_optimizers.get(name, **options), part, runs[label]["optimized"],
+                                         cfg["mc_runs"], steps, seed)
+        checks.append(evidence(dict(c, name=MONTE_CARLO.format(label),
+                                    detail=f"{at.size} of {problem.h.size} coordinates (every {stride}th); "
+                                           + c["detail"])))
+    return checks
 
 
 def same_schedule_check(name, a, b, tolerance=1e-12):
@@ -153,8 +191,10 @@ def same_schedule_check(name, a, b, tolerance=1e-12):
         x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
         return float(np.max(np.abs(x - y) / np.maximum(np.abs(y), 1e-300)))
 
-    worst = max(difference(a[k], b[k]) for k in ("alpha", "mu", "loss"))
-    return check(name, worst <= tolerance, f"largest relative difference {worst:.1e} (must be <= {tolerance:g})")
+    differences = [difference(a[k], b[k]) for k in ("alpha", "mu", "loss")]
+    worst = max(differences)
+    return check(name, worst <= tolerance, f"largest relative difference {worst:.1e} (must be <= {tolerance:g})",
+                 kind=EVIDENCE, values=differences)
 
 
 def same_as_heavy_ball(problem, cfg, heavy_ball):
@@ -175,7 +215,7 @@ def consistency_checks(problem, cfg, runs):
     checks = []
     if "B=1" in runs:
         for kind in ("greedy", "fixed", "optimized"):
-            checks.append(same_schedule_check(f"minibatch B=1 {kind} = heavy ball's", runs["B=1"][kind],
+            checks.append(same_schedule_check(SAME_AS_HEAVY_BALL.format(kind), runs["B=1"][kind],
                                               runs["heavy ball"][kind], 1e-9))
     return checks
 
@@ -233,18 +273,41 @@ def run(out_dir, cfg, scale="quick"):
     zhang = zhang_cases(problem, cfg)
     checks = [generated_code_check(), zhang_check(zhang, cfg["zhang_tolerance"])]
     checks += ordering_checks(finals, violations) + consistency_checks(problem, cfg, runs)
+    checks += montecarlo_checks(problem, cfg, runs)
+    concluded = conclude(claims(finals, cfg, checks), checks)
     data = {"final_loss": finals, "schedules": {k: {kind: {"alpha": s["alpha"], "mu": s["mu"]} for kind, s in r.items()}
                                                 for k, r in runs.items()}}
     config = {"scale": scale, **{k: v for k, v in cfg.items() if not k.endswith("_grid")},
               "entries": [[label, name, options] for label, name, options in entries(cfg)],
               **{k: [np.asarray(g).tolist() for g in v] for k, v in cfg.items() if k.endswith("_grid")}}
     passed = save_verified_figure(plot(list(runs), finals, cfg["batch_sizes"], zhang), "optimizers", out_dir, data,
-                                  config, checks)
+                                  config, checks, seed=cfg["seed"], conclusions=concluded)
     return Result("Optimizers: short-horizon bias beyond heavy ball", passed, ["optimizers"], checks, [],
-                  _report(finals, seconds, checks, scale, cfg))
+                  _report(finals, seconds, checks, concluded, scale, cfg))
 
 
-def _report(finals, seconds, checks, scale, cfg):
+def claims(finals, cfg, checks):
+    """The figure's conclusions (experiments/conclusions.py), from the final losses."""
+    keeps = [k for k, v in finals.items() if v["greedy_ratio"] <= 1 + ROUND_OFF]
+    regrets = ", ".join(f"{k} {v['regret']:.3g}" for k, v in finals.items())
+    monte_carlo = [c["name"] for c in checks if c["name"].startswith(nqm_montecarlo_power.NAME)]
+    same = [c["name"] for c in checks if c["name"].startswith("minibatch B=1")]
+    return [
+        claim("the greedy regrets of the rules",
+              f"Greedy regret (greedy L(T) / optimized L(T), a lower bound: the fit is local): {regrets}. The losses "
+              "are the rules' exact moments, which agree with Monte-Carlo of each rule's own update and, for plain "
+              "SGD, with Zhang et al.'s closed form.", ZHANG, *monte_carlo),
+        claim("that minibatch B = 1 is heavy ball",
+              "Minibatch B = 1 (its own update and generated code) is heavy ball: greedy, fixed and optimized alike.",
+              *same),
+        claim("that the optimized schedules end no higher than greedy where greedy keeps the safeguard, and keep it",
+              f"Every optimized schedule keeps the safeguard and ends no higher than greedy where greedy keeps it "
+              f"({len(keeps)} of {len(finals)}); where greedy breaks it the optimized schedule is held to it and greedy "
+              "is not, so the regret there can be below 1.", NOT_ABOVE_GREEDY, SAFEGUARD),
+    ]
+
+
+def _report(finals, seconds, checks, concluded, scale, cfg):
     from shb.experiments.report import checks_table
 
     lines = ["![optimizers](optimizers.png)", "",
@@ -262,6 +325,5 @@ def _report(finals, seconds, checks, scale, cfg):
     lines += [f"| {k} | {v['greedy']:.4g} | {v['fixed']:.4g} | {v['optimized']:.4g} | {v['regret']:.3g} | "
               f"{keeps(v['greedy_ratio'])} | {sum(seconds[k].values()):.1f} s |" for k, v in finals.items()]
     lines += ["", "B=1 is heavy ball: its fixed and optimized schedules are heavy ball's, rolled out by the minibatch "
-              "rule (certified equal below). Where greedy breaks the safeguard the optimized schedule is held to it "
-              "and greedy is not, so the regret there can be below 1."]
+              "rule.", "", paragraph(concluded)]
     return "\n".join(lines + ["", checks_table(checks)])

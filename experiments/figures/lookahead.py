@@ -16,28 +16,45 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from shb.experiments.common import generated_code_check, registry_schedule
+from shb.experiments.conclusions import claim, conclude, paragraph
 from shb.experiments.result import Result
-from shb.experiments.verified import check, save_verified_figure
+from shb.experiments.verified import EVIDENCE, INVARIANT, check, evidence, save_verified_figure
 from shb.numeric.nqm import checks as nqm_checks
+from shb.numeric.nqm import horizon as nqm_horizon
+from shb.numeric.nqm import independent as nqm_independent
 from shb.numeric.nqm import lookahead_checks as nqm_lookahead_checks
+from shb.numeric.nqm import montecarlo_power as nqm_montecarlo_power
 from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm import problem as nqm_problem
 from shb.numeric.nqm import schedule_registry as nqm_schedule_registry
+from shb.numeric.nqm.lookahead import STABLE_MU
 
 # ---- configuration ----------------------------------------------------------------------------
 # horizons: the lookahead K; global_steps: steps whose plans are checked against a finer grid (costly at K = 25);
-# mc: (K, deterministic) of the schedules checked against Monte-Carlo.
+# independent_steps: steps whose K > 1 plans are found again by a second method (numeric/nqm/independent.py, about
+# a CPU-second per plan at K = 25); mc: (K, deterministic) of the schedules checked against Monte-Carlo.
 PAPER = dict(preset="paper", T=250, horizons=(1, 5, 25), adam_steps=500, adam_lr=0.003,
-             global_steps=(0, 1, 3, 12, 30, 60, 100, 130, 180, 249), mc=((25, False), (5, True)), mc_runs=4000,
-             mc_steps=(1, 10, 100, 250), seed=0)
-QUICK = dict(PAPER, global_steps=(0, 1, 12, 60, 130, 249), mc_runs=1000)
-TINY = dict(PAPER, T=30, horizons=(1, 3, 6), adam_steps=100, global_steps=(0, 7, 29), mc=((6, False), (3, True)),
-            mc_runs=300, mc_steps=(1, 10, 30))
+             global_steps=(0, 1, 3, 12, 30, 60, 100, 130, 180, 249), independent_steps=(0, 12, 60, 130, 249),
+             mc=((25, False), (5, True)), mc_runs=4000, mc_steps=(1, 10, 100, 250), seed=0)
+QUICK = dict(PAPER, global_steps=(0, 1, 12, 60, 130, 249), independent_steps=(12, 130), mc_runs=1000)
+TINY = dict(PAPER, T=30, horizons=(1, 3, 6), adam_steps=100, global_steps=(0, 7, 29), independent_steps=(7,),
+            mc=((6, False), (3, True)), mc_runs=300, mc_steps=(1, 10, 30))
 CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
 HEAVY_BALL = nqm_optimizers.get("heavy-ball")  # the paper's optimizer (Eqs. 1-2), on the rule engine
 # -----------------------------------------------------------------------------------------------
 MODES = {False: "stochastic", True: "deterministic"}
 SHARED = 0.5  # CPU seconds: a schedule that took less came from experiments/common.py's registry_schedule
+SAME_VALUE = 1e-9    # relative: the second method's L_K of a plan against horizon.py's, and "not beaten"
+REACHED = 1e-6       # relative: the second method's minimum is the plan's
+GREEDY = "K = 1 lookahead is the greedy schedule (Theorem 2)"
+ONE_STEP = "every K = 1 plan minimises the one-step loss (Eq. 15)"
+LOCAL = "every K > 1 plan is a local minimum of its K-step loss (perturbation)"
+GLOBAL = "no plan misses a lower minimum on a finer grid"
+SECOND = ("K > 1 plans found again by a second method (moment matrices from the update rule, quasi-Newton on finite "
+          "differences)")
+LOW = "stochastic lookahead's effective learning rates are below the optimized schedule's, at the end too"
+HIGH = "deterministic lookahead's are above it, at the end too, with a higher final loss"
+MONTE_CARLO = "exact moments agree with Monte-Carlo: K = {} {} lookahead"
 
 
 def effective_learning_rate(schedule):
@@ -81,18 +98,52 @@ def minimum_checks(problem, runs, cfg):
         curvature.append((name, float(run["min_eigenvalue"].min() / run["max_eigenvalue"].max())))
     listed = lambda pairs: "; ".join(f"{name} {value:.1e}" for name, value in pairs)  # noqa: E731
     return [
-        check("every K > 1 plan is a local minimum of its K-step loss (perturbation)",
-              max(g for _, g in gains) <= 1e-10 and min(c for _, c in curvature) > 0,
+        check(LOCAL, max(g for _, g in gains) <= 1e-10 and min(c for _, c in curvature) > 0,
               f"at each of the {cfg['T']} steps, {moves} perturbations (alpha x (1 +- e), mu +- e, both; e = "
               f"{', '.join(map(str, nqm_lookahead_checks.PERTURBATIONS))}) of the plan: largest relative decrease of L_K "
               f"{listed(gains)} (must be <= 1e-10); smallest Hessian eigenvalue over the largest, > 0 (strict minima): "
-              f"{listed(curvature)}"),
-        check("no plan misses a lower minimum on a finer grid",
-              max(g for _, g in gaps) <= 1e-9,
+              f"{listed(curvature)}", kind=EVIDENCE, values=(gains, curvature)),
+        check(GLOBAL, max(g for _, g in gaps) <= 1e-9,
               f"at steps {list(steps)}: Newton from the {nqm_lookahead_checks.CHECK_STARTS} lowest local minima of a "
               f"{nqm_lookahead_checks.CHECK_F.size} x {nqm_lookahead_checks.CHECK_MU.size} grid disjoint from the planner's; "
-              f"largest (L_K(plan) - L_K(found)) / L_K(plan): {listed(gaps)} (must be <= 1e-9)"),
+              f"largest (L_K(plan) - L_K(found)) / L_K(plan): {listed(gaps)} (must be <= 1e-9)",
+              kind=EVIDENCE, values=gaps),
     ]
+
+
+def second_method_check(problem, runs, cfg):
+    """At cfg["independent_steps"], every K > 1 plan found again with no code path shared with the planner
+    (numeric/nqm/independent.py): its K-step loss from heavy ball's second moments propagated by plain matrices
+    written from the update rule equals horizon.py's (the planner's objective, through the generated adjoint, at
+    the planner's scaled curvatures h / c, whose loss is L_K / c), and quasi-Newton on finite differences of that
+    loss, from a grid of its own, reaches the plan's minimum and nothing lower."""
+    worst_value, worst_beaten, worst_reached, lines = 0.0, -np.inf, 0.0, []
+    steps = [t for t in cfg["independent_steps"] if t < cfg["T"]]
+    for (K, deterministic), run in runs.items():
+        if K == 1:
+            continue
+        moments = nqm_independent.second_moments(problem, run)
+        contexts, c = nqm_lookahead_checks.planned(HEAVY_BALL, problem, run, K, deterministic)
+        for t in steps:
+            ctx = contexts[t]
+            loss = lambda a, m: nqm_independent.horizon_loss(moments[t], a, m, problem.h, ctx.sigma2, K)  # noqa: E731
+            alpha, mu = run["alpha"][t], run["mu"][t]
+            second = float(loss(alpha, mu))
+            planner = c * float(nqm_horizon.horizon_loss(ctx.rule, alpha * c, mu, ctx.h, ctx.sigma2, ctx.raw,
+                                                         ctx.extras))
+            found_alpha, found_mu, found = nqm_independent.search_minimum(loss, np.max(problem.h), STABLE_MU)
+            worst_value = max(worst_value, abs(second - planner) / abs(planner))
+            worst_beaten = max(worst_beaten, (second - found) / second)
+            worst_reached = max(worst_reached, (found - second) / second)
+            lines.append(f"K = {K} {MODES[deterministic]}, t = {t}: plan ({alpha:.6g}, {mu:.6g}), found "
+                         f"({found_alpha:.6g}, {found_mu:.6g})")
+    passed = worst_value <= SAME_VALUE and worst_beaten <= SAME_VALUE and worst_reached <= REACHED
+    return check(SECOND, passed,
+                 f"at steps {steps} of every K > 1 run: largest |L_K(second method) - L_K(planner)| / L_K = "
+                 f"{worst_value:.1e} (must be <= {SAME_VALUE:g}); the second method's lowest L_K below the plan's by at "
+                 f"most {max(worst_beaten, 0.0):.1e} (must be <= {SAME_VALUE:g}) and above it by at most "
+                 f"{max(worst_reached, 0.0):.1e} (must be <= {REACHED:g}: it reaches the plan's minimum); "
+                 + "; ".join(lines), kind=EVIDENCE, values=(worst_value, worst_beaten, worst_reached))
 
 
 def learning_rate_checks(runs, best):
@@ -115,32 +166,41 @@ def learning_rate_checks(runs, best):
             where = f"above it at {above.size} steps ({above.min()}..{above.max()})" if above.size else "never above it"
             lines_low.append(f"K = {K}: final {rate[-1]:.3g}, mean {geometric_mean(rate):.3g}, {where}")
     reference = f"optimized: final {final:.3g}, geometric mean over the steps {mean:.3g}, L(T) {best['loss'][-1]:.4g}"
+    compared = {f"K{K} {MODES[d]}": (effective_learning_rate(r), r["loss"][-1]) for (K, d), r in runs.items()}
+    compared["optimized"] = (target, best["loss"][-1])
     return [
-        check("stochastic lookahead's effective learning rates are below the optimized schedule's, at the end too",
-              low, f"alpha / (1 - mu), geometric mean and final value must be below; {reference}; "
-              + "; ".join(lines_low)),
-        check("deterministic lookahead's are above it, at the end too, with a higher final loss", high,
-              f"alpha / (1 - mu), geometric mean and final value must be above; {reference}; " + "; ".join(lines_high)),
+        check(LOW, low, f"alpha / (1 - mu), geometric mean and final value must be below; {reference}; "
+              + "; ".join(lines_low), kind=EVIDENCE, values=compared),
+        check(HIGH, high, f"alpha / (1 - mu), geometric mean and final value must be above; {reference}; "
+              + "; ".join(lines_high), kind=EVIDENCE, values=compared),
     ]
 
 
 def greedy_check(problem, runs, cfg):
-    """K = 1 lookahead reproduces the greedy schedule of the registry (`shb nqm greedy`) to 1e-12, relative."""
+    """K = 1 lookahead reproduces the greedy schedule of the registry (`shb nqm greedy`) to 1e-12, relative: an
+    invariant (ties go to the greedy start by design, numeric/nqm/lookahead.py), so the evidence for the K = 1 plans
+    is `ONE_STEP`, the one-step loss at perturbations of each plan."""
     greedy = nqm_schedule_registry.SCHEDULES["greedy"](HEAVY_BALL, problem, cfg["T"])
     one = runs[1, False]
-    worst = max(float(np.max(np.abs(one[k] - greedy[k]) / np.maximum(np.abs(greedy[k]), 1e-300)))
-                for k in ("alpha", "mu", "loss"))
-    return check("K = 1 lookahead is the greedy schedule (Theorem 2)", worst <= 1e-12,
-                 f"largest relative difference of alpha, mu, L(t) from `shb nqm greedy`: {worst:.1e} (<= 1e-12)")
+    differences = [np.abs(one[k] - greedy[k]) / np.maximum(np.abs(greedy[k]), 1e-300) for k in ("alpha", "mu", "loss")]
+    worst = max(float(np.max(d)) for d in differences)
+    return check(GREEDY, worst <= 1e-12,
+                 f"largest relative difference of alpha, mu, L(t) from `shb nqm greedy`: {worst:.1e} (<= 1e-12)",
+                 kind=INVARIANT, values=differences)
 
 
 def figure_checks(problem, runs, best, cfg):
     checks = [generated_code_check(), greedy_check(problem, runs, cfg)]
+    if (1, False) in runs:
+        one_step = nqm_checks.greedy_is_one_step_minimiser(HEAVY_BALL, problem, runs[1, False])
+        checks.append(evidence(dict(one_step, name=ONE_STEP)))
     checks += minimum_checks(problem, runs, cfg)
+    checks.append(second_method_check(problem, runs, cfg))
     checks += learning_rate_checks(runs, best)
     for seed, (K, deterministic) in enumerate(cfg["mc"], start=cfg["seed"]):
-        c = nqm_checks.montecarlo_agreement(HEAVY_BALL, problem, runs[K, deterministic], cfg["mc_runs"], cfg["mc_steps"], seed)
-        checks.append(dict(c, name=f"{c['name']}: K = {K} {MODES[deterministic]} lookahead"))
+        c, _ = nqm_montecarlo_power.loss_iterate(HEAVY_BALL, problem, runs[K, deterministic], cfg["mc_runs"],
+                                                 cfg["mc_steps"], seed)
+        checks.append(evidence(dict(c, name=MONTE_CARLO.format(K, MODES[deterministic]))))
     return checks
 
 
@@ -175,37 +235,56 @@ def run(out_dir, cfg, scale="quick"):
     problem = nqm_problem.preset(cfg["preset"])
     runs, best, seconds = schedules(problem, cfg)
     checks = figure_checks(problem, runs, best, cfg)
+    concluded = conclude(claims(runs, best, cfg), checks)
     data = {f"K{K}_{MODES[d]}": {"alpha": r["alpha"], "mu": r["mu"], "loss": r["loss"]} for (K, d), r in runs.items()}
     data["optimized"] = {"alpha": best["alpha"], "mu": best["mu"], "loss": best["loss"]}
     passed = save_verified_figure(plot(runs, best, cfg), "lookahead", out_dir, data, {"scale": scale, **cfg}, checks,
-                                  seed=cfg["seed"])
+                                  seed=cfg["seed"], conclusions=concluded)
     return Result("Lookahead: online meta-optimization on the NQM, exactly (twin of Figures 7 and 8)", passed,
-                  ["lookahead"], checks, [], _report(runs, best, seconds, checks, cfg, scale))
+                  ["lookahead"], checks, [], _report(runs, best, seconds, checks, concluded, cfg, scale))
 
 
-def _report(runs, best, seconds, checks, cfg, scale):
+def claims(runs, best, cfg):
+    """The figure's conclusions (experiments/conclusions.py), from its schedules; `cfg` names the checks they rest on."""
+    final = lambda d: ", ".join(f"{runs[K, d]['loss'][-1]:.4g}" for K in cfg["horizons"])  # noqa: E731
+    rate = lambda d: ", ".join(f"{effective_learning_rate(runs[K, d])[-1]:.3g}" for K in cfg["horizons"])  # noqa: E731
+    monte_carlo = {d: [MONTE_CARLO.format(K, MODES[d]) for K, dd in cfg["mc"] if dd == d] for d in (False, True)}
+    exact = [ONE_STEP, LOCAL, GLOBAL, SECOND] if any(K > 1 for K, _ in runs) else [ONE_STEP]
+    reference = (f"the optimized schedule ends at L(T) = {best['loss'][-1]:.4g} with effective learning rate "
+                 f"{effective_learning_rate(best)[-1]:.3g}")
+    horizons = ", ".join(map(str, cfg["horizons"]))
+    return [
+        claim("that every plan is a minimum of its K-step loss",
+              "Each plan is a certified minimum of its exact K-step loss, not a few noisy hypergradient steps.", *exact),
+        claim("that stochastic lookahead picks learning rates too small (Figure 7)",
+              f"Stochastic lookahead (Figure 7's sampled lookahead) keeps the effective learning rate below the optimized "
+              f"schedule's, over the run and at the end: for K = {horizons} it ends at L(T) = {final(False)} with "
+              f"effective learning rates {rate(False)}, while {reference}.", LOW, *monte_carlo[False]),
+        claim("that deterministic lookahead picks learning rates too large (Figure 8)",
+              f"Deterministic lookahead (Figure 8's repeated mini-batch) keeps it above, and ends higher: for K = "
+              f"{horizons} at L(T) = {final(True)} with effective learning rates {rate(True)}.", HIGH,
+              *monte_carlo[True]),
+        claim("that both failure modes belong to the meta-objective itself",
+              "Since every plan here is the exact minimum of the exact expected K-step loss, both failure modes of "
+              "online SMD are properties of the meta-objective itself, not of sampling or of incomplete "
+              "meta-optimization.", LOW, HIGH, *exact),
+    ]
+
+
+def _report(runs, best, seconds, checks, concluded, cfg, scale):
     from shb.experiments.report import checks_table
 
     rows = [("optimized (Section 2.3)", best, seconds["optimized"])]
     rows += [(f"K = {K} {MODES[d]}" + (" (= greedy)" if K == 1 and not d else ""), r, seconds[K, d])
              for (K, d), r in runs.items()]
-    final = lambda d: ", ".join(f"{runs[K, d]['loss'][-1]:.4g}" for K in cfg["horizons"])  # noqa: E731
-    rate = lambda d: ", ".join(f"{effective_learning_rate(runs[K, d])[-1]:.3g}" for K in cfg["horizons"])  # noqa: E731
     lines = [
         "![lookahead](lookahead.png)", "",
         f"Command: `shb figure lookahead --scale {scale}` (one schedule: `shb nqm lookahead --preset {cfg['preset']} "
         f"--steps {cfg['T']} --horizon K [--deterministic]`). At every step the constant (alpha, mu) minimizing the "
         "expected loss K steps ahead of the current moments (Theorem 1), planned with the problem's sigma2 "
         "(stochastic, Figure 7's sampled lookahead) or with sigma2 = 0 (deterministic, Figure 8's repeated "
-        "mini-batch), always run under the true sigma2; each plan is a certified minimum of its K-step loss, not "
-        "a few noisy hypergradient steps.", "",
-        f"What it shows: both failure modes of online SMD are properties of the meta-objective itself, exact here, "
-        f"not of sampling. For K = {', '.join(map(str, cfg['horizons']))}, stochastic lookahead ends at L(T) = "
-        f"{final(False)} with effective learning rates {rate(False)}; deterministic lookahead at L(T) = "
-        f"{final(True)} with effective learning rates {rate(True)}; the optimized schedule at "
-        f"{best['loss'][-1]:.4g} with {effective_learning_rate(best)[-1]:.3g}. The checks below certify the "
-        "directions (stochastic below, deterministic above the optimized schedule's learning rates, over the run "
-        "and at the end).", "",
+        "mini-batch), always run under the true sigma2.", "",
+        paragraph(concluded), "",
         "| schedule | L(T) | final alpha | final mu | final alpha / (1 - mu) | geometric mean of alpha / (1 - mu) | CPU time |",
         "|---|---|---|---|---|---|---|",
     ]

@@ -12,14 +12,11 @@ import math
 
 import numpy as np
 
+from shb.ground.checks import check as _check
 from shb.numeric.nqm.rules import generated, spec
 
 # Relative and absolute perturbations of (alpha, mu) tried around each greedy step.
 PERTURBATIONS = [(1 + s * e, s * e) for e in (1e-3, 1e-1) for s in (-1, 1)]
-
-
-def _check(name, passed, detail):
-    return {"name": name, "passed": bool(passed), "detail": detail}
 
 
 def greedy_is_one_step_minimiser(opt, problem, schedule):
@@ -38,23 +35,28 @@ def greedy_is_one_step_minimiser(opt, problem, schedule):
 
     joint = spec(opt.rule)["greedy"] == "joint"
     best = total(alpha, mu)
-    worst_gain = 0.0
-    for scale_alpha, shift_mu in PERTURBATIONS:
-        for a, m in ((alpha * scale_alpha, mu), (alpha, mu + shift_mu))[:2 if joint else 1]:
-            gain = (best - total(a, m)) / np.maximum(best, 1e-300)  # > 0 would mean the perturbation is better
-            worst_gain = max(worst_gain, float(np.max(gain)))
+    gains = [(best - total(a, m)) / np.maximum(best, 1e-300)  # > 0 would mean the perturbation is better
+             for scale_alpha, shift_mu in PERTURBATIONS
+             for a, m in ((alpha * scale_alpha, mu), (alpha, mu + shift_mu))[:2 if joint else 1]]
+    worst_gain = max(0.0, float(np.max(gains)))  # a NaN among the gains fails the check through `values`
     perturbed = ("perturbations of alpha (x(1 +- 1e-3, 1e-1)) and mu (+- 1e-3, 1e-1)" if joint else
                  "perturbations of alpha (x(1 +- 1e-3, 1e-1); mu is given)")
     return _check("each greedy step minimises the one-step loss", worst_gain <= 1e-10,
                   f"{len(alpha)} steps x {(2 if joint else 1) * len(PERTURBATIONS)} {perturbed}; largest relative "
-                  f"improvement found {worst_gain:.1e} (must be <= 1e-10)")
+                  f"improvement found {worst_gain:.1e} (must be <= 1e-10)",
+                  values={"one-step losses": best, "gains": gains})
 
 
 def safeguard_holds(opt, problem, schedule):
     """Every coordinate's loss component stays at or below its value at t = 0 (the paper's bound)."""
     ratio = float(opt.max_component_ratio(problem, schedule["alpha"], schedule["mu"]))
+    # max_component_ratio's running maximum (np.fmax) passes over NaN, so the schedule and its losses are compared
+    # too: a NaN among them fails the check.
+    with np.errstate(over="ignore", invalid="ignore"):
+        losses = opt.rollout(problem, schedule["alpha"], schedule["mu"])["loss"]
     return _check("no coordinate's loss rises above its initial value (safeguard)", ratio <= 1 + 1e-9,
-                  f"max over t, i of L_i(t) / L_i(0) = {ratio:.6f}")
+                  f"max over t, i of L_i(t) / L_i(0) = {ratio:.6f}",
+                  values={"max ratio": ratio, "alpha": schedule["alpha"], "mu": schedule["mu"], "L(t)": losses})
 
 
 def bonferroni_threshold(comparisons, family_alarm=1e-3):
@@ -97,4 +99,6 @@ def montecarlo_agreement(opt, problem, schedule, runs, steps, seed, family_alarm
     return _check("exact moments agree with Monte-Carlo", passed,
                   f"{runs} runs (seed {seed}) at steps {list(map(int, steps))}: {comparisons} z-scores of E[{x}_i], "
                   f"V[{x}_i], max |z| = {worst:.2f} {'<=' if worst <= threshold else '>'} {threshold:.2f} (Bonferroni, family-wise false alarm "
-                  f"{family_alarm:g}); {int((~random).sum())} deterministic entries, max relative gap {exact_gap:.1e}")
+                  f"{family_alarm:g}); {int((~random).sum())} deterministic entries, max relative gap {exact_gap:.1e}",
+                  values={"exact mean": mean, "exact variance": var, "sample mean": sample[f"mean_{x}"],
+                          "sample variance": sample[f"var_{x}"]})

@@ -23,6 +23,7 @@ COMMANDS = [
     "shb.cli.commands.hypergrad_check",
     "shb.cli.commands.bench",
     "shb.cli.commands.online",
+    "shb.cli.commands.sensitivity",
 ]
 
 

@@ -40,12 +40,14 @@ import os
 import sys
 import time
 
+from shb.experiments.conclusions import conclude
 from shb.experiments.figures.offline import cost
 from shb.experiments.figures.offline.checks import figure5_checks, figure6_checks, summarize
 from shb.experiments.figures.offline.config import CONFIGS, TITLE, config_for, problem_spec, read_data, resolved
 from shb.experiments.figures.offline.figures import figure5, figure6
-from shb.experiments.figures.offline.report import paper_rows, report, timing_line
+from shb.experiments.figures.offline.report import claims5, claims6, paper_rows, report, timing_line
 from shb.experiments.figures.offline.units import Work
+from shb.experiments.report import stamp_line
 from shb.experiments.result import Result, incomplete
 from shb.experiments.runner import dask_client, run_units
 from shb.experiments.verified import save_verified_figure
@@ -94,17 +96,21 @@ def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, workers=N
     horizons = summarize(state, config)
     checks5 = figure5_checks(state, config, horizons)
     checks6 = figure6_checks(config, horizons)
+    concluded5 = conclude(claims5(config, horizons, checks5), checks5)
+    concluded6 = conclude(claims6(config, horizons), checks6)
     fig, data5 = figure5(state, config, horizons, dataset)
-    ok5 = save_verified_figure(fig, "fig5", out_dir, data5, config, checks5, config["seed"])
+    ok5 = save_verified_figure(fig, "fig5", out_dir, data5, config, checks5, config["seed"], concluded5)
     fig, data6 = figure6(state, config, horizons, dataset, inputs)
-    ok6 = save_verified_figure(fig, "fig6", out_dir, data6, config, checks6, config["seed"])
+    ok6 = save_verified_figure(fig, "fig6", out_dir, data6, config, checks6, config["seed"], concluded6)
 
     checks = checks5 + checks6
     seconds = time.monotonic() - start_time
     text = report(scale, config, horizons, checks, dataset, spec.data_dir,
-                  timing_line(work.timings, seconds, n_workers), inputs)
+                  timing_line(work.timings, seconds, n_workers), inputs, concluded5 + concluded6,
+                  [stamp_line(checks5, "Figure 5"), "", stamp_line(checks6, "Figure 6")])
     atomic_write_json(os.path.join(out_dir, "offline.json"), {
         "scale": scale, "dataset": dataset, "inputs": inputs, "config": config, "horizons": horizons, "checks": checks,
         "hypergrad_check": state["hypergrad_check"], "all_checks_passed": ok5 and ok6,
+        "conclusions": concluded5 + concluded6,
     })
     return Result(TITLE, ok5 and ok6, ["fig5", "fig6"], checks, paper_rows(scale, config, horizons, dataset), text)

@@ -12,7 +12,7 @@ import numpy as np
 
 from shb.experiments.figures.offline.chains import best_region, chosen_schedule
 from shb.experiments.figures.offline.config import BIAS_RATIO, HYPERGRAD_TOLERANCE
-from shb.experiments.verified import check, relation
+from shb.experiments.verified import EVIDENCE, check, relation
 from shb.numeric.meta import smd
 
 
@@ -67,6 +67,7 @@ def figure5_checks(state, config, horizons):
         f"max rel error {hc['max_rel_error']:.2e} {relation(hc['max_rel_error'] < HYPERGRAD_TOLERANCE, '<')} "
         f"{HYPERGRAD_TOLERANCE:g} (float64, T={hc['horizon']}, "
         f"at SMD start alpha0={hc['at']['alpha0']:g}, beta={hc['at']['beta']:g}; reverse mode {hc['max_rel_error_reverse']:.1e})",
+        kind=EVIDENCE, values={key: hc[key] for key in ("max_rel_error", "forward", "finite_difference", "reverse")},
     )]
     for h in config["horizons"]:
         for j, pair in sorted(state["smd_eval"][str(h)].items()):
@@ -74,6 +75,7 @@ def figure5_checks(state, config, horizons):
             checks.append(check(
                 f"smd_decreased_meta_objective_T{h}_init{j}", end < start,
                 f"J_{h} at SMD start {start:.4f} -> end {end:.4f} (mean of {config['eval_seeds']} runs, same seeds)",
+                kind=EVIDENCE, values=(start, end),
             ))
     hs = config["horizons"]
     beta = {h: horizons[str(h)]["beta"] for h in hs}
@@ -81,11 +83,12 @@ def figure5_checks(state, config, horizons):
     checks.append(check(
         f"short_horizon_bias_beta_T{h0}_vs_T{h1}", beta[h0] >= BIAS_RATIO * beta[h1],
         f"beta(T={h0}) = {beta[h0]:.4g} vs beta(T={h1}) = {beta[h1]:.4g}: ratio {beta[h0] / beta[h1]:.3g} "
-        f"(need >= {BIAS_RATIO:g})",
+        f"(need >= {BIAS_RATIO:g})", kind=EVIDENCE, values=beta,
     ))
     checks.append(check(
         "beta_falls_with_horizon", all(beta[a] > beta[b] for a, b in zip(hs[:-1], hs[1:])),
         " > ".join(f"beta(T={h}) = {beta[h]:.4g}" for h in hs) + " (need each strictly greater than the next)",
+        kind=EVIDENCE, values=beta,
     ))
     for short, long in zip(hs[:-1], hs[1:]):
         smd_dir = np.sign(np.log(beta[short] / beta[long]))
@@ -94,6 +97,7 @@ def figure5_checks(state, config, horizons):
         checks.append(check(
             f"surface_agrees_with_smd_T{short}_vs_T{long}", smd_dir == surf_dir and smd_dir != 0,
             f"SMD beta {beta[short]:.3g} vs {beta[long]:.3g}; surface best-10% beta {surf[short]:.3g} vs {surf[long]:.3g}",
+            kind=EVIDENCE, values=(beta[short], beta[long], surf[short], surf[long]),
         ))
     if config.get("endpoint_quantile"):
         checks += endpoint_checks(state, config, horizons)
@@ -112,7 +116,7 @@ def endpoint_checks(state, config, horizons):
             f"smd_end_in_best_{100 * q:g}pct_of_surface_T{h}", end <= threshold,
             f"J_{h} at SMD's end point {end:.4f} on the surface's sequence; "
             f"{100 * r['surface_fraction_better']:.1f}% of {len(losses)} samples are lower; the best "
-            f"{100 * q:g}% are <= {threshold:.4f}",
+            f"{100 * q:g}% are <= {threshold:.4f}", kind=EVIDENCE, values=(end, threshold),
         ))
     return checks
 
@@ -125,8 +129,8 @@ def figure6_checks(config, horizons):
     ordered = all(final[longest] < final[h] < final[shortest] for h in others) and final[longest] < final[shortest]
     return [
         check("training_curves_finite", all(np.isfinite(v) for v in final.values()),
-              "final losses " + ", ".join(f"T={h}: {final[h]:.4g}" for h in hs)),
+              "final losses " + ", ".join(f"T={h}: {final[h]:.4g}" for h in hs), kind=EVIDENCE, values=final),
         check(f"longest_horizon_lowest_shortest_highest_at_{steps}_steps", ordered,
               f"train loss at {steps} steps: " + ", ".join(f"horizon {h} schedule {final[h]:.4g}" for h in hs)
-              + f" (need horizon {longest}'s lowest and horizon {shortest}'s highest)"),
+              + f" (need horizon {longest}'s lowest and horizon {shortest}'s highest)", kind=EVIDENCE, values=final),
     ]

@@ -23,6 +23,8 @@ Keys that shape the work (experiments/figures/offline/units.py, chains.py):
     curve_steps            Figure 6 trains each horizon's schedule this long (the paper: 20k)
     curve_dtype            ... in this arithmetic, whatever the rest trains in
     endpoint_quantile      the SMD end point must lie in this best fraction of its horizon's surface samples
+    tuned                  {key: entry of experiments/sensitivity.py's TUNED}: settings chosen after seeing the
+                           outcome of the check they feed (REPORT.md's "Tuned settings" gives every value tried)
 """
 import json
 
@@ -68,6 +70,7 @@ QUICK = dict(
     check_eps=1e-6,            # central-difference step in log space: J is only piecewise smooth
                                # (ReLU), and at 1e-5 a kink inside the stencil was seen to cost 4e-3
     dask=True,                 # run units on Dask workers (False: in this process)
+    tuned={"check_eps": "offline-check-eps"},  # chosen after seeing its check (experiments/sensitivity.py)
 )
 # Medium: the paper's four horizons, more than the hour on two cores it was sized for (README: costs, as measured).
 # The short horizons start far from their optimum (as the paper's random starts); the long ones refine the
@@ -104,7 +107,7 @@ TINY = dict(
     surface_samples=6, smd_inits=[[0.01, 1.0], [0.05, 3.0]], surface_starts=[15], surface_start_samples=4,
     meta_steps={"5": 6, "15": 2}, meta_lr={"5": 0.2, "15": 0.2}, stop_window={"5": 2}, eval_seeds=2,
     curve_steps=30, curve_points=8, endpoint_quantile=0.5,
-    check_horizon=4, check_eps=1e-4, dask=False, meta_grad_clip=3e-3,  # clips some steps, not all
+    check_horizon=4, check_eps=1e-4, dask=False, meta_grad_clip=3e-3, tuned={},  # clip: some steps, not all
 )  # check_eps: here d J / d log beta ~ 1e-7 (T = 4 << K), so a smaller step drowns in round-off
 CONFIGS = {"tiny": TINY, "quick": QUICK, "medium": MEDIUM, "paper": PAPER}
 DTYPES = ("float64", "float32")  # training arithmetic; float32 runs carry "dtype": "float32" in their configuration

@@ -7,6 +7,7 @@ the 100-step network "severely undertrained", the 1k-step one "noticeably worse"
 ours is set beside them with the data set it was measured on and a verdict.
 """
 from shb.experiments.common import paper_row, subset
+from shb.experiments.conclusions import claim, paragraph
 from shb.experiments.figures.offline.config import PAPER_BETA_RATIO, PAPER_LOSS_RATIO, PROGRESS_FILE
 from shb.ground.progress import duration
 from shb.numeric import networks
@@ -58,6 +59,35 @@ def paper_rows(scale, config, horizons, dataset):
                       note=f"at {config['curve_steps']} steps, {note}")]
 
 
+def claims5(config, horizons, checks):
+    """Figure 5's conclusions (experiments/conclusions.py), resting on the checks of `checks` they name."""
+    hs = config["horizons"]
+    names = [c["name"] for c in checks]
+    decreased = [n for n in names if n.startswith("smd_decreased_meta_objective")]
+    agrees = [n for n in names if n.startswith("surface_agrees_with_smd")]
+    bias = [n for n in names if n.startswith("short_horizon_bias") or n == "beta_falls_with_horizon"]
+    beta = ", ".join(f"beta(T={h}) = {horizons[str(h)]['beta']:.3g}" for h in hs)
+    return [
+        claim("that SMD lowered every horizon's meta-objective with exact hypergradients",
+              "SMD lowered every horizon's meta-objective J_T (start against end on the same fresh sequences), "
+              "with forward-mode hypergradients that match finite differences.",
+              "hypergrad_forward_vs_finite_differences", *decreased),
+        claim("that shorter horizons choose faster decay (the short-horizon bias of Section 3.2)",
+              f"Shorter horizons choose faster decay: {beta} (ratio {ratios(config, horizons)[0]:.3g} between the "
+              "shortest and the longest), and the best region of the random-search surface moves the same way.",
+              *bias, *agrees),
+    ]
+
+
+def claims6(config, horizons):
+    """Figure 6's conclusion: the longest horizon's schedule trains best, the shortest's worst."""
+    hs, steps = config["horizons"], config["curve_steps"]
+    return [claim(f"that the longest horizon's schedule trains best after {steps} steps",
+                  f"After {steps} steps the longest horizon's schedule has the lowest training loss and the shortest's "
+                  "the highest: " + ", ".join(f"horizon {h} {final_loss(horizons[str(h)]):.4g}" for h in hs) + ".",
+                  "training_curves_finite", f"longest_horizon_lowest_shortest_highest_at_{steps}_steps")]
+
+
 def per_horizon(values):
     """{'100': 0.2, '1000': 0.1} -> 'T=100: 0.2, T=1000: 0.1'."""
     return ", ".join(f"T={h}: {v:g}" for h, v in values.items())
@@ -87,8 +117,10 @@ def setup_lines(scale, config, dataset, data_dir, timing, inputs):
     return lines
 
 
-def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs):
-    """The REPORT.md section; `inputs` the data's fingerprint (config.read_data): the examples it holds."""
+def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs, concluded=(), stamps=()):
+    """The REPORT.md section: settings (`inputs` the data's fingerprint, config.read_data: the examples it holds),
+    per-horizon table, the figures' conclusions (`concluded`, from experiments.conclusions.conclude) and stamps
+    (`stamps`: lines), the checks and the paper's claims."""
     hs = config["horizons"]
     longest, shortest, steps = max(hs), min(hs), config["curve_steps"]
     beta_ratio, loss_ratio = ratios(config, horizons)
@@ -107,8 +139,8 @@ def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs):
         lines.append(f"| {h} | {r['alpha0']:.4g} | {r['beta']:.4g} | {r['meta_steps']} | {s:.4f} -> {e:.4f} | "
                      f"{diverged_as_inf(r['end_on_surface_sequence']):.4f} ({100 * r['surface_fraction_better']:.0f}%) | "
                      f"{final_loss(r):.4g} | {err} |")
-    lines += ["", f"All numbers on {dataset}. Checks:", ""]
-    lines += [f"- [{'x' if c['passed'] else ' '}] {c['name']}: {c['detail']}" for c in checks]
+    lines += ["", f"All numbers on {dataset}.", "", paragraph(list(concluded)), ""] + list(stamps) + ["", "Checks:", ""]
+    lines += [f"- [{'x' if c['passed'] else ' '}] {c['name']} ({c['kind']}): {c['detail']}" for c in checks]
     lines += [
         "", f"| claim | paper (MNIST) | this toolkit ({dataset}) | verdict |", "|---|---|---|---|",
         f"| beta, horizon 100 vs 20k | differs by over {PAPER_BETA_RATIO:g}x | "

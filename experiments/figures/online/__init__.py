@@ -44,6 +44,7 @@ from shb.experiments.figures.online.config import CONFIGS, REPRODUCE_NET, TITLE,
 from shb.experiments.figures.online.figures import figure
 from shb.experiments.figures.online.report import paper_rows, report
 from shb.experiments.figures.online.units import Panel, Work, build_problem, read_data
+from shb.experiments.report import stamp_line
 from shb.experiments.result import Result, incomplete
 from shb.experiments.runner import dask_client, run_units
 from shb.experiments.verified import save_verified_figure
@@ -91,18 +92,21 @@ def run(out_dir, config, scale="quick", net=REPRODUCE_NET, dataset=None, data_di
     many = len(outcomes) > 1
     lookahead = outcomes[0].config["lookahead"]
     figures_ok = []
+    stamps = []
     for name, kind, checks in (("fig7", "stochastic", "checks7"), ("fig8", "deterministic", "checks8")):
         listed = [c for o in outcomes for c in panels.prefixed(getattr(o, checks), o, many)]
+        concluded = [c for o in outcomes for c in panels.prefixed(getattr(o, "concluded" + name[-1]), o, many)]
         fig, data = figure(outcomes, kind, f"Figure {name[-1]}: online SMD, {kind} lookahead T={lookahead}")
         figure_config = {o.net: o.config for o in outcomes} if many else outcomes[0].config
         figures_ok.append(save_verified_figure(fig, name, out_dir, data, figure_config, listed,
-                                               outcomes[0].config["seed"]))
+                                               outcomes[0].config["seed"], concluded))
+        stamps += [stamp_line(listed, f"Figure {name[-1]}"), ""]
     seconds = time.monotonic() - start
     for o in outcomes:
         panels.write_json(out_dir, o, scale, seconds)
     listed = {o.net: panels.prefixed(o.checks7 + o.checks8, o, many) for o in outcomes}
     return Result(TITLE, all(figures_ok), ["fig7", "fig8"], [c for o in outcomes for c in listed[o.net]],
-                  [row for o in outcomes for row in paper_rows(o, many)], report(scale, outcomes, listed, seconds))
+                  [row for o in outcomes for row in paper_rows(o, many)], report(scale, outcomes, listed, seconds, stamps))
 
 
 def costliest_first(net):

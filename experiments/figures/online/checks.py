@@ -6,7 +6,7 @@ import numpy as np
 
 from shb.experiments.figures.online.config import AUDIT_TOLERANCE, HYPERGRAD_TOLERANCE, LR_RATIO
 from shb.experiments.figures.online.report import fmt
-from shb.experiments.verified import check, relation
+from shb.experiments.verified import EVIDENCE, check, relation
 from shb.numeric.meta import hypergrad, lookahead
 from shb.numeric.meta.reparam import alpha_mu
 from shb.numeric.networks import training
@@ -91,33 +91,38 @@ def make_checks(problem, states, summaries, hchecks, config, net_name):
             f"hypergrad_used_vs_finite_differences_{name}", hc["max_rel_error"] < HYPERGRAD_TOLERANCE,
             f"max rel error {hc['max_rel_error']:.2e} {relation(hc['max_rel_error'] < HYPERGRAD_TOLERANCE, '<')} "
             f"{HYPERGRAD_TOLERANCE:g} (float64, central differences, "
-            f"eps {hc['eps']:g}, {name} lookahead at step {hc['t']}; reverse mode {hc['max_rel_error_reverse']:.1e})"))
+            f"eps {hc['eps']:g}, {name} lookahead at step {hc['t']}; reverse mode {hc['max_rel_error_reverse']:.1e})",
+            kind=EVIDENCE, values={key: hc[key] for key in ("max_rel_error", "used", "finite_difference", "reverse")}))
     for name, target in (("fixed", checks7), ("stochastic", checks7), ("deterministic", checks8)):
         if states[name].audit is None:
             target.append(check(f"logged_lr_is_applied_{name}", False,
-                                f"step {config['audit_step']} was never run (diverged at {states[name].diverged_at})"))
+                                f"step {config['audit_step']} was never run (diverged at {states[name].diverged_at})",
+                                kind=EVIDENCE, values=()))
             continue
         err, lr, mu = audit_check(problem, states[name], states[name].log)
         target.append(check(
             f"logged_lr_is_applied_{name}", err <= AUDIT_TOLERANCE,
             f"step {config['audit_step']} recomputed from logged lr={lr:.4g}, mu={mu:.4g}: "
-            f"max |theta difference| {err:.1e} {relation(err <= AUDIT_TOLERANCE, '<=')} {AUDIT_TOLERANCE:g}"))
+            f"max |theta difference| {err:.1e} {relation(err <= AUDIT_TOLERANCE, '<=')} {AUDIT_TOLERANCE:g}",
+            kind=EVIDENCE, values=(err, lr, mu)))
     drop = sto["initial_lr"] / sto["lr_end_of_adaptation"]
     drop_eff = sto["initial_lr"] / (1 - sto["initial_mu"]) / sto["alpha_eff_end_of_adaptation"]
     checks7.append(check(
         "stochastic_lr_falls_3x", drop >= LR_RATIO,
         f"stochastic lookahead: lr alpha {sto['initial_lr']:.4g} at step 0 -> {sto['lr_end_of_adaptation']:.4g} at "
         f"the end of adaptation (step {config['adapt_steps']}): fell {drop:.3g}x (need >= {LR_RATIO:g}x); "
-        f"alpha_eff fell {drop_eff:.3g}x"))
+        f"alpha_eff fell {drop_eff:.3g}x", kind=EVIDENCE, values=(drop, drop_eff)))
     gap = det["lr_end_of_adaptation"] / sto["lr_end_of_adaptation"]
     gap_eff = det["alpha_eff_end_of_adaptation"] / sto["alpha_eff_end_of_adaptation"]
     checks8.append(check(
         "stochastic_lr_3x_below_deterministic", gap >= LR_RATIO,
         f"end of adaptation: deterministic lr alpha {det['lr_end_of_adaptation']:.4g} / stochastic "
-        f"{sto['lr_end_of_adaptation']:.4g} = {gap:.3g} (need >= {LR_RATIO:g}); alpha_eff ratio {gap_eff:.3g}"))
+        f"{sto['lr_end_of_adaptation']:.4g} = {gap:.3g} (need >= {LR_RATIO:g}); alpha_eff ratio {gap_eff:.3g}",
+        kind=EVIDENCE, values=(gap, gap_eff)))
     trains = fixed["final_train_loss"] is not None and fixed["final_train_loss"] < fixed["first_train_loss"]
     checks7.append(check(
         f"{net_name}_trains_fixed_baseline", trains,
         f"fixed alpha={config['fixed_lr']:g}, mu={config['mu0']:g}: train loss {fixed['first_train_loss']:.4g} "
-        f"at step 0 -> {fmt(fixed['final_train_loss'])} at step {config['steps']}"))
+        f"at step 0 -> {fmt(fixed['final_train_loss'])} at step {config['steps']}", kind=EVIDENCE,
+        values=(fixed["first_train_loss"], fixed["final_train_loss"])))
     return checks7, checks8

@@ -7,14 +7,17 @@ same keys).
 import os
 from collections import namedtuple
 
+from shb.experiments.conclusions import conclude
 from shb.experiments.figures.online.checks import hypergrad_check, make_checks, summary
-from shb.experiments.verified import check
+from shb.experiments.figures.online.report import claims7, claims8
+from shb.experiments.verified import EVIDENCE, check, verdict
 from shb.ground.io import atomic_write_json, strict
 
 # dataset: the data set's name as it really is ('Fashion-MNIST', 'IDX data in DIR', ...; the --dataset choice
 # where the panel has no fingerprint); inputs: the fingerprint of its data (numeric/networks/datasets.py) or None.
 Outcome = namedtuple("Outcome", ["net", "dataset", "config", "runs", "summaries", "hypergrad_checks", "checks7",
-                                 "checks8", "initial", "stochastic_names", "command", "inputs"])
+                                 "checks8", "initial", "stochastic_names", "command", "inputs", "concluded7",
+                                 "concluded8"])
 
 
 def json_name(net):
@@ -33,18 +36,19 @@ def outcome(panel, problem, states, scale):
     for name in ("stochastic", "deterministic"):
         if name not in hchecks:
             (checks7 if name == "stochastic" else checks8).append(check(
-                f"hypergrad_used_vs_finite_differences_{name}", False, "no meta-step sampled (run too short?)"))
+                f"hypergrad_used_vs_finite_differences_{name}", False, "no meta-step sampled (run too short?)",
+                kind=EVIDENCE, values=()))
     command = f"shb online --net {panel.net} --dataset {panel.dataset} --scale {scale} --out DIR" + (
         " --data-dir D" if panel.data_dir else "")
     name = panel.inputs["dataset"] if panel.inputs else panel.dataset
     return Outcome(panel.net, name, config, runs, summaries, hchecks, checks7, checks8,
                    {s.name: s.alpha for s in specs}, [s.name for s in specs if s.mode == "stochastic"], command,
-                   panel.inputs)
+                   panel.inputs, conclude(claims7(summaries, config, panel.net), checks7),
+                   conclude(claims8(summaries, config, panel.net), checks8))
 
 
 def passed(outcome):
-    checks = outcome.checks7 + outcome.checks8
-    return bool(checks) and all(c["passed"] for c in checks)
+    return verdict(outcome.checks7 + outcome.checks8)
 
 
 def write_json(out_dir, outcome, scale, seconds):
@@ -56,9 +60,13 @@ def write_json(out_dir, outcome, scale, seconds):
         "config": outcome.config,
         "runs": outcome.runs, "summary": outcome.summaries, "hypergrad_check": outcome.hypergrad_checks,
         "checks": outcome.checks7 + outcome.checks8, "all_checks_passed": passed(outcome), "seconds": seconds,
+        "conclusions": outcome.concluded7 + outcome.concluded8,
     }))
 
 
 def prefixed(checks, outcome, many):
-    """The checks as the figures and the report list them: named "<net>/<name>" when several panels share them."""
-    return [dict(c, name=f"{outcome.net}/{c['name']}") for c in checks] if many else checks
+    """The checks (or conclusions) as the figures and the report list them: named "<net>/<name>" when several panels
+    share them."""
+    if not many:
+        return checks
+    return [dict(c, name=f"{outcome.net}/{c['name']}") if "name" in c else dict(c, net=outcome.net) for c in checks]

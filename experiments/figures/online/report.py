@@ -2,6 +2,7 @@
 import math
 
 from shb.experiments.common import paper_row, subset
+from shb.experiments.conclusions import claim, paragraph
 from shb.experiments.report import checks_table
 
 
@@ -9,21 +10,67 @@ def fmt(x):
     return "diverged" if x is None else f"{x:.4g}"
 
 
-def report(scale, outcomes, checks, seconds):
-    """The REPORT.md section: for each panel (experiments/figures/online/panel.py) its settings, runs, checks and claims;
-    `checks` {net: the panel's checks as listed}."""
-    lines = ["## Online meta-optimization (Section 3.3, Figures 7 and 8)", ""]
+def claims7(summaries, config, net):
+    """Figure 7's conclusions for one panel (experiments/conclusions.py), resting on its checks by name."""
+    sto, fixed = summaries["stochastic"], summaries["fixed"]
+    slow = (sto["final_train_loss"] or math.inf) / fixed["final_train_loss"] if fixed["final_train_loss"] else None
+    return [
+        claim("that stochastic lookahead drives the learning rate down (Figure 7)",
+              f"Stochastic lookahead drives the learning rate down: alpha {sto['initial_lr']:.3g} -> "
+              f"{sto['lr_end_of_adaptation']:.3g} ({sto['initial_lr'] / sto['lr_end_of_adaptation']:.3g}x lower) by the "
+              f"end of adaptation, alpha_eff {sto['initial_lr'] / (1 - sto['initial_mu']):.3g} -> "
+              f"{sto['alpha_eff_end_of_adaptation']:.3g}, with hypergradients that match finite differences and the "
+              "learning rate logged as applied.", "stochastic_lr_falls_3x", "hypergrad_used_vs_finite_differences_stochastic",
+              "logged_lr_is_applied_stochastic"),
+        claim(f"that the {net.upper()} trains with the fixed baseline",
+              f"The fixed baseline (alpha = {config['fixed_lr']:g}) trains: loss {fmt(fixed['first_train_loss'])} -> "
+              f"{fmt(fixed['final_train_loss'])}.", f"{net}_trains_fixed_baseline", "logged_lr_is_applied_fixed"),
+        claim("that progress then slows against the hand-tuned fixed learning rate",
+              f"The stochastic run ends at train loss {fmt(sto['final_train_loss'])} against the fixed baseline's "
+              f"{fmt(fixed['final_train_loss'])} (ratio {fmt(slow)}), which the paper reads as progress slowed."),
+    ]
+
+
+def claims8(summaries, config, net):
+    """Figure 8's conclusions for one panel."""
+    sto, det, fixed = summaries["stochastic"], summaries["deterministic"], summaries["fixed"]
+    spike = {k: s["max_loss_over_best_so_far"] for k, s in summaries.items()}
+    unstable = (det["diverged_at"] is not None or det["nonfinite_meta_grads"] > 0
+                or (spike["deterministic"] or math.inf) > UNSTABLE)
+    return [
+        claim("that deterministic lookahead picks far larger learning rates than stochastic (Figure 8)",
+              f"Deterministic lookahead picks far larger learning rates: alpha {det['lr_end_of_adaptation']:.3g} at the "
+              f"end of adaptation, {det['lr_end_of_adaptation'] / sto['lr_end_of_adaptation']:.3g}x the stochastic "
+              "run's, with hypergradients that match finite differences.", "stochastic_lr_3x_below_deterministic",
+              "hypergrad_used_vs_finite_differences_deterministic", "logged_lr_is_applied_deterministic"),
+        claim("that training with deterministic lookahead becomes unstable",
+              f"Training with it {'becomes' if unstable else 'does not become'} unstable by our measure (it diverges, "
+              f"meets a non-finite meta-gradient, or its train loss rises over {UNSTABLE:g}x its best so far): "
+              f"largest rise x{fmt(spike['deterministic'])} (stochastic x{fmt(spike['stochastic'])}, fixed "
+              f"x{fmt(spike['fixed'])}), {det['nonfinite_meta_grads']} non-finite meta-gradients, final train loss "
+              f"{fmt(det['final_train_loss'])} (fixed {fmt(fixed['final_train_loss'])})."),
+    ]
+
+
+UNSTABLE = 1.5  # "unstable" in the report's reading: the train loss rose over this factor above its best so far
+
+
+def report(scale, outcomes, checks, seconds, stamps=()):
+    """The REPORT.md section: the figures' stamps (`stamps`: lines), then for each panel
+    (experiments/figures/online/panel.py) its settings, runs, conclusions, checks and the paper's claims; `checks`
+    {net: the panel's checks as listed}."""
+    lines = ["## Online meta-optimization (Section 3.3, Figures 7 and 8)", ""] + list(stamps)
     for column, o in zip(("left", "right"), outcomes):
         if len(outcomes) > 1:
             lines += [f"### {o.net.upper()} on {o.dataset} (Figures 7 and 8, {column} column)", ""]
         lines += panel_report(scale, o.net, o.dataset, o.config, o.summaries, checks[o.net], seconds, o.command,
-                              o.inputs)
+                              o.inputs, o.concluded7 + o.concluded8)
     return "\n".join(lines)
 
 
-def panel_report(scale, net_name, dataset, config, summaries, checks, seconds, command, inputs=None):
+def panel_report(scale, net_name, dataset, config, summaries, checks, seconds, command, inputs=None, concluded=()):
     """One panel's part of the section; `dataset` the data set's name as it really is, `inputs` its fingerprint
-    (the examples it holds; None: not known)."""
+    (the examples it holds; None: not known), `concluded` its figures' conclusions (experiments/conclusions.py)."""
     sto, det, fixed = summaries["stochastic"], summaries["deterministic"], summaries["fixed"]
     n_train, n_test = ((inputs["train"]["examples"], inputs["test"]["examples"]) if inputs
                        else (config["eval_train"], config["eval_test"]))
@@ -52,12 +99,10 @@ def panel_report(scale, net_name, dataset, config, summaries, checks, seconds, c
                      f"{s['mu_end_of_adaptation']:.4g} | {s['alpha_eff_end_of_adaptation']:.4g} | "
                      f"{fmt(s['final_train_loss'])} | {fmt(s['final_test_error'])} | "
                      f"{fmt(s['max_loss_over_best_so_far'])} |")
-    lines += ["", checks_table(checks), ""]
+    lines += ["", paragraph(list(concluded)), "", checks_table(checks, stamp=False), ""]
     sto_ratio = sto["initial_lr"] / sto["lr_end_of_adaptation"]
     slow = (sto["final_train_loss"] or math.inf) / fixed["final_train_loss"] if fixed["final_train_loss"] else None
     spike = {k: s["max_loss_over_best_so_far"] for k, s in summaries.items()}
-    unstable = (det["diverged_at"] is not None or det["nonfinite_meta_grads"] > 0
-                or (spike["deterministic"] or math.inf) > 1.5)
     lines += [
         "| paper's claim | this run |", "|---|---|",
         f"| stochastic lookahead drives the learning rate to very small values | lr {sto['initial_lr']:.3g} -> "
@@ -70,7 +115,7 @@ def panel_report(scale, net_name, dataset, config, summaries, checks, seconds, c
         f"best so far: x{fmt(spike['deterministic'])} (stochastic x{fmt(spike['stochastic'])}, fixed "
         f"x{fmt(spike['fixed'])}); diverged at {det['diverged_at']}; "
         f"{det['nonfinite_meta_grads']} non-finite meta-gradients; final train loss {fmt(det['final_train_loss'])} "
-        f"(fixed {fmt(fixed['final_train_loss'])}); unstable: {'yes' if unstable else 'no'} |",
+        f"(fixed {fmt(fixed['final_train_loss'])}) |",
         "", f"Regenerate: `{command}` (resumable; progress in OUT/online_progress/).", "",
     ]
     return lines

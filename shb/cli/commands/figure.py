@@ -19,6 +19,6 @@ def run(args):
     with output_folder(args) as out:  # an unwritable or busy --out fails before the computation, not after it
         result = experiment.run(out, args.scale, data_dir=args.data_dir)
     for c in result.checks:
-        print(f"{'PASS' if c['passed'] else 'FAIL'}  {c['name']}: {c['detail']}")
+        print(f"{'PASS' if c['passed'] else 'FAIL'}  [{c['kind']}] {c['name']}: {c['detail']}")
     print(f"wrote {', '.join(result.figures)} in {args.out}: {'verified' if result.passed else 'UNVERIFIED'}")
     return 0 if result.passed else 1
