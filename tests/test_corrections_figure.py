@@ -49,9 +49,8 @@ def test_the_conclusions_name_the_remedy_the_numbers_favour():
     regrets = {"greedy": 4.0, "optimized": 1.0, "trace lambda=0": 2.0, "PES (expected)": 3.0, "4 pieces": 1.1}
     grid = {"greedy": np.array([[2.0]]), "trace lambda=0": np.array([[1.1]]), "PES (expected)": np.array([[np.inf]])}
     cfg = {"atlas": {"kappas": (10.0,), "noises": (1.0,)}}
-    lines = fig.verdicts(regrets, corrections.removed(regrets), grid, cfg)
-    assert "is trace lambda=0" in lines[0] and "67%" in lines[0]
-    assert any("PES (expected) diverged at (kappa 10, s 1)" in line for line in lines)
+    texts = [c["text"] for c in fig.claims(regrets, corrections.removed(regrets), grid, cfg)]
+    assert "is trace lambda=0" in texts[0] and "67%" in texts[0]
+    assert "PES (expected) diverged at (kappa 10, s 1)" in texts[-1]
     regrets = {**regrets, "PES (expected)": 1.5}
-    lines = fig.verdicts(regrets, corrections.removed(regrets), grid, cfg)
-    assert "is PES (expected)" in lines[0]
+    assert "is PES (expected)" in fig.claims(regrets, corrections.removed(regrets), grid, cfg)[0]["text"]

@@ -23,7 +23,8 @@ import numpy as np
 from shb.experiments.common import generated_code_check
 from shb.experiments.figures import atlas
 from shb.experiments.result import Result
-from shb.experiments.verified import check, save_verified_figure
+from shb.experiments.conclusions import claim, conclude, paragraph
+from shb.experiments.verified import EVIDENCE, check, relation, save_verified_figure
 from shb.numeric.nqm import corrections
 from shb.numeric.nqm import fit as nqm_fit
 from shb.numeric.nqm import optimizers as nqm_optimizers
@@ -42,6 +43,8 @@ TINY = dict(PAPER, preset=None, T=20, pieces=(1, 4), adam_steps=10, receding=Tru
 CONFIGS = {"tiny": TINY, "quick": QUICK, "paper": PAPER}
 HEAVY_BALL = nqm_optimizers.get("heavy-ball")
 FAMILY_ALARM = 1e-3
+MONTE_CARLO = "every remedy's final loss agrees with Monte-Carlo of its schedule"
+GRADIENTS = "every trace's and PES's meta-gradient matches central differences of the exact loss"
 # -----------------------------------------------------------------------------------------------
 
 
@@ -65,7 +68,7 @@ def montecarlo_check(problem, results, runs, seed):
     """Each remedy's L(T) against the mean of 1/2 sum h theta_T^2 over `runs` simulated runs of its schedule: z =
     (sample mean - L(T)) / sd, sd^2 = sum (h/2)^2 (2 V^2 + 4 E^2 V) / runs from the exact moments (theta_T is
     Gaussian), Bonferroni over the remedies."""
-    worst, where, tightest = 0.0, "", np.inf
+    worst, where, resolved, zs = 0.0, "", [], {}
     threshold = bonferroni_threshold(len(results), FAMILY_ALARM)
     for k, (name, s) in enumerate(results.items()):
         exact = HEAVY_BALL.rollout(problem, s["alpha"], s["mu"])
@@ -76,13 +79,16 @@ def montecarlo_check(problem, results, runs, seed):
         sd = float(np.sqrt(np.sum((0.5 * problem.h) ** 2 * (2 * V ** 2 + 4 * E ** 2 * V)) / runs))
         loss = float(np.sum(0.5 * problem.h * (E ** 2 + V)))
         z = abs(mean - loss) / sd if sd > 0 else (0.0 if abs(mean - loss) <= 1e-9 * loss else np.inf)
-        tightest = min(tightest, (threshold + 2.33) * sd / loss)  # the relative error detected with probability 0.99
+        resolved.append((threshold + 2.33) * sd / loss)  # the relative error detected with probability 0.99
+        zs[name] = z
         if not z <= worst:
             worst, where = z, name
-    return check("every remedy's final loss agrees with Monte-Carlo of its schedule", worst <= threshold,
-                 f"{len(results)} remedies, {runs} runs each: largest |z| = {worst:.2f} ({where}) <= {threshold:.2f} "
-                 f"(Bonferroni, family-wise false alarm {FAMILY_ALARM:g}); detects a relative error in L(T) of "
-                 f"{tightest:.1%} or more with probability 0.99 (the best-resolved remedy)")
+    return check(MONTE_CARLO, worst <= threshold,
+                 f"{len(results)} remedies, {runs} runs each: largest |z| = {worst:.2f} ({where}) "
+                 f"{relation(worst <= threshold, '<=')} {threshold:.2f} (Bonferroni, family-wise false alarm "
+                 f"{FAMILY_ALARM:g}); detects a relative error in a remedy's L(T) of {min(resolved):.1%} (the "
+                 f"best-resolved) to {max(resolved):.1%} (the least) or more with probability 0.99",
+                 kind=EVIDENCE, values=zs)
 
 
 def _log_loss(problem, alpha, mu, steps):
@@ -118,10 +124,11 @@ def gradient_check(problem, results, cfg):
                 error = abs(exact - fd) / max(abs(fd), 1e-3)
                 if not error <= worst:
                     worst, where = error, f"{name}, step {t}, {'log alpha' if which == 0 else 'log(1 - mu)'}"
-    return check("every trace's and PES's meta-gradient matches central differences of the exact loss",
-                 worst <= cfg["fd_tolerance"],
+    holds = worst <= cfg["fd_tolerance"]
+    return check(GRADIENTS, holds,
                  f"steps 1, T/2, T-1, both meta-parameters, eps {eps:g}: largest relative error {worst:.1e} ({where}) "
-                 f"<= {cfg['fd_tolerance']:g} (relative to max(|finite difference|, 1e-3))")
+                 f"{relation(holds, '<=')} {cfg['fd_tolerance']:g} (relative to max(|finite difference|, 1e-3))",
+                 kind=EVIDENCE, values={"largest relative error": worst})
 
 
 # ---- the atlas panel ---------------------------------------------------------------------------
@@ -198,38 +205,45 @@ def plot(results, regrets, removed, grid, cfg):
     return fig
 
 
-def verdicts(regrets, removed, grid, cfg):
-    """The report's conclusions, written from the numbers (whatever they are)."""
+def claims(regrets, removed, grid, cfg):
+    """The report's conclusions (experiments/conclusions.py), written from the numbers whatever they are: those on
+    the paper preset rest on the Monte-Carlo check of every remedy's final loss (and the traces' on their
+    meta-gradients' check); those on the atlas grid rest on no independent check, and are marked so."""
     online = [n for n in regrets if n not in ("greedy", "optimized") and "piece" not in n]
     best = min(online, key=lambda n: regrets[n])
-    lines = [f"On the paper preset the online remedy with the lowest regret is {best}: regret {regrets[best]:.3g} "
-             f"against greedy's {regrets['greedy']:.3g}, {corrections.share(removed[best])} of greedy's excess regret removed."]
+    share = corrections.share
     worse = [n for n in online if regrets[n] >= regrets["greedy"]]
-    lines.append("Every online remedy ends below greedy." if not worse else
-                 "Not below greedy: " + ", ".join(worse) + ".")
+    out = [claim("which online remedy removes most of the bias on the paper preset",
+                 f"On the paper preset the online remedy with the lowest regret is {best}: regret "
+                 f"{regrets[best]:.3g} against greedy's {regrets['greedy']:.3g}, {share(removed[best])} of greedy's "
+                 "excess regret removed. " + ("Every online remedy ends below greedy." if not worse else
+                                              "Not below greedy: " + ", ".join(worse) + "."),
+                 MONTE_CARLO, *([GRADIENTS] if best.startswith(("trace", "PES")) else []))]
     pieces = sorted((n for n in regrets if "piece" in n), key=lambda n: int(n.split()[0]))
     if pieces:
-        lines.append("Shared hyperparameters fitted offline: " + "; ".join(
-            f"{n}: regret {regrets[n]:.3g}" for n in pieces) + ".")
+        out.append(claim("what sharing hyperparameters over the run costs",
+                         "Shared hyperparameters fitted offline: " + "; ".join(
+                             f"{n}: regret {regrets[n]:.3g}" for n in pieces) + ".", MONTE_CARLO))
     remedies = [n for n in grid if n not in ("greedy",) and not n.startswith("lookahead")]
     kappas, noises = cfg["atlas"]["kappas"], cfg["atlas"]["noises"]
+    cell = lambda i, j: f"(kappa {kappas[i]:g}, s {noises[j]:g})"  # noqa: E731
     excess = grid["greedy"] - 1.0
-    nowhere = [f"(kappa {kappas[i]:g}, s {noises[j]:g})" for i, j in np.ndindex(excess.shape)
+    nowhere = [cell(i, j) for i, j in np.ndindex(excess.shape)
                if excess[i, j] > 0.01 and all((grid["greedy"][i, j] - grid[n][i, j]) / excess[i, j] < 0.5
                                                for n in remedies)]
-    diverged = {n: [f"(kappa {kappas[i]:g}, s {noises[j]:g})" for i, j in np.ndindex(grid[n].shape)
-                    if not np.isfinite(grid[n][i, j])] for n in grid}
-    lines += [f"On the atlas grid {n} diverged at {', '.join(cells)}." for n, cells in diverged.items() if cells]
-    worse = {n: [f"(kappa {kappas[i]:g}, s {noises[j]:g})" for i, j in np.ndindex(grid[n].shape)
+    diverged = {n: [cell(i, j) for i, j in np.ndindex(grid[n].shape) if not np.isfinite(grid[n][i, j])] for n in grid}
+    above = {n: [cell(i, j) for i, j in np.ndindex(grid[n].shape)
                  if np.isfinite(grid[n][i, j]) and grid[n][i, j] > 2.0 * grid["greedy"][i, j]] for n in remedies}
-    lines += [f"{n} ends more than twice greedy's regret at {', '.join(cells)}." for n, cells in worse.items() if cells]
-    lines.append(f"On the atlas grid ({', '.join(remedies)}, at the meta step sizes tuned on the paper preset): " + (
+    atlas = [f"On the atlas grid ({', '.join(remedies)}, at the meta step sizes tuned on the paper preset): " + (
         "in every cell where greedy's regret exceeds 1.01 one of them removes at least half of it." if not nowhere
-        else "no remedy removes half of greedy's excess regret at " + ", ".join(nowhere) + "."))
-    return lines
+        else "no remedy removes half of greedy's excess regret at " + ", ".join(nowhere) + ".")]
+    atlas += [f"{n} diverged at {', '.join(cells)}." for n, cells in diverged.items() if cells]
+    atlas += [f"{n} ends above twice greedy's regret at {', '.join(cells)}." for n, cells in above.items() if cells]
+    out.append(claim("where on the atlas grid the remedies help", " ".join(atlas)))
+    return out
 
 
-def report(results, regrets, removed, table, lrs, lines, checks, cfg, scale):
+def report(results, regrets, removed, table, lrs, concluded, checks, cfg, scale):
     from shb.experiments.report import checks_table
 
     rows = ["| remedy | kind | L(T) | regret | greedy's excess regret removed | final alpha / (1 - mu) | cost (T-step "
@@ -251,7 +265,7 @@ def report(results, regrets, removed, table, lrs, lines, checks, cfg, scale):
         "on the log loss.", "",
         *rows, "", "Meta step size of each online remedy: L(T) at each value tried (the best is chosen; "
         "regret is against the optimized schedule, which keeps the paper's safeguard; the remedies do not):", "",
-        *tuning, "", *lines, "", checks_table(checks)])
+        *tuning, "", paragraph(concluded), "", checks_table(checks)])
 
 
 def run(out_dir, cfg, scale="quick"):
@@ -267,13 +281,13 @@ def run(out_dir, cfg, scale="quick"):
     grid = atlas_regrets(cfg, lrs, two)
     checks = [generated_code_check(), montecarlo_check(problem, results, cfg["mc_runs"], cfg["seed"]),
               gradient_check(problem, results, cfg)]
-    lines = verdicts(regrets, removed, grid, cfg)
+    concluded = conclude(claims(regrets, removed, grid, cfg), checks)
     data = {"remedies": {n: {"alpha": s["alpha"], "mu": s["mu"], "loss": s["loss"], "cost": s.get("cost")}
                          for n, s in results.items()},
             "regret": regrets, "removed": removed, "meta_lr": lrs, "tuning": {n: {str(k): v for k, v in t.items()}
                                                                              for n, t in table.items()},
             "atlas_regret": {n: r for n, r in grid.items()}, "seconds": time.process_time() - t0}
     passed = save_verified_figure(plot(results, regrets, removed, grid, cfg), "corrections", out_dir, data,
-                                  {"scale": scale, **cfg}, checks, cfg["seed"])
+                                  {"scale": scale, **cfg}, checks, cfg["seed"], conclusions=concluded)
     return Result("Corrections: remedies for short-horizon bias, computed exactly", passed, ["corrections"], checks,
-                  [], report(results, regrets, removed, table, lrs, lines, checks, cfg, scale))
+                  [], report(results, regrets, removed, table, lrs, concluded, checks, cfg, scale))

@@ -29,7 +29,8 @@ from shb.experiments.figures.online.config import (AUDIT_TOLERANCE, CONFIGS, HYP
                                                    run_specs)
 from shb.experiments.result import Result, incomplete
 from shb.experiments.runner import dask_client, run_units
-from shb.experiments.verified import check, save_verified_figure
+from shb.experiments.conclusions import claim, conclude, paragraph
+from shb.experiments.verified import EVIDENCE, check, relation, save_verified_figure
 from shb.ground.io import strict
 from shb.numeric.meta import trace
 from shb.numeric.meta.hypergrad import relative_errors
@@ -40,6 +41,8 @@ from shb.numeric.networks import datasets, training
 FORGETS = (0.9, 0.99)  # the NQM's best two traces on the paper preset (the corrections figure)
 NET = "mlp"            # the paper's MLP; --net takes another registered network
 TITLE = "Online hypergradient traces on a network"
+WINDOW_CHECK = "{}: trace hypergradient vs finite differences over its window"
+AUDIT = "{}: logged lr and mu are the ones applied"
 __all__ = ["CONFIGS", "config_for", "run"]
 # -----------------------------------------------------------------------------------------------
 
@@ -80,19 +83,21 @@ def offline_schedule(out_dir):
 def window_check(problem, state, run, config):
     """The trace's hypergradient over the run's recorded window against central differences (float64)."""
     w = state.trace_window
-    name = f"{run.name}: trace hypergradient vs finite differences over a {len(w.us)}-step window"
+    name = WINDOW_CHECK.format(run.name)
     if w is None or w.filled < len(w.us) + 1:
-        return check(name, False, "no complete window recorded (run too short?)")
+        return check(name, False, "no complete window recorded (run too short?)", kind=EVIDENCE, values=())
     batches = [training.minibatch(problem.train, idx) for idx in w.idx[:-1]]
     loss_batch = training.minibatch(problem.train, w.idx[-1])
     args = (problem.net, w.us, w.theta, w.v, batches, loss_batch, run.forget)
     exact = trace.window_trace(*args)
     fd = trace.window_difference(*args, config["check_eps"])
     error = float(np.max(relative_errors(exact, fd)))
-    return check(name, error <= HYPERGRAD_TOLERANCE,
-                 f"from step {w.t}, lambda {run.forget:g}: trace {exact.tolist()}, central differences (eps "
-                 f"{config['check_eps']:g}) {fd.tolist()}, largest relative error {error:.1e} <= "
-                 f"{HYPERGRAD_TOLERANCE:g}")
+    holds = error <= HYPERGRAD_TOLERANCE
+    return check(name, holds,
+                 f"{len(w.us)} steps from step {w.t}, lambda {run.forget:g}: trace {exact.tolist()}, central "
+                 f"differences (eps {config['check_eps']:g}) {fd.tolist()}, largest relative error {error:.1e} "
+                 f"{relation(holds, '<=')} {HYPERGRAD_TOLERANCE:g}", kind=EVIDENCE,
+                 values={"trace": exact, "finite_difference": fd})
 
 
 def run(out_dir, config, scale="quick", net=NET, forgets=FORGETS, dataset=None, data_dir=None, scheduler=None,
@@ -115,19 +120,25 @@ def run(out_dir, config, scale="quick", net=NET, forgets=FORGETS, dataset=None, 
     summaries = {r.name: strict(summary(states[r.name], config, r)) for r in runs}
     checks = [window_check(problem, states[r.name], r, config) for r in runs if r.mode == "trace"]
     for r in runs:
+        if states[r.name].audit is None:
+            checks.append(check(AUDIT.format(r.name), False, f"step {config['audit_step']} was never run (diverged "
+                                f"at {states[r.name].diverged_at})", kind=EVIDENCE, values=()))
+            continue
         difference, lr, mu = audit_check(problem, states[r.name], states[r.name].log)
-        checks.append(check(f"{r.name}: audited step {states[r.name].audit.t} from the logged lr and mu",
-                            difference <= AUDIT_TOLERANCE, f"max |theta difference| {difference:.1e} <= "
-                            f"{AUDIT_TOLERANCE:g} (lr {lr:.4g}, mu {mu:.4g})"))
+        holds = difference <= AUDIT_TOLERANCE
+        checks.append(check(AUDIT.format(r.name), holds, f"step {states[r.name].audit.t} recomputed from the logged "
+                            f"lr {lr:.4g} and mu {mu:.4g}: max |theta difference| {difference:.1e} "
+                            f"{relation(holds, '<=')} {AUDIT_TOLERANCE:g}", kind=EVIDENCE, values=[difference]))
     offline = offline_schedule(out_dir)
-    rows, lines = comparison(states, summaries, runs, config, offline)
+    rows, claims = comparison(states, summaries, runs, config, offline)
+    concluded = conclude(claims, checks)
     figure = plot(states, runs, config, offline)
     data = {"runs": {r.name: strict(states[r.name].log) for r in runs}, "summaries": summaries,
             "offline_schedule": None if offline is None else dict(zip(("alpha0", "beta", "k", "horizon"), offline)),
             "forgets": list(forgets), "trace_lr": trace_lr(config)}
     passed = save_verified_figure(figure, "online_trace", out_dir, data, {"scale": scale, **config}, checks,
-                                  config["seed"])
-    text = report(rows, lines, checks, net, scale, splits, time.monotonic() - start)
+                                  config["seed"], conclusions=concluded)
+    text = report(rows, concluded, checks, net, scale, splits, time.monotonic() - start)
     return Result(TITLE, passed, ["online_trace"], checks, [], text)
 
 
@@ -137,8 +148,10 @@ def offline_alpha(offline, step):
 
 
 def comparison(states, summaries, runs, config, offline):
-    """The table's rows and the conclusions, written from the numbers: the learning rate at mid-adaptation and at
-    its end beside the offline long-horizon schedule's, the final train loss, and which run ends lowest."""
+    """The table's rows, and the conclusions written from the numbers (experiments/conclusions.py): the learning rate
+    at mid-adaptation and at its end beside the offline long-horizon schedule's, the final train loss, which run ends
+    lowest. Each rests on the audits of the runs it names (their logged numbers are the ones applied) and, for a
+    trace, on its hypergradient's check."""
     marks = (config["adapt_steps"] // 2, config["adapt_steps"] - 1)
     rows = []
     for r in runs:
@@ -146,23 +159,27 @@ def comparison(states, summaries, runs, config, offline):
         lrs = [lr_at(log, m) for m in marks]
         ratio = [lr / offline_alpha(offline, m) for lr, m in zip(lrs, marks)] if offline else [None, None]
         rows.append((r.name, lrs, ratio, s["final_train_loss"], s["final_test_error"], s["diverged_at"]))
-    finite = [row for row in rows if row[3] is not None and row[5] is None]
-    lines = []
+    support = lambda r: [AUDIT.format(r.name)] + ([WINDOW_CHECK.format(r.name)] if r.mode == "trace" else [])  # noqa
+    finite = [(r, row) for r, row in zip(runs, rows) if row[3] is not None and row[5] is None]
+    claims = []
     if finite:
-        best = min(finite, key=lambda row: row[3])
-        lines.append(f"The lowest final train loss is {best[0]}'s ({best[3]:.4g}); " + ", ".join(
-            f"{row[0]} {row[3]:.4g}" for row in finite if row is not best) + ".")
-    lines += [f"{row[0]} diverged at step {row[5]}." for row in rows if row[5] is not None]
+        best = min(finite, key=lambda pair: pair[1][3])[1]
+        claims.append(claim("which run ends with the lowest train loss",
+                            f"The lowest final train loss is {best[0]}'s ({best[3]:.4g}); " + ", ".join(
+                                f"{row[0]} {row[3]:.4g}" for _, row in finite if row is not best) + ".",
+                            *[name for r, _ in finite for name in support(r)]))
+    claims += [claim(f"where {row[0]} diverged", f"{row[0]} diverged at step {row[5]}.", AUDIT.format(r.name))
+               for r, row in zip(runs, rows) if row[5] is not None]
     if offline:
-        for row in rows:
-            if row[0] != "fixed" and row[2][1] is not None:
-                lines.append(f"At the end of adaptation (step {marks[1]}) {row[0]}'s learning rate is "
-                             f"{row[2][1]:.3g} times the offline long-horizon schedule's "
-                             f"({'above' if row[2][1] > 1 else 'below'} it).")
+        claims += [claim(f"how {row[0]}'s learning rate compares with the offline long-horizon schedule's",
+                         f"At the end of adaptation (step {marks[1]}) {row[0]}'s learning rate is {row[2][1]:.3g} "
+                         f"times the offline long-horizon schedule's ({'above' if row[2][1] > 1 else 'below'} it).",
+                         *support(r))
+                   for r, row in zip(runs, rows) if r.mode != "fixed" and row[2][1] is not None]
     else:
-        lines.append("No offline.json in the output folder: run `shb offline` there first for the offline "
-                     "long-horizon schedule beside these.")
-    return rows, lines
+        claims.append(claim("the offline schedule beside these", "No offline.json in the output folder: run "
+                            "`shb offline` there first for the offline long-horizon schedule beside these."))
+    return rows, claims
 
 
 def plot(states, runs, config, offline):
@@ -184,7 +201,7 @@ def plot(states, runs, config, offline):
     return fig
 
 
-def report(rows, lines, checks, net, scale, splits, seconds):
+def report(rows, concluded, checks, net, scale, splits, seconds):
     from shb.experiments.report import checks_table
 
     name = splits.name if hasattr(splits, "name") else "the embedded Fashion-MNIST"
@@ -198,4 +215,4 @@ def report(rows, lines, checks, net, scale, splits, seconds):
         "![online_trace](online_trace.png)", "",
         f"Command: `shb online --meta trace --net {net} --scale {scale} --out DIR` (after `shb offline` into the same "
         f"DIR for the offline schedule); data: {name}. {seconds:.0f} s.", "",
-        *table, "", *lines, "", checks_table(checks)])
+        *table, "", paragraph(concluded), "", checks_table(checks)])
