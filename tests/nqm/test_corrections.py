@@ -17,7 +17,7 @@ from shb.numeric.nqm import corrections, pes, pieces, trace
 from shb.numeric.nqm.horizon import VALUE, Jet
 from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm.problem import make_problem
-from tests.nqm.reference import NAMES, stable_scale, taped_loss
+from .reference import NAMES, stable_scale, taped_loss
 
 T, EPS, TOLERANCE = 8, 1e-5, 1e-6
 
