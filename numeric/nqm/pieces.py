@@ -3,16 +3,15 @@
 
 Step t uses piece floor(t n / T) (n = 1: the fixed schedule's one pair; n = T: one pair per step). The pieces'
 (log alpha, log(1 - mu)) are fitted by Adam on L(T) through the rule's generated adjoint (numeric/nqm/adjoint.py;
-the per-step derivatives of a piece summed), from the optimized schedule's start (the better of the greedy schedule
-and the best exponentially decaying one of its grid, numeric/nqm/schedules.py) averaged over each piece (in alpha
-and mu: a greedy alpha of 0 on a solved coordinate must not drag a piece's log alpha to the clamp), the best
-iterate kept; no safeguard: sharing is what is measured, so n = T is the
-optimized schedule's fit without it. What sharing buys is read off n.
+the per-step derivatives of a piece summed), from the lowest of a few starts (`starts`: the optimized schedule's
+start averaged over each piece, two ways, and the fixed schedule's grid-best pair), the best iterate kept; no
+safeguard: sharing is what is measured, so n = T is the optimized schedule's fit without it. What sharing buys is
+read off n.
 """
 import numpy as np
 
-from shb.numeric.nqm.schedules import (ADAM_LR, ADAM_STEPS, DECAY_GRID, adam_fit, from_params, schedule_result, start,
-                                       to_params)
+from shb.numeric.nqm.schedules import (ADAM_LR, ADAM_STEPS, DECAY_GRID, FIXED_GRID, adam_fit, fixed_grid, from_params,
+                                       schedule_result, start, to_params)
 
 
 def piece_of(T, n):
@@ -25,14 +24,33 @@ def pieces_schedule(opt, problem, T, n, steps=ADAM_STEPS, lr=ADAM_LR):
     (n), "history" (L(T) per Adam step), "cost" (rollout steps: the start's grid and two passes per Adam step)."""
     n = int(min(max(n, 1), T))
     index = piece_of(T, n)
-    counts = np.bincount(index, minlength=n)
-    a0, b0 = to_params(*(np.bincount(index, weights=x, minlength=n) / counts for x in start(opt, problem, T)))
 
     def objective(x):
         alpha, mu = from_params(x[:n], x[n:])
         return opt.final_loss(problem, alpha[index], mu[index])
 
-    x, _, history = adam_fit(objective, np.concatenate([a0, b0]), steps, lr, desc=f"{n} piece" + ("s" if n > 1 else ""))
+    x0 = min(starts(opt, problem, T, n), key=lambda x: _finite(objective(x)))
+    x, _, history = adam_fit(objective, x0, steps, lr, desc=f"{n} piece" + ("s" if n > 1 else ""))
     alpha, mu = (np.asarray(v, dtype=float)[index] for v in from_params(x[:n], x[n:]))
-    grid = int(np.prod([np.size(g) for g in DECAY_GRID]))  # the start's grid of decaying schedules, a rollout each
-    return schedule_result(opt, problem, alpha, mu, pieces=n, history=np.array(history), cost=T * (grid + 2 * steps))
+    grids = sum(int(np.prod([np.size(g) for g in grid])) for grid in (DECAY_GRID, FIXED_GRID))  # a rollout each
+    return schedule_result(opt, problem, alpha, mu, pieces=n, history=np.array(history), cost=T * (grids + 2 * steps))
+
+
+def starts(opt, problem, T, n):
+    """The fit's candidate starts, (log alpha, log(1 - mu)) of the n pieces: the optimized schedule's start averaged
+    over each piece in (log alpha, log(1 - mu)) and in (alpha, mu) (a greedy alpha of 0 on a solved coordinate drags
+    the first to the clamp), and the best constant pair of the fixed schedule's grid in every piece (so n pieces
+    start no worse than one pair)."""
+    index = piece_of(T, n)
+    counts = np.bincount(index, minlength=n)
+    mean = lambda x: np.bincount(index, weights=x, minlength=n) / counts  # noqa: E731
+    alpha, mu = start(opt, problem, T)
+    constant = fixed_grid(opt, problem, T)
+    return [np.concatenate([mean(a) for a in to_params(alpha, mu)]),
+            np.concatenate(to_params(mean(alpha), mean(mu))),
+            np.concatenate(to_params(np.full(n, constant[0]), np.full(n, constant[1])))]
+
+
+def _finite(value):
+    value = float(value)
+    return value if np.isfinite(value) else np.inf

@@ -125,6 +125,18 @@ def test_one_shared_pair_fitted_on_the_final_loss_is_the_grids_best_or_better():
     assert s["loss"][-1] <= grid_minimum(opt, problem, T) * (1 + 1e-3)
 
 
+@pytest.mark.parametrize("n", [1, 4])
+def test_pieces_end_no_higher_than_the_fixed_grids_best_pair(n):
+    # Catches a start that is worse than one constant pair (the pieces' fit then reports sharing as costlier than
+    # it is): after a single Adam step the best iterate is no higher than the grid's best constant pair's L(T).
+    from shb.numeric.nqm.schedules import fixed_grid
+
+    opt, problem = nqm_optimizers.get("heavy-ball"), small()
+    alpha, mu = fixed_grid(opt, problem, T)
+    s = pieces.pieces_schedule(opt, problem, T, n, steps=1)
+    assert s["loss"][-1] <= opt.final_loss(problem, np.full(T, alpha), np.full(T, mu)) * (1 + 1e-12)
+
+
 def test_n_pieces_are_piecewise_constant_on_their_steps():
     opt, problem = nqm_optimizers.get("heavy-ball"), small()
     s = pieces.pieces_schedule(opt, problem, T, 4, steps=20)
