@@ -40,6 +40,7 @@ class Experiment:
     part: str
     options: dict = field(default_factory=dict)
     chapter: str = None
+    heavy: bool = False  # among the longest NQM parts at quick scale: `shb reproduce` starts it early (reproduce.py)
 
     def code(self):
         return importlib.import_module(self.module)
@@ -85,8 +86,8 @@ def taken(function, options):
 
 EXPERIMENTS = {e.name: e for e in [
     Experiment("fig1", "Figure 1", "shb.experiments.figures.fig1_trajectories", "nqm"),
-    Experiment("fig2", "Figure 2", "shb.experiments.figures.fig2_short_horizon", "nqm"),
-    Experiment("fig3a", "Figure 3a", "shb.experiments.figures.fig3_schedules", "nqm", {"preset": "paper"}),
+    Experiment("fig2", "Figure 2", "shb.experiments.figures.fig2_short_horizon", "nqm", heavy=True),
+    Experiment("fig3a", "Figure 3a", "shb.experiments.figures.fig3_schedules", "nqm", {"preset": "paper"}, heavy=True),
     Experiment("fig3b", "Figure 3b", "shb.experiments.figures.fig3_schedules", "nqm", {"preset": "paper-deterministic"}),
     Experiment("offline", "Offline meta-optimization", "shb.experiments.figures.offline", "mlp"),
     Experiment("online", "Online meta-optimization", "shb.experiments.figures.online", "mlp"),
@@ -95,7 +96,7 @@ EXPERIMENTS = {e.name: e for e in [
     Experiment("optimizers", "Optimizers beyond heavy ball", "shb.experiments.figures.fig_optimizers", "nqm",
                chapter="Beyond the paper"),
     Experiment("corrections", "Correcting the bias", "shb.experiments.figures.corrections", "nqm",
-               chapter="Correcting the bias"),
+               chapter="Correcting the bias", heavy=True),
     Experiment("online-trace", "Online traces on a network", "shb.experiments.figures.online_trace", "mlp",
                chapter="Correcting the bias"),
 ]}
