@@ -38,9 +38,7 @@ For K > 1 Newton works in (a, mu), a = alpha / (1 - mu) (the effective learning 
 valleys of L_K mostly run straight (near mu = 1 they run along constant alpha instead: hence `escape`'s Newton
 in (alpha, mu)), and stays in |mu| <= STABLE_MU, the domain of the plans (the paper's meta-optimizers keep
 mu < 1): towards mu = 1 (alpha -> 0 at fixed a) L_K flattens to the loss of not moving, a plateau Newton would
-crawl along.
-
-Certification, independent of the planner: numeric/nqm/lookahead_checks.py (`perturbation_gain`, `global_gap`).
+crawl along. Certification, independent of the planner: numeric/nqm/lookahead_checks.py.
 
 Everything is batched over leading axes: h, sigma2, mean0, var0 of shape (B, d) give B schedules at once
 (the atlas of experiments/figures/atlas.py; the rule's extras are shared by the batch); one Problem gives one
@@ -396,8 +394,7 @@ def lookahead(opt, problem, T, K=1, deterministic=False, to_end=False):
     """The K-step lookahead schedule of one problem for the rule `opt` (to_end: the receding horizon, K = T - t):
     {"alpha", "mu", "loss" (the rule's Theorem 1, true sigma2)} plus the per-step certificates of
     `lookahead_batch`."""
-    planning = np.zeros_like(problem.sigma2) if deterministic else problem.sigma2
-    out = lookahead_batch(opt, problem, T, K, planning, to_end)
+    out = lookahead_batch(opt, problem, T, K, 0.0 * problem.sigma2 if deterministic else problem.sigma2, to_end)
     with np.errstate(over="ignore", invalid="ignore"):
         out["loss"] = opt.rollout(problem, out["alpha"], out["mu"])["loss"]
     return out
