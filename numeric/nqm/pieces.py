@@ -8,6 +8,8 @@ start averaged over each piece, two ways, and the fixed schedule's grid-best pai
 safeguard: sharing is what is measured, so n = T is the optimized schedule's fit without it. What sharing buys is
 read off n.
 """
+import hashlib
+
 import numpy as np
 
 from shb.numeric.nqm.schedules import (ADAM_LR, ADAM_STEPS, DECAY_GRID, FIXED_GRID, adam_fit, fixed_grid, from_params,
@@ -44,11 +46,25 @@ def starts(opt, problem, T, n):
     index = piece_of(T, n)
     counts = np.bincount(index, minlength=n)
     mean = lambda x: np.bincount(index, weights=x, minlength=n) / counts  # noqa: E731
-    alpha, mu = start(opt, problem, T)
-    constant = fixed_grid(opt, problem, T)
+    (alpha, mu), constant = shared_starts(opt, problem, T)
     return [np.concatenate([mean(a) for a in to_params(alpha, mu)]),
             np.concatenate(to_params(mean(alpha), mean(mu))),
             np.concatenate(to_params(np.full(n, constant[0]), np.full(n, constant[1])))]
+
+
+_LAST = {}  # the last problem's shared starts: every n of one table shares them
+
+
+def shared_starts(opt, problem, T):
+    """(the optimized schedule's start, the fixed grid's best pair) for (opt, problem, T), computed once for every n
+    of the same problem (each is a batched grid of rollouts); copies, so a caller cannot change what is kept."""
+    key = (opt.name, tuple(sorted(opt.options.items())), T,
+           hashlib.sha256(b"".join(np.ascontiguousarray(x, dtype=float).tobytes() for x in problem)).hexdigest())
+    if key not in _LAST:
+        _LAST.clear()
+        _LAST[key] = (start(opt, problem, T), fixed_grid(opt, problem, T))
+    (alpha, mu), constant = _LAST[key]
+    return (alpha.copy(), mu.copy()), constant
 
 
 def _finite(value):

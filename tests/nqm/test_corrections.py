@@ -159,3 +159,20 @@ def test_regret_and_the_share_of_greedys_excess_removed():
     regrets = corrections.regret(results)
     assert regrets == {"greedy": 3.0, "optimized": 1.0, "trace": 2.0, "worse": 4.0}
     assert corrections.removed(regrets) == {"greedy": 0.0, "optimized": 1.0, "trace": 0.5, "worse": -0.5}
+
+
+def test_the_pieces_share_their_starts_only_within_one_problem(monkeypatch):
+    # Catches a memo that hands one problem's starts to another (a stale start) or that is not used at all.
+    calls = []
+    grid = pieces.fixed_grid
+    monkeypatch.setattr(pieces, "fixed_grid", lambda *a: calls.append(1) or grid(*a))
+    pieces._LAST.clear()  # what an earlier test left
+    opt = nqm_optimizers.get("heavy-ball")
+    for n in (1, 2, 4):
+        pieces.pieces_schedule(opt, small(), T, n, steps=1)
+    assert len(calls) == 1
+    other = small(noise=0.5)
+    expected = pieces.start(opt, other, T), pieces.fixed_grid(opt, other, T)
+    (alpha, mu), constant = pieces.shared_starts(opt, other, T)
+    assert len(calls) == 3 and constant == expected[1]
+    assert np.array_equal(alpha, expected[0][0]) and np.array_equal(mu, expected[0][1])
