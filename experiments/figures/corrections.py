@@ -36,7 +36,7 @@ META_LRS = corrections.META_LRS  # each online remedy's meta step size: the best
 PAPER = dict(preset="paper", T=250, horizon=5, forgets=(0.0, 0.9, 0.99, 1.0), pieces=(1, 4, 16, 250), adam_steps=500,
              adam_lr=0.003, receding=True, mc_runs=200, seed=0, fd_eps=1e-6, fd_tolerance=1e-5,
              atlas=dict(atlas.PAPER, kappas=(1.0, 10.0, 100.0, 1e3, 1e4), noises=(0.0, 0.01, 1.0), horizons=(5,)))
-QUICK = dict(PAPER, pieces=(1, 4, 16), adam_steps=100, receding=False,
+QUICK = dict(PAPER, adam_steps=100, receding=False,
              atlas=dict(PAPER["atlas"], adam_steps=200))
 TINY = dict(PAPER, preset=None, T=20, pieces=(1, 4), adam_steps=10, receding=True, mc_runs=50,
             atlas=dict(atlas.TINY, kappas=(1.0, 100.0), noises=(0.0, 1.0), adam_steps=20))
