@@ -144,7 +144,7 @@ def run(out_dir, config, scale="quick", net=NET, forgets=FORGETS, dataset=None, 
 
 def offline_alpha(offline, step):
     alpha0, beta, k, _ = offline
-    return alpha0 * (1.0 + step / k) ** (-beta)
+    return training.inverse_time_decay(alpha0, beta, step, k)
 
 
 def comparison(states, summaries, runs, config, offline):

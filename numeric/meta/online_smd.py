@@ -85,8 +85,6 @@ def burst(state, problem, run, config, rng):
     net, data = problem.net, problem.train
     _, update = adam(config["meta_lr"])
     adam_state = AdamState(state.adam_step, state.adam_m, state.adam_v)
-    lo = np.array([np.log(config["alpha_eff_bounds"][0]), np.log(config["one_minus_mu_bounds"][0])])
-    hi = np.array([np.log(config["alpha_eff_bounds"][1]), np.log(config["one_minus_mu_bounds"][1])])
     u = state.u
     losses = []
     for m in range(config["meta_steps_per_burst"]):
@@ -95,18 +93,12 @@ def burst(state, problem, run, config, rng):
         batches, meta_batch = lookahead.batches_of(data, step_idx, meta_idx)
         with np.errstate(over="ignore", invalid="ignore"):
             meta_loss, meta_grad = lookahead.lookahead_hypergrad(net, u, state.theta, state.v, batches, meta_batch)
-            finite = np.isfinite(meta_loss) and np.all(np.isfinite(meta_grad * meta_grad))  # as Adam squares it
         if state.hypergrad_sample is None and m == 0 and state.t >= config["check_step"]:
             state.hypergrad_sample = HypergradSample(
                 t=int(state.t), meta_loss=meta_loss, u=u.copy(), theta=state.theta.copy(), v=state.v.copy(),
                 step_idx=np.array(step_idx), meta_idx=np.array(meta_idx), hypergrad_used=meta_grad.copy())
-        if not finite:
-            state.nonfinite_meta_grads += 1
-            meta_grad = np.array([1.0, 0.0])
-        u, adam_state = update(meta_grad, adam_state, u)
-        if np.any(u < lo) or np.any(u > hi):
-            state.clipped_meta_steps += 1
-            u = np.clip(u, lo, hi)
+        u, adam_state = update(usable(meta_grad, state, meta_loss), adam_state, u)
+        u = box(u, state, config)
         losses.append(meta_loss if np.isfinite(meta_loss) else float("inf"))
     state.u = u
     state.adam_step, state.adam_m, state.adam_v = adam_state
@@ -158,23 +150,18 @@ def trace_step(state, problem, run, config, rng):
         state.trace = Tangents(*trace.zero_tangents(state.theta))
     idx = training.batch_indices(rng, data.images.shape[0], config["batch_size"])
     X, Y = training.minibatch(data, idx)
-    record_window(state, config, idx)
     with np.errstate(over="ignore", invalid="ignore"):
         g, hvps, meta_grad = trace.gradient_and_meta_gradient(net, state.theta, state.trace.dtheta, X, Y)
-    if not np.all(np.isfinite(meta_grad * meta_grad)):
-        state.nonfinite_meta_grads += 1
-        meta_grad = np.array([1.0, 0.0])
     _, update = adam(run.trace_lr)
-    u, adam_state = update(meta_grad, AdamState(state.adam_step, state.adam_m, state.adam_v), state.u)
+    u, adam_state = update(usable(meta_grad, state), AdamState(state.adam_step, state.adam_m, state.adam_v), state.u)
     state.u, (state.adam_step, state.adam_m, state.adam_v) = box(u, state, config), adam_state
+    record_window(state, config, idx)
     alpha, mu = alpha_mu(state.u)
-    if state.trace_window is not None and state.trace_window.filled <= len(state.trace_window.us):
-        state.trace_window.us[state.trace_window.filled - 1] = state.u
-    logged = t % config["log_every"] == 0
-    if logged:
+    if t % config["log_every"] == 0:
         log_point(state, problem, alpha, mu)
-    batch_loss = float(net.loss(state.theta, X, Y)) if t % config["burst_every"] == 0 else 0.0
+    batch_loss = 0.0
     if t % config["burst_every"] == 0:
+        batch_loss = float(net.loss(state.theta, X, Y))
         state.meta["step"].append(int(t))
         state.meta["meta_loss"].append(batch_loss if np.isfinite(batch_loss) else float("inf"))
         state.meta["u"].append(state.u.tolist())
@@ -183,7 +170,8 @@ def trace_step(state, problem, run, config, rng):
 
 
 def record_window(state, config, idx):
-    """From check_step, the window's snapshot and each of its steps' minibatch (the last: the loss's)."""
+    """From check_step, the window's snapshot (before the step) and each of its steps' minibatch and applied u (the
+    last minibatch: the loss's)."""
     W = trace.window(config)
     if state.t == config["check_step"]:
         state.trace_window = TraceWindow(t=int(state.t), filled=0, theta=state.theta.copy(), v=state.v.copy(),
@@ -191,7 +179,20 @@ def record_window(state, config, idx):
     w = state.trace_window
     if w is not None and w.filled <= W and state.t == w.t + w.filled:
         w.idx[w.filled] = idx
+        if w.filled < W:
+            w.us[w.filled] = state.u
         w.filled += 1
+
+
+def usable(meta_grad, state, meta_loss=0.0):
+    """The meta-gradient Adam may take: `meta_grad`, or (1, 0) (so Adam lowers alpha_eff), counted, where it or the
+    meta-loss is not finite or it is too large to square (Adam squares it: its second moment would overflow to inf
+    and freeze that coordinate of u for the rest of the run)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(meta_loss) and np.all(np.isfinite(meta_grad * meta_grad)):
+            return meta_grad
+    state.nonfinite_meta_grads += 1
+    return np.array([1.0, 0.0])
 
 
 def box(u, state, config):

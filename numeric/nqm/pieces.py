@@ -12,8 +12,8 @@ import hashlib
 
 import numpy as np
 
-from shb.numeric.nqm.schedules import (ADAM_LR, ADAM_STEPS, DECAY_GRID, FIXED_GRID, adam_fit, fixed_grid, from_params,
-                                       schedule_result, start, to_params)
+from shb.numeric.nqm.schedules import (ADAM_LR, ADAM_STEPS, DECAY_GRID, FIXED_GRID, _finite, adam_fit, fixed_grid,
+                                       from_params, schedule_result, start, to_params)
 
 
 def piece_of(T, n):
@@ -31,7 +31,7 @@ def pieces_schedule(opt, problem, T, n, steps=ADAM_STEPS, lr=ADAM_LR):
         alpha, mu = from_params(x[:n], x[n:])
         return opt.final_loss(problem, alpha[index], mu[index])
 
-    x0 = min(starts(opt, problem, T, n), key=lambda x: _finite(objective(x)))
+    x0 = min(starts(opt, problem, T, n), key=lambda x: float(_finite(objective(x))))
     x, _, history = adam_fit(objective, x0, steps, lr, desc=f"{n} piece" + ("s" if n > 1 else ""))
     alpha, mu = (np.asarray(v, dtype=float)[index] for v in from_params(x[:n], x[n:]))
     grids = sum(int(np.prod([np.size(g) for g in grid])) for grid in (DECAY_GRID, FIXED_GRID))  # a rollout each
@@ -66,7 +66,3 @@ def shared_starts(opt, problem, T):
     (alpha, mu), constant = _LAST[key]
     return (alpha.copy(), mu.copy()), constant
 
-
-def _finite(value):
-    value = float(value)
-    return value if np.isfinite(value) else np.inf
