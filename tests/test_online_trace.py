@@ -124,3 +124,21 @@ def test_the_trace_experiment_shares_the_online_experiments_runs_and_reads_the_o
     assert sidecar["data"]["offline_schedule"] == {"alpha0": 0.05, "beta": 0.5, "k": 5000.0, "horizon": 100}
     assert "times the offline long-horizon schedule's" in result.report
     assert result.passed
+
+
+@pytest.mark.parametrize("spoil, words", [
+    (lambda s: setattr(s.trace, "dtheta", s.trace.dtheta[:, :-1]), "trace.dtheta has shape"),
+    (lambda s: setattr(s.trace_window, "idx", s.trace_window.idx[:-1]), "trace_window.idx has shape"),
+    (lambda s: setattr(s.trace_window, "filled", 99), "trace_window.filled"),
+])
+def test_a_saved_trace_run_wrong_inside_is_refused_by_the_schema(spoil, words):
+    # Catches a resume that would carry tangents of the wrong length into the run, or replay a broken window.
+    from shb.ground import schema
+    from shb.numeric.meta import online_schema
+
+    problem, run, config, theta0 = tiny_run()
+    state = online_smd.run_online(problem, run, config, theta0)
+    online_schema.validate(state, config, theta0.size, 200)  # as saved: valid
+    spoil(state)
+    with pytest.raises(schema.Invalid, match=words):
+        online_schema.validate(state, config, theta0.size, 200)
