@@ -51,6 +51,7 @@ class ExperimentPart:
     def __init__(self, entry):
         self.name, self.chapter = entry.name, entry.chapter  # chapter: where its result goes, run or not
         self.beside = entry.part == "nqm"  # the neural-network experiments use the Dask workers
+        self.heavy = entry.heavy
 
     def __call__(self, out_dir, scale, **options):
         return EXPERIMENTS[self.name].run(out_dir, scale, **options)
@@ -122,11 +123,19 @@ def side_lane(steps, out_dir, scale, options):
     return run_claimed(steps, _next_part, out_dir, scale, _stderr_log, options)
 
 
+def claim_order(beside):
+    """The beside parts in the order they are claimed: the derivations and the proofs, then the heavy NQM parts, then
+    the others, each group in plan order. The main lane claims what is left when its own parts are done: the short
+    parts last, so neither lane runs a long part alone at the end (the report keeps the plan's order)."""
+    rank = lambda step: 0 if not isinstance(step[1], ExperimentPart) else 1 if step[1].heavy else 2  # noqa: E731
+    return sorted(beside, key=rank)
+
+
 def run_lanes(steps, out_dir, scale, log, options):
     """{label: Result}: the parts marked `beside` (the NQM lane) in a second process, at a lower priority, while this
     one runs the others; then this one claims the beside parts not yet started, so both cores work to the end. All in
     this process when either lane is empty. Each result's `lane` names the process that ran it."""
-    beside = [(label, part) for label, part in steps if getattr(part, "beside", False)]
+    beside = claim_order([(label, part) for label, part in steps if getattr(part, "beside", False)])
     here = [(label, part) for label, part in steps if not getattr(part, "beside", False)]
     if not beside or not here:
         return run_parts(steps, out_dir, scale, log, options)

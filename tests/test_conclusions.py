@@ -209,3 +209,40 @@ def test_online_figures_7_and_8():
     assert changes(claims, "mlp_trains_fixed_baseline") == ["that the MLP trains with the fixed baseline"]
     assert changes(claims8(summaries, TINY, "mlp"), "stochastic_lr_3x_below_deterministic") == [
         "that deterministic lookahead picks far larger learning rates than stochastic (Figure 8)"]
+
+
+def test_corrections():
+    from shb.experiments.figures import corrections as f
+    from shb.numeric.nqm import corrections
+
+    regrets = {"greedy": 4.0, "optimized": 1.0, "trace lambda=0.99": 2.0, "PES (expected)": 3.0, "4 pieces": 1.1}
+    grid = {"greedy": np.array([[2.0]]), "trace lambda=0.99": np.array([[1.1]])}
+    claims = f.claims(regrets, corrections.removed(regrets), grid, {"atlas": {"kappas": (10.0,), "noises": (1.0,)}})
+    assert changes(claims, f.MONTE_CARLO) == ["which online remedy removes most of the bias on the paper preset",
+                                              "what sharing hyperparameters over the run costs"]
+    assert changes(claims, f.GRADIENTS) == ["which online remedy removes most of the bias on the paper preset"]
+    atlas = conclude(claims, passing(claims))[-1]  # computed by the same engine: marked, not asserted
+    assert atlas["statement"].startswith(conclusions.NOT_VERIFIED)
+
+
+def test_online_trace():
+    from shb.experiments.figures import online_trace as f
+    from shb.numeric.meta.online_smd import RunSpec
+    from shb.numeric.meta.online_state import RunState
+
+    config = {"adapt_steps": 20}
+    runs = [RunSpec("stochastic", "stochastic", 0.1, 0.9, 1), RunSpec("trace_lambda0.9", "trace", 0.1, 0.9, 2, 0.9,
+                                                                       0.02), RunSpec("fixed", "fixed", 0.1, 0.9, 3)]
+    states, summaries = {}, {}
+    for k, r in enumerate(runs):
+        state = RunState.start(r, np.zeros(3))
+        state.log.update(step=[0, 10, 19], lr=[0.1, 0.05 / (k + 1), 0.02 / (k + 1)])
+        states[r.name] = state
+        summaries[r.name] = {"final_train_loss": 0.3 + 0.01 * k, "final_test_error": 0.1, "diverged_at": None}
+    _, claims = f.comparison(states, summaries, runs, config, (0.05, 1.0, 5000.0, 1000))
+    lowest = "which run ends with the lowest train loss"
+    assert "is stochastic's (0.3)" in claims[0]["text"]
+    assert changes(claims, f.WINDOW_CHECK.format("trace_lambda0.9")) == [
+        lowest, "how trace_lambda0.9's learning rate compares with the offline long-horizon schedule's"]
+    assert changes(claims, f.AUDIT.format("stochastic")) == [
+        lowest, "how stochastic's learning rate compares with the offline long-horizon schedule's"]

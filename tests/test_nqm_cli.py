@@ -229,3 +229,33 @@ def test_bad_input_is_one_line_and_exit_2(files, capsys, monkeypatch, args, word
 def test_bad_input_in_a_real_process_has_no_traceback(files, args, words):
     write_bad_files(files)
     check_one_line_error(run(args, files), words)
+
+
+def test_corrections_prints_every_remedys_final_loss_regret_and_learning_rates(files, capsys, monkeypatch):
+    # The table is the library's (numeric/nqm/corrections.py): each remedy's L(T) is its schedule's rollout, the
+    # regret its ratio to the optimized schedule's, and the pieces run up to T (one pair per step).
+    out = _json(run(["nqm", "corrections", "--problem", "P.json", "--steps", "6", "--json"], files, capsys, monkeypatch))
+    for name in ("greedy", "lookahead K=5", "trace lambda=0", "trace lambda=0.99", "PES (expected)", "1 piece (fixed)",
+                 "4 pieces", "6 pieces", "optimized"):
+        assert name in out, name
+    assert "16 pieces" not in out
+    best = out["optimized"]["final_loss"]
+    for name, o in out.items():
+        assert o["regret"] == pytest.approx(o["final_loss"] / best, rel=1e-12)
+        assert len(o["alpha_eff"]) == 6
+    greedy = HEAVY_BALL.greedy(from_json(PROBLEM), 6)
+    assert out["greedy"]["final_loss"] == pytest.approx(greedy["loss"][-1], rel=1e-12)
+    assert np.allclose(out["greedy"]["alpha_eff"], greedy["alpha"] / (1 - greedy["mu"]), rtol=1e-12)
+    text = run(["nqm", "corrections", "--problem", "P.json", "--steps", "6"], files, capsys, monkeypatch).stdout
+    assert all(word in text for word in ("trace lambda=0.9 ", "L(T)", "regret", "alpha_eff", "removed"))
+
+
+def test_corrections_on_a_solved_problem_has_no_ratio_to_print(tmp_path, capsys, monkeypatch):
+    # One deterministic coordinate with h = 1: greedy's alpha = 1 solves it exactly, so L(T) of the optimized
+    # schedule is 0 and no regret is defined: null in strict JSON, n/a in text, not a division by zero.
+    (tmp_path / "P.json").write_text(json.dumps({"h": [1.0], "sigma2": [0.0], "mean0": [1.0], "var0": [0.0]}))
+    result = run(["nqm", "corrections", "--problem", "P.json", "--steps", "3", "--json"], tmp_path, capsys,
+                 monkeypatch)
+    out = json.loads(result.stdout, parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
+    assert out["optimized"]["final_loss"] == 0.0
+    assert all(o["regret"] is None and o["removed"] is None for o in out.values())

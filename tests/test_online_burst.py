@@ -240,6 +240,7 @@ def test_a_run_s_cpu_time_is_that_of_its_own_segments(data_dir):
 # The saved form of a run state before it was a type (the dict of these keys written by online_smd.save_state), kept
 # here as it was: catches a RunState.load that no longer reads progress saved then.
 OLD_ARRAY_KEYS = ("theta", "v", "u", "adam_m", "adam_v")
+OLD_RUN_KEYS = ("name", "mode", "alpha", "mu", "seed")  # a RunSpec's fields then
 OLD_SAMPLE_ARRAYS = {"hypergrad_sample": ("u", "theta", "v", "step_idx", "meta_idx", "hypergrad_used"),
                      "audit": ("theta_before", "v_before", "idx", "theta_after")}
 
@@ -248,7 +249,7 @@ def save_as_before(path, state, run, config):
     """Write `state` (the old dict) as the old online_smd.save_state did."""
     arrays = {k: np.asarray(state[k]) for k in OLD_ARRAY_KEYS}
     header = {k: v for k, v in state.items() if k not in OLD_ARRAY_KEYS and k not in OLD_SAMPLE_ARRAYS}
-    header["run"], header["config"] = run._asdict(), config
+    header["run"], header["config"] = {k: v for k, v in run._asdict().items() if k in OLD_RUN_KEYS}, config
     for key, names in OLD_SAMPLE_ARRAYS.items():
         sample = state[key]
         header[key] = None if sample is None else {k: v for k, v in sample.items() if k not in names}
@@ -264,7 +265,7 @@ def test_progress_saved_before_the_state_was_a_type_resumes_to_the_same_numbers(
     state.inputs = {"dataset": "D"}
     online_smd.advance(state, problem, run, config, 15)  # past the hypergradient sample and the audit
     assert state.hypergrad_sample is not None and state.audit is not None
-    old = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+    old = {f.name: getattr(state, f.name) for f in dataclasses.fields(state) if f.name not in online_state.OPTIONAL}
     for key in OLD_SAMPLE_ARRAYS:
         old[key] = dataclasses.asdict(old[key])
     path = tmp_path / "before.npz"

@@ -157,3 +157,15 @@ def test_an_interrupted_experiment_stops_reproduce_instead_of_going_on_to_the_ne
     with pytest.raises(Interrupted) as stopped:
         reproduce.reproduce(str(tmp_path), "tiny", log=lambda *a: None, token="t")
     assert stopped.value.status == 143 and not ran.exists() and not (tmp_path / "REPORT.md").exists()
+
+
+def test_the_heavy_nqm_parts_are_claimed_first_and_the_report_keeps_the_plan_order():
+    # Catches a claim order that leaves a long NQM part for the end (one core then idles while the other runs it)
+    # and a reordering that leaks into the report's order.
+    plan = reproduce.plan()
+    beside = [step for step in plan if getattr(step[1], "beside", False)]
+    order = [label for label, _ in reproduce.claim_order(beside)]
+    heavy = [label for label, part in beside if getattr(part, "heavy", False)]
+    assert heavy and order[:2] == ["Derivations", "Proofs"] and order[2:2 + len(heavy)] == heavy
+    assert sorted(order) == sorted(label for label, _ in beside)
+    assert [label for label, _ in beside] == [label for label, _ in plan if label in order]  # the plan is untouched

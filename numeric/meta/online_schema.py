@@ -49,6 +49,17 @@ def validate(state, config, n_params, n_train):
         for name in ("theta_before", "v_before", "theta_after"):
             array(getattr(audit, name), f"audit.{name}", (n_params,))
         indices(audit.idx, "audit.idx", (config["batch_size"],), n_train)
+    if state.trace is not None:
+        for name in ("dtheta", "dv"):
+            array(getattr(state.trace, name), f"trace.{name}", (2, n_params))
+    window = state.trace_window
+    if window is not None:
+        W = len(window.us)
+        s.integer(window.t, "trace_window.t", 0, steps)
+        s.integer(window.filled, "trace_window.filled", 0, W + 1)
+        for name, shape in (("theta", (n_params,)), ("v", (n_params,)), ("us", (None, 2))):
+            array(getattr(window, name), f"trace_window.{name}", shape)
+        indices(window.idx, "trace_window.idx", (W + 1, config["batch_size"]), n_train)
 
 
 def array(value, where, shape, kind="f"):

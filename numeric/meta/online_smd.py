@@ -15,19 +15,20 @@ from collections import namedtuple
 
 import numpy as np
 
-from shb.numeric.meta import lookahead
-from shb.numeric.meta.online_state import Audit, HypergradSample, RunState
+from shb.numeric.meta import lookahead, trace
+from shb.numeric.meta.online_state import Audit, HypergradSample, RunState, Tangents, TraceWindow
 from shb.numeric.meta.reparam import alpha_mu
 from shb.numeric.networks import training
 from shb.numeric.optim import AdamState, adam
 
-MODES = ("stochastic", "deterministic", "fixed")
+MODES = ("stochastic", "deterministic", "fixed", "trace")
 
 # The network (a Net, numeric/networks/net.py), the data: training and test sets (training.Dataset), and the evaluation
 # subset sizes.
 Problem = namedtuple("Problem", ["net", "train", "test", "eval_train", "eval_test"])
-# One run: its name, its mode (MODES), its initial (alpha, mu) and the seed of its data generator.
-RunSpec = namedtuple("RunSpec", ["name", "mode", "alpha", "mu", "seed"])
+# One run: its name, its mode (MODES), its initial (alpha, mu) and the seed of its data generator; a trace run's
+# forgetting factor and Adam step size in u (numeric/meta/trace.py).
+RunSpec = namedtuple("RunSpec", ["name", "mode", "alpha", "mu", "seed", "forget", "trace_lr"], defaults=[None, None])
 
 
 def decayed_alpha(alpha_end, t, adapt_steps, steps, final_lr):
@@ -84,8 +85,6 @@ def burst(state, problem, run, config, rng):
     net, data = problem.net, problem.train
     _, update = adam(config["meta_lr"])
     adam_state = AdamState(state.adam_step, state.adam_m, state.adam_v)
-    lo = np.array([np.log(config["alpha_eff_bounds"][0]), np.log(config["one_minus_mu_bounds"][0])])
-    hi = np.array([np.log(config["alpha_eff_bounds"][1]), np.log(config["one_minus_mu_bounds"][1])])
     u = state.u
     losses = []
     for m in range(config["meta_steps_per_burst"]):
@@ -94,18 +93,12 @@ def burst(state, problem, run, config, rng):
         batches, meta_batch = lookahead.batches_of(data, step_idx, meta_idx)
         with np.errstate(over="ignore", invalid="ignore"):
             meta_loss, meta_grad = lookahead.lookahead_hypergrad(net, u, state.theta, state.v, batches, meta_batch)
-            finite = np.isfinite(meta_loss) and np.all(np.isfinite(meta_grad * meta_grad))  # as Adam squares it
         if state.hypergrad_sample is None and m == 0 and state.t >= config["check_step"]:
             state.hypergrad_sample = HypergradSample(
                 t=int(state.t), meta_loss=meta_loss, u=u.copy(), theta=state.theta.copy(), v=state.v.copy(),
                 step_idx=np.array(step_idx), meta_idx=np.array(meta_idx), hypergrad_used=meta_grad.copy())
-        if not finite:
-            state.nonfinite_meta_grads += 1
-            meta_grad = np.array([1.0, 0.0])
-        u, adam_state = update(meta_grad, adam_state, u)
-        if np.any(u < lo) or np.any(u > hi):
-            state.clipped_meta_steps += 1
-            u = np.clip(u, lo, hi)
+        u, adam_state = update(usable(meta_grad, state, meta_loss), adam_state, u)
+        u = box(u, state, config)
         losses.append(meta_loss if np.isfinite(meta_loss) else float("inf"))
     state.u = u
     state.adam_step, state.adam_m, state.adam_v = adam_state
@@ -124,13 +117,17 @@ def advance(state, problem, run, config, until):
         t = state.t
         if run.mode != "fixed" and t < config["adapt_steps"] and t % config["burst_every"] == 0:
             burst(state, problem, run, config, rng)
-        alpha, mu = applied_hypers(state, config)
-        if t % config["log_every"] == 0:
-            log_point(state, problem, alpha, mu)
-        idx = training.batch_indices(rng, n, config["batch_size"])
-        X, Y = training.minibatch(data, idx)
-        with np.errstate(over="ignore", invalid="ignore"):
-            batch_loss, g = net.loss_and_grad(state.theta, X, Y)
+        if run.mode == "trace" and t < config["adapt_steps"]:
+            batch_loss, g, idx = trace_step(state, problem, run, config, rng)
+            alpha, mu = alpha_mu(state.u)
+        else:
+            alpha, mu = applied_hypers(state, config)
+            if t % config["log_every"] == 0:
+                log_point(state, problem, alpha, mu)
+            idx = training.batch_indices(rng, n, config["batch_size"])
+            X, Y = training.minibatch(data, idx)
+            with np.errstate(over="ignore", invalid="ignore"):
+                batch_loss, g = net.loss_and_grad(state.theta, X, Y)
         theta, v = training.sgd_momentum_step(state.theta, state.v, g, alpha, mu)
         if t == config["audit_step"]:
             state.audit = Audit(t=t, theta_before=state.theta.copy(), v_before=state.v.copy(), idx=idx.copy(),
@@ -141,6 +138,70 @@ def advance(state, problem, run, config, until):
         elif state.t == steps:
             log_point(state, problem, alpha, mu)  # the end point, with the last step's (alpha, mu)
     state.rng = rng.bit_generator.state
+
+
+def trace_step(state, problem, run, config, rng):
+    """Step t of a trace run during adaptation (numeric/meta/trace.py): the minibatch's gradient and the
+    meta-gradient g_t . dtheta_t, one Adam step in u (kept in the box, as a burst's), the tangents carried through
+    the step at the new u; the window the hypergradient check replays recorded from check_step. Returns (the
+    minibatch's loss where it is logged, else 0.0; g_t; the minibatch's indices); the caller takes the step."""
+    net, data, t = problem.net, problem.train, state.t
+    if state.trace is None:
+        state.trace = Tangents(*trace.zero_tangents(state.theta))
+    idx = training.batch_indices(rng, data.images.shape[0], config["batch_size"])
+    X, Y = training.minibatch(data, idx)
+    with np.errstate(over="ignore", invalid="ignore"):
+        g, hvps, meta_grad = trace.gradient_and_meta_gradient(net, state.theta, state.trace.dtheta, X, Y)
+    _, update = adam(run.trace_lr)
+    u, adam_state = update(usable(meta_grad, state), AdamState(state.adam_step, state.adam_m, state.adam_v), state.u)
+    state.u, (state.adam_step, state.adam_m, state.adam_v) = box(u, state, config), adam_state
+    record_window(state, config, idx)
+    alpha, mu = alpha_mu(state.u)
+    if t % config["log_every"] == 0:
+        log_point(state, problem, alpha, mu)
+    batch_loss = 0.0
+    if t % config["burst_every"] == 0:
+        batch_loss = float(net.loss(state.theta, X, Y))
+        state.meta["step"].append(int(t))
+        state.meta["meta_loss"].append(batch_loss if np.isfinite(batch_loss) else float("inf"))
+        state.meta["u"].append(state.u.tolist())
+    trace.carry(state.trace.dtheta, state.trace.dv, g, hvps, state.v, state.u, run.forget)
+    return (batch_loss if np.isfinite(batch_loss) else np.inf), g, idx
+
+
+def record_window(state, config, idx):
+    """From check_step, the window's snapshot (before the step) and each of its steps' minibatch and applied u (the
+    last minibatch: the loss's)."""
+    W = trace.window(config)
+    if state.t == config["check_step"]:
+        state.trace_window = TraceWindow(t=int(state.t), filled=0, theta=state.theta.copy(), v=state.v.copy(),
+                                         us=np.zeros((W, 2)), idx=np.zeros((W + 1, idx.size), dtype=np.int64))
+    w = state.trace_window
+    if w is not None and w.filled <= W and state.t == w.t + w.filled:
+        w.idx[w.filled] = idx
+        if w.filled < W:
+            w.us[w.filled] = state.u
+        w.filled += 1
+
+
+def usable(meta_grad, state, meta_loss=0.0):
+    """The meta-gradient Adam may take: `meta_grad`, or (1, 0) (so Adam lowers alpha_eff), counted, where it or the
+    meta-loss is not finite or it is too large to square (Adam squares it: its second moment would overflow to inf
+    and freeze that coordinate of u for the rest of the run)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(meta_loss) and np.all(np.isfinite(meta_grad * meta_grad)):
+            return meta_grad
+    state.nonfinite_meta_grads += 1
+    return np.array([1.0, 0.0])
+
+
+def box(u, state, config):
+    """u kept in [log alpha_eff_bounds] x [log one_minus_mu_bounds], a step outside counted (as a burst does)."""
+    lo = np.array([np.log(config["alpha_eff_bounds"][0]), np.log(config["one_minus_mu_bounds"][0])])
+    hi = np.array([np.log(config["alpha_eff_bounds"][1]), np.log(config["one_minus_mu_bounds"][1])])
+    if np.any(u < lo) or np.any(u > hi):
+        state.clipped_meta_steps += 1
+    return np.clip(u, lo, hi)
 
 
 def run_online(problem, run, config, theta0):

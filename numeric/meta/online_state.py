@@ -56,7 +56,31 @@ class Audit:
     theta_after: np.ndarray
 
 
-SAMPLES = {"hypergrad_sample": HypergradSample, "audit": Audit}  # a field holding a sample, and its type
+@dataclass
+class Tangents:
+    """A trace run's tangents of the weights and the velocity with respect to u (numeric/meta/trace.py), (2, n)."""
+
+    dtheta: np.ndarray
+    dv: np.ndarray
+
+
+@dataclass
+class TraceWindow:
+    """What a trace run's hypergradient check replays: the weights and velocity at step t, the pair u applied at
+    each of the window's W steps (W, 2), their minibatches' indices and the loss's (W + 1, batch); `filled` steps
+    recorded so far (W + 1 when complete)."""
+
+    t: int
+    filled: int
+    theta: np.ndarray
+    v: np.ndarray
+    us: np.ndarray
+    idx: np.ndarray
+
+
+# a field holding a sample, and its type
+SAMPLES = {"hypergrad_sample": HypergradSample, "audit": Audit, "trace": Tangents, "trace_window": TraceWindow}
+OPTIONAL = ("trace", "trace_window")  # fields a state saved before trace runs existed does not have: None
 
 
 def arrays_of(kind):
@@ -97,6 +121,8 @@ class RunState:
     audit: Optional[Audit] = None
     cpu_seconds: float = 0.0
     inputs: Optional[dict] = None
+    trace: Optional[Tangents] = None
+    trace_window: Optional[TraceWindow] = None
 
     @classmethod
     def start(cls, run, theta0, inputs=None):
@@ -121,7 +147,7 @@ class RunState:
                 arrays[field.name] = np.asarray(value)
             elif field.name != "inputs" or value is not None:
                 header[field.name] = value
-        header["run"], header["config"] = run._asdict(), config
+        header["run"], header["config"] = spec_dict(run), config
         arrays["header"] = np.frombuffer(to_json(header).encode("utf-8"), dtype=np.uint8)  # strict JSON
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
@@ -157,7 +183,8 @@ class RunState:
         """The fields of a state from a file's header and arrays; KeyError for a missing array, ValueError for
         a header that lacks a field or has an unknown one."""
         known = [f.name for f in dataclasses.fields(cls)]
-        required = [f.name for f in dataclasses.fields(cls) if f.type is not np.ndarray and f.name != "inputs"]
+        required = [f.name for f in dataclasses.fields(cls)
+                    if f.type is not np.ndarray and f.name != "inputs" and f.name not in OPTIONAL]
         extra(header, "the run state", known)
         fields = {name: header[name] for name in header}
         missing = [name for name in required if name not in header]
@@ -165,7 +192,7 @@ class RunState:
             raise ValueError(f"the run state has no key {missing[0]!r}")
         fields.update({name: arrays[name] for name in arrays_of(cls)})
         for name, kind in SAMPLES.items():
-            sample = header[name]
+            sample = header.get(name)
             if sample is None:
                 continue
             scalars = [f.name for f in dataclasses.fields(kind) if f.type is not np.ndarray]
@@ -184,4 +211,10 @@ def extra(header, where, known):
 
 def identity(run, config):
     """What a saved state was made with: its run and its configuration, as they read back from JSON."""
-    return json.loads(json.dumps({"run": run._asdict(), "config": config}))
+    return json.loads(json.dumps({"run": spec_dict(run), "config": config}))
+
+
+def spec_dict(run):
+    """A RunSpec as saved: its fields, those of a trace run (forget, trace_lr) only where set, so a run of another
+    mode is saved as before trace runs existed."""
+    return {k: v for k, v in run._asdict().items() if v is not None or k not in ("forget", "trace_lr")}

@@ -38,9 +38,7 @@ For K > 1 Newton works in (a, mu), a = alpha / (1 - mu) (the effective learning 
 valleys of L_K mostly run straight (near mu = 1 they run along constant alpha instead: hence `escape`'s Newton
 in (alpha, mu)), and stays in |mu| <= STABLE_MU, the domain of the plans (the paper's meta-optimizers keep
 mu < 1): towards mu = 1 (alpha -> 0 at fixed a) L_K flattens to the loss of not moving, a plateau Newton would
-crawl along.
-
-Certification, independent of the planner: numeric/nqm/lookahead_checks.py (`perturbation_gain`, `global_gap`).
+crawl along. Certification, independent of the planner: numeric/nqm/lookahead_checks.py.
 
 Everything is batched over leading axes: h, sigma2, mean0, var0 of shape (B, d) give B schedules at once
 (the atlas of experiments/figures/atlas.py; the rule's extras are shared by the batch); one Problem gives one
@@ -354,17 +352,19 @@ def escape(x, value, hessian, candidates, values, ctx):
     return x, value, hessian, candidates, values
 
 
-def lookahead_batch(opt, problem, T, K, planning=None):
+def lookahead_batch(opt, problem, T, K, planning=None, to_end=False):
     """The K-step lookahead schedules of the rule `opt` (an UpdateRule, numeric/nqm/optimizers.py) on a batch of
     problems (a Problem whose arrays have shape (..., d)): alpha, mu of shape (..., T) and per-step certificates
     (..., T) ("value", "grid" (the grid's lowest L_K; NaN between grid steps), "min_eigenvalue", "max_eigenvalue"
     (of the Hessian of L_K in the planning coordinates: alpha scaled by c), "newton_steps"). `planning`: the sigma2
     the plans use (default: sigma2, the stochastic lookahead; zeros: the deterministic one); the steps taken always
     use the true sigma2. The rule's extras must be shared by the batch (numbers, or one per coordinate).
+    to_end: plan to the end of the run instead, K = T - t at step t (the receding horizon; K is not used).
     """
     h, sigma2, mean0, var0 = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in problem))
     planning = sigma2 if planning is None else np.broadcast_to(np.asarray(planning, dtype=float), h.shape)
     rule = opt.rule
+    K = T if to_end else K
     extras = opt.extras(problem._replace(h=h, sigma2=sigma2, mean0=mean0, var0=var0), T + K - 1)
     if h.ndim > 1 and any(np.ndim(value) > 1 for value in extras.values()):
         raise InputError(f"a batch of problems needs the extras of {opt.name} shared by the batch, one per coordinate")
@@ -376,7 +376,7 @@ def lookahead_batch(opt, problem, T, K, planning=None):
     pairs, certificates, tracked = [], [], None
     seconds = SECONDS_PER_STEP * T * K * h.size
     for t in progress_if_long(range(T), T, "lookahead", seconds):
-        ctx = Planning(rule, h_scaled, planning, to_raw(*stats), tuple(extras[t:t + K]))
+        ctx = Planning(rule, h_scaled, planning, to_raw(*stats), tuple(extras[t:T if to_end else t + K]))
         x, certificate, tracked = plan(ctx, tracked, grid=t % REGRID == 0, previous=pairs[-2] if t > 1 else None,
                                        greedy_mu=opt.entry.greedy_mu)
         pairs.append(x)
@@ -390,11 +390,11 @@ def lookahead_batch(opt, problem, T, K, planning=None):
     return out
 
 
-def lookahead(opt, problem, T, K=1, deterministic=False):
-    """The K-step lookahead schedule of one problem for the rule `opt`: {"alpha", "mu", "loss" (the rule's Theorem 1,
-    true sigma2)} plus the per-step certificates of `lookahead_batch`."""
-    planning = np.zeros_like(problem.sigma2) if deterministic else problem.sigma2
-    out = lookahead_batch(opt, problem, T, K, planning)
+def lookahead(opt, problem, T, K=1, deterministic=False, to_end=False):
+    """The K-step lookahead schedule of one problem for the rule `opt` (to_end: the receding horizon, K = T - t):
+    {"alpha", "mu", "loss" (the rule's Theorem 1, true sigma2)} plus the per-step certificates of
+    `lookahead_batch`."""
+    out = lookahead_batch(opt, problem, T, K, 0.0 * problem.sigma2 if deterministic else problem.sigma2, to_end)
     with np.errstate(over="ignore", invalid="ignore"):
         out["loss"] = opt.rollout(problem, out["alpha"], out["mu"])["loss"]
     return out

@@ -95,10 +95,10 @@ class UpdateRule:
     def optimized(self, problem, T, steps=schedules.ADAM_STEPS, lr=schedules.ADAM_LR, **kwargs):
         return schedules.optimized(self, problem, T, steps, lr, **kwargs)
 
-    def lookahead(self, problem, T, K=1, deterministic=False):
+    def lookahead(self, problem, T, K=1, deterministic=False, to_end=False):
         from shb.numeric.nqm import lookahead
 
-        return lookahead.lookahead(self, problem, T, K, deterministic)
+        return lookahead.lookahead(self, problem, T, K, deterministic, to_end)
 
 
 def get(name=DEFAULT, **options):

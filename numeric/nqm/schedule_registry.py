@@ -122,8 +122,39 @@ def fit_cost(opt, d, T, options):
 
 def lookahead(opt, problem, T, options):
     """Online meta-optimization computed exactly (Section 3.3): at each step the constant (alpha, mu) minimizing
-    the expected loss K steps ahead of the current moments; K = 1 is greedy (Theorem 2)."""
-    return opt.lookahead(problem, T, options["horizon"], options["deterministic"])
+    the expected loss K steps ahead of the current moments; K = 1 is greedy (Theorem 2); --to-end: K = T - t."""
+    return opt.lookahead(problem, T, options["horizon"], options["deterministic"], options["to_end"])
+
+
+def _start(opt, problem, options):
+    from shb.numeric.nqm import corrections
+
+    alpha0, mu0 = corrections.start(opt, problem)
+    return (alpha0 if options["alpha0"] is None else options["alpha0"],
+            mu0 if options["mu0"] is None else options["mu0"])
+
+
+def trace(opt, problem, T, options):
+    """A remedy: online meta-optimization on a forward-mode hypergradient trace with forgetting (numeric/nqm/trace.py;
+    --forget 0 is hypergradient descent)."""
+    from shb.numeric.nqm.trace import trace_schedule
+
+    return trace_schedule(opt, problem, T, options["forget"], options["meta_lr"], *_start(opt, problem, options))
+
+
+def pes(opt, problem, T, options):
+    """A remedy: online meta-optimization on PES's expected gradient, the full unroll held at the current values
+    (numeric/nqm/pes.py)."""
+    from shb.numeric.nqm.pes import pes_schedule
+
+    return pes_schedule(opt, problem, T, options["meta_lr"], *_start(opt, problem, options))
+
+
+def pieces(opt, problem, T, options):
+    """A remedy: n piecewise-constant (alpha, mu) pieces fitted offline on L(T) (numeric/nqm/pieces.py)."""
+    from shb.numeric.nqm.pieces import pieces_schedule
+
+    return pieces_schedule(opt, problem, T, options["pieces"], options["adam_steps"], options["adam_lr"])
 
 
 # What a lookahead costs: per step, Newton's jets from a few starts through K steps and, every REGRID steps, the
@@ -134,8 +165,14 @@ LOOKAHEAD_GRID_ARRAYS = 16
 
 def lookahead_cost(opt, d, T, options):
     grid = nqm_lookahead.GRID_F.size * nqm_lookahead.GRID_MU.size
+    K = T if options.get("to_end") else options["horizon"]
     return (rollout_bytes(d, T, rule=opt.rule) + LOOKAHEAD_GRID_ARRAYS * 8 * grid * d,
-            nqm_lookahead.SECONDS_PER_STEP * T * d * options["horizon"])
+            nqm_lookahead.SECONDS_PER_STEP * T * d * K)
+
+
+def pes_cost(opt, d, T, options):
+    """PES re-unrolls from the start at every step: about T^2 rollout steps."""
+    return 3 * rollout_bytes(d, T, rule=opt.rule), SECONDS_PER_STEP * T * T * d
 
 
 # The options of the fitted schedules: Adam's steps and learning rate (the paper's by default).
@@ -143,6 +180,15 @@ ADAM = (Option("adam_steps", "int", nqm_schedules.ADAM_STEPS, minimum=0, metavar
                help="Adam steps (default 500, as the paper)"),
         Option("adam_lr", "float", nqm_schedules.ADAM_LR, metavar="LR",
                help="Adam learning rate (default: the module's)"))
+
+# The options of the online remedies: the meta step size and where they start (default: the greedy first step).
+ONLINE = (Option("meta_lr", "float", 0.03, metavar="ETA", help="the meta step size on (log alpha, log(1 - mu)) of the "
+                 "log loss (default 0.03)"),
+          Option("alpha0", "float", metavar="A", help="the first alpha (default: greedy's first)"),
+          Option("mu0", "float", positive=False, metavar="M", help="the first mu (default: greedy's first)"))
+TRACE = (Option("forget", "float", 0.9, positive=False, metavar="LAMBDA",
+                help="the trace's forgetting factor, 0 <= LAMBDA <= 1 (default 0.9; 0: hypergradient descent)"),
+         *ONLINE)
 
 # name -> Schedule, in the order of `shb nqm --help`.
 SCHEDULES = {s.name: s for s in (
@@ -152,6 +198,12 @@ SCHEDULES = {s.name: s for s in (
     Schedule("optimized", "the optimized schedule over a horizon of --steps T", optimized, ADAM, fit_cost),
     Schedule("lookahead", "the K-step lookahead schedule over a horizon of --steps T", lookahead,
              (Option("horizon", "int", 1, minimum=1, metavar="K", help="steps of lookahead K (default 1: greedy)"),
-              Option("deterministic", "flag", help="plan on the noise-free problem (sigma2 = 0), run on the true one")),
+              Option("deterministic", "flag", help="plan on the noise-free problem (sigma2 = 0), run on the true one"),
+              Option("to_end", "flag", help="plan to the end of the run (K = T - t: the receding horizon)")),
              lookahead_cost),
+    Schedule("trace", "a hypergradient trace with forgetting --forget LAMBDA, online (a remedy)", trace, TRACE),
+    Schedule("pes", "PES's expected gradient, online (a remedy)", pes, ONLINE, pes_cost),
+    Schedule("pieces", "--pieces N piecewise-constant (alpha, mu) fitted on L(T) (a remedy)", pieces,
+             (Option("pieces", "int", 4, minimum=1, metavar="N", help="the number of pieces (default 4)"), *ADAM),
+             fit_cost),
 )}

@@ -52,6 +52,13 @@ HYPERGRADIENT_TESTS = (
 TEST_COMMANDS = {module: HYPERGRADIENT_TESTS
                  for module in ("numeric/meta/hypergrad.py", "numeric/meta/reparam.py", "numeric/meta/lookahead.py",
                                 "numeric/meta/online_smd.py", "numeric/networks/backprop.py")}
+# The remedies (issue 30): their own tests, which check each against references that do not run it.
+REMEDY_TESTS = ("env HYPOTHESIS_PROFILE=mutate .venv/bin/python -m pytest -x -q -p no:cacheprovider "
+                "tests/nqm/test_corrections.py tests/test_corrections_figure.py")
+TEST_COMMANDS.update({module: REMEDY_TESTS for module in ("numeric/nqm/trace.py", "numeric/nqm/pes.py",
+                                                          "numeric/nqm/pieces.py", "numeric/nqm/corrections.py")})
+TEST_COMMANDS["numeric/meta/trace.py"] = ("env HYPOTHESIS_PROFILE=mutate .venv/bin/python -m pytest -x -q "
+                                          "-p no:cacheprovider tests/test_online_trace.py")
 
 
 def module_config(module):

@@ -121,3 +121,14 @@ def problems(draw, max_d=3, min_d=1):
 def small_problem():
     """A fixed noisy 3-coordinate problem, kappa = 20, every statistic non-degenerate after a step."""
     return make_problem([1.0, 0.2, 0.05], [1.0, 5.0, 20.0], [3.0, -4.0, 1.0], [0.5, 0.0, 0.1])
+
+
+@st.composite
+def batches(draw, max_d=3):
+    """A problem and B schedules of T steps, B drawn from {1, 2, T, T + 1} (B == T hides a transposed batch)."""
+    problem = draw(problems(max_d=max_d))
+    T = draw(st.integers(1, 6))
+    B = draw(st.sampled_from([1, 2, T, T + 1]))
+    alpha = np.array(draw(st.lists(st.floats(0.05, 1.5), min_size=B * T, max_size=B * T))).reshape(B, T)
+    mu = np.array(draw(st.lists(st.floats(-0.3, 0.95), min_size=B * T, max_size=B * T))).reshape(B, T)
+    return problem, alpha, mu

@@ -21,7 +21,7 @@ from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm.adjoint import final_loss, rank_one, schedule_gradient
 from shb.numeric.nqm.problem import Problem, chebyshev_extreme, make_problem
 
-from .reference import NAMES, entry, problems, stable_scale, taped_loss
+from .reference import NAMES, batches, entry, problems, stable_scale, taped_loss
 
 
 @st.composite
@@ -103,16 +103,6 @@ def test_the_adjoint_matches_central_differences_at_every_step(name):
             fd = (opt.final_loss(problem, *args[0]) - opt.final_loss(problem, *args[1])) / 2e-6
             assert abs(fd - grads[k][t]) <= 1e-6 * (1 + abs(fd)), (name, k, t, fd, grads[k][t])
 
-
-@st.composite
-def batches(draw):
-    """A rule, a problem and B schedules of T steps, B in {1, 2, T, T + 1} (B == T hides a transposed batch)."""
-    problem = draw(problems(max_d=3))
-    T = draw(st.integers(1, 6))
-    B = draw(st.sampled_from([1, 2, T, T + 1]))
-    alpha = np.array(draw(st.lists(st.floats(0.05, 1.5), min_size=B * T, max_size=B * T))).reshape(B, T)
-    mu = np.array(draw(st.lists(st.floats(-0.3, 0.95), min_size=B * T, max_size=B * T))).reshape(B, T)
-    return problem, alpha, mu
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -24,7 +24,7 @@ from shb.numeric.nqm import optimizers as nqm_optimizers
 from shb.numeric.nqm.problem import make_problem
 from shb.symbolic import dynamics as symbolic_dynamics, model
 
-from .reference import NAMES, entry, loss_of_stats, problems, small_problem, stable_scale
+from .reference import NAMES, batches, entry, loss_of_stats, problems, small_problem, stable_scale
 
 RTOL = 1e-12
 
@@ -102,16 +102,6 @@ def test_max_component_ratio_is_its_definition(name):
         assert opt.max_component_ratio(problem, a, mu) == pytest.approx(expected, rel=1e-12)
     assert opt.max_component_ratio(problem, np.full(T, 1e-9), np.zeros(T)) == 1.0
 
-
-@st.composite
-def batches(draw):
-    """A rule, a problem and B schedules of T steps, B drawn from {1, 2, T, T + 1} (B == T hides a transposed batch)."""
-    problem = draw(problems())
-    T = draw(st.integers(1, 6))
-    B = draw(st.sampled_from([1, 2, T, T + 1]))
-    alpha = np.array(draw(st.lists(st.floats(0.05, 1.5), min_size=B * T, max_size=B * T))).reshape(B, T)
-    mu = np.array(draw(st.lists(st.floats(-0.3, 0.95), min_size=B * T, max_size=B * T))).reshape(B, T)
-    return problem, alpha, mu
 
 
 @pytest.mark.parametrize("name", NAMES)

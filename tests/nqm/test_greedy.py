@@ -19,6 +19,7 @@ import sympy as sp
 from hypothesis import given, strategies as st
 
 from shb.cli import main
+from shb.numeric.nqm.independent import conjugate_gradient_losses  # tested in tests/test_independent.py
 from shb.numeric.nqm import generated as gen
 from shb.numeric.nqm import greedy as nqm_greedy
 from shb.numeric.nqm import optimizers as nqm_optimizers
@@ -258,26 +259,6 @@ def test_greedy_step_with_a_rank_one_hessian_takes_the_sgd_step():
 
 
 # ------------------------------------------------------------------------------------------------ heavy ball
-
-
-def conjugate_gradient_losses(h, theta0, steps):
-    """Plain CG on f(theta) = 1/2 sum h theta^2 (the independent reference), returning f after each step."""
-    theta = np.array(theta0, dtype=float)
-    r = -h * theta
-    p = r.copy()
-    losses = [0.5 * np.sum(h * theta**2)]
-    for _ in range(steps):
-        rr = r @ r
-        if rr == 0:
-            losses.append(losses[-1])
-            continue
-        Hp = h * p
-        step = rr / (p @ Hp)
-        theta = theta + step * p
-        r = r - step * Hp
-        p = r + (r @ r) / rr * p
-        losses.append(0.5 * np.sum(h * theta**2))
-    return np.array(losses)
 
 
 HEAVY_BALL = nqm_optimizers.get("heavy-ball")

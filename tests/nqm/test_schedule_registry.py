@@ -49,9 +49,9 @@ def same(a, b):
 
 
 def test_the_cli_offers_exactly_the_registry_schedules():
-    assert list(SCHEDULES) == ["greedy", "greedy-sgd", "fixed", "optimized", "lookahead"]
+    assert list(SCHEDULES) == ["greedy", "greedy-sgd", "fixed", "optimized", "lookahead", "trace", "pes", "pieces"]
     assert all(name == s.name for name, s in SCHEDULES.items())
-    assert subcommands(build_parser(), "nqm") == ["dynamics", *SCHEDULES, "montecarlo"]
+    assert subcommands(build_parser(), "nqm") == ["dynamics", *SCHEDULES, "corrections", "montecarlo"]
 
 
 # What each schedule must equal: a direct call of the rule's method with the same settings.
@@ -82,7 +82,7 @@ def test_the_declared_defaults_are_the_papers(schedule_name):
     schedule = SCHEDULES[schedule_name]
     assert schedule.resolve() == {"adam_steps": 500, "adam_lr": 0.003}
     assert same(schedule(HEAVY_BALL, PROBLEM, 3), DIRECT[schedule_name](HEAVY_BALL, 3, {}))
-    assert SCHEDULES["lookahead"].resolve() == {"horizon": 1, "deterministic": False}
+    assert SCHEDULES["lookahead"].resolve() == {"horizon": 1, "deterministic": False, "to_end": False}
 
 
 @pytest.mark.parametrize("name", list(SCHEDULES))
@@ -127,7 +127,7 @@ def help_text(args, capsys):
 
 
 def test_a_registered_schedule_is_a_subcommand_with_its_options(toy, capsys):
-    assert subcommands(build_parser(), "nqm")[-2:] == ["toy", "montecarlo"]
+    assert subcommands(build_parser(), "nqm")[-3:] == ["toy", "corrections", "montecarlo"]
     assert "toy a test-only schedule over a horizon of --steps T" in help_text(["nqm"], capsys)
     text = help_text(["nqm", "toy"], capsys)
     for words in ("--steps T [--horizon K] [--deterministic] [--rate RATE] [--json]",

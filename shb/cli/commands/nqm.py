@@ -50,6 +50,15 @@ def register(subparsers):
         _optimizer_args(p)
         p.set_defaults(func=run_schedule, schedule=schedule)
 
+    p = sub.add_parser("corrections", help="every remedy for short-horizon bias over a horizon of --steps T: its "
+                       "L(T), regret against the optimized schedule and learning rates (numeric/nqm/corrections.py)")
+    _problem_args(p, preset=True)
+    p.add_argument(HORIZON.flag, required=True, metavar=HORIZON.metavar, help=HORIZON.help)
+    p.add_argument("--receding", action="store_true", help="also the receding horizon (plans to the end: slow)")
+    _json_arg(p)
+    _optimizer_args(p)
+    p.set_defaults(func=run_corrections)
+
     p = sub.add_parser("montecarlo", help="sample moments of the rule's state at step T over N simulated runs")
     _problem_args(p, preset=False)
     p.add_argument("--schedule", required=True, metavar="S.json", help='{"alpha": [...], "mu": [...]}')
@@ -190,6 +199,39 @@ def run_schedule(args):
                f"{out['loss'][-1]:.6g} (initial {out['loss'][0]:.6g}); alpha {out['alpha'][0]:.4g} -> "
                f"{out['alpha'][-1]:.4g}, mu {out['mu'][0]:.4g} -> {out['mu'][-1]:.4g}")
     return _emit(args, obj, summary)
+
+
+def run_corrections(args):
+    from shb.numeric.nqm import corrections
+
+    opt = _optimizer(args)
+    problem = _load_problem(args)
+    T = HORIZON.parse(args.steps)
+    opt.extras(problem, T)
+    d, schedules = problem.h.size, nqm_schedule_registry.SCHEDULES
+    work = [schedules["lookahead"].estimate(opt, d, T, {"horizon": corrections.DEFAULTS["horizon"]}),
+            schedules["pes"].estimate(opt, d, T, {}),
+            *(schedules["pieces"].estimate(opt, d, T, {"adam_steps": corrections.DEFAULTS["adam_steps"]})
+              for _ in corrections.pieces_for(T))]
+    if args.receding:
+        work.append(schedules["lookahead"].estimate(opt, d, T, {"horizon": 1, "to_end": True}))
+    args.output_numbers = 16 * (2 * T + 6)
+    _check_size(args, max(b for b, _ in work), sum(s for _, s in work),
+                f"the remedies of {opt.name} over {T} steps in {d} coordinates")
+    with _quiet_numpy():
+        _, best = corrections.tune(opt, problem, T)
+        results = corrections.run(opt, problem, T, corrections.tuned_settings(best, receding=args.receding,
+                                                                                pieces=corrections.pieces_for(T)))
+    regrets = corrections.regret(results)
+    removed = corrections.removed(regrets)
+    obj = {name: {"final_loss": s["loss"][-1], "regret": regrets[name], "removed": removed[name],
+                  "alpha_eff": s["alpha"] / (1.0 - s["mu"]), "cost": s["cost"]} for name, s in results.items()}
+    _finite([o["final_loss"] for o in obj.values()], "a remedy's final loss", T)
+    lines = [f"remedies of {opt.name}, d={d}, T={T} (regret: L(T) / L(T) of the optimized schedule; removed: the "
+             "fraction of greedy's excess regret)"]
+    lines += [f"  {name:26s} L(T) {o['final_loss']:<10.4g} regret {corrections.ratio(o['regret']):8s} removed {corrections.share(o['removed']):>5s}  "
+              f"alpha_eff {o['alpha_eff'][0]:.3g} -> {o['alpha_eff'][-1]:.3g}" for name, o in obj.items()]
+    return _emit(args, obj, "\n".join(lines))
 
 
 def run_montecarlo(args):
