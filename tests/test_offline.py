@@ -594,3 +594,11 @@ def test_the_fit_variant_trains_on_the_first_examples_beside_the_full_run(tmp_pa
     assert os.path.exists(os.path.join(out, "fig6-fit.png")) and os.path.exists(os.path.join(out, "offline_progress-fit.json"))
     assert "Fit variant, the data-set question: on the first 150 training examples" in printed
     assert "Beside it, the full data set (" in printed and "shb offline --scale tiny --fit" in printed
+    # The paper's claims are the variant's findings, not its stamp's evidence; the full-data run keeps them as checks.
+    claims = ("short_horizon_bias_beta_", "beta_falls_with_horizon", "shortest_horizon_highest_beyond_noise_",
+              "longest_horizon_within_noise_of_lowest_")
+    assert not [c for c in fit["checks"] if c["name"].startswith(claims)]
+    assert sorted(c["name"].split("_T")[0].split("_at_")[0] for c in fit["findings"]) == sorted(
+        c["name"].split("_T")[0].split("_at_")[0] for c in before["checks"] if c["name"].startswith(claims))
+    assert len(fit["findings"]) == 4 and "The paper's claims on the subset" in printed
+    assert "findings" not in before

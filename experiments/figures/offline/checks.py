@@ -110,6 +110,19 @@ def figure5_checks(state, config, horizons):
     return checks
 
 
+PAPER_CLAIMS = ("short_horizon_bias_beta_", "beta_falls_with_horizon", "shortest_horizon_highest_beyond_noise_",
+                "longest_horizon_within_noise_of_lowest_")  # the checks that test the paper's claims (by name prefix)
+
+
+def findings(checks):
+    """(checks, findings): the fit variant's split. Its question is whether the paper's claims hold on data the
+    network can fit, so the checks of those claims (PAPER_CLAIMS) are its answer, reported beside its verdict, not
+    evidence for its stamp; the checks that certify its computation stay (hypergradients, SMD's start against end,
+    the surface against SMD, the end points' ranks, finite curves)."""
+    claim = [c["name"].startswith(PAPER_CLAIMS) for c in checks]
+    return [c for c, x in zip(checks, claim) if not x], [c for c, x in zip(checks, claim) if x]
+
+
 def start_end_check(config, h, j, runs):
     """Chain j of horizon h against its start, on the same eval_seeds sequences: from `smd_inits` its mean J_T must
     fall; from the surface it must not rise beyond the noise (noise.py)."""

@@ -78,19 +78,17 @@ def paper_rows(scale, config, horizons, dataset):
 
 
 def claims5(config, horizons, checks):
-    """Figure 5's conclusions (experiments/conclusions.py), resting on the checks of `checks` they name."""
+    """Figure 5's conclusions (experiments/conclusions.py), resting on the checks of `checks` they name (the fit
+    variant's checks hold no claim of the paper: checks.findings, so only the first)."""
     hs = config["horizons"]
     names = [c["name"] for c in checks]
-    decreased = [n for n in names if n.startswith(("smd_decreased_meta_objective", "smd_not_worse_beyond_noise"))]
+    if not any(n == "beta_falls_with_horizon" for n in names):
+        return claims5_smd(names)
     agrees = [n for n in names if n.startswith("surface_agrees_with_smd")]
     bias = [n for n in names if n.startswith("short_horizon_bias") or n == "beta_falls_with_horizon"]
     beta = ", ".join(f"beta(T={h}) = {horizons[str(h)]['beta']:.3g}" for h in hs)
     return [
-        claim("that SMD lowered every horizon's meta-objective with exact hypergradients",
-              "SMD lowered the meta-objective J_T of every chain started away from the surface's best region, and "
-              "left every chain started in it no worse beyond the evaluation noise (start against end on the same "
-              "fresh sequences), with forward-mode hypergradients that match finite differences.",
-              "hypergrad_forward_vs_finite_differences", *decreased),
+        *claims5_smd(names),
         claim("that shorter horizons choose faster decay (the short-horizon bias of Section 3.2)",
               f"Shorter horizons choose faster decay: {beta} (ratio {ratios(config, horizons)[0]:.3g} between the "
               "shortest and the longest), and the best region of the random-search surface moves the same way.",
@@ -98,10 +96,22 @@ def claims5(config, horizons, checks):
     ]
 
 
-def claims6(config, horizons):
+def claims5_smd(names):
+    """Figure 5's first conclusion: SMD did its job (every chain's start against its end, exact hypergradients)."""
+    decreased = [n for n in names if n.startswith(("smd_decreased_meta_objective", "smd_not_worse_beyond_noise"))]
+    return [claim("that SMD lowered every horizon's meta-objective with exact hypergradients",
+                  "SMD lowered the meta-objective J_T of every chain started away from the surface's best region, "
+                  "and left every chain started in it no worse beyond the evaluation noise (start against end on the "
+                  "same fresh sequences), with forward-mode hypergradients that match finite differences.",
+                  "hypergrad_forward_vs_finite_differences", *decreased)]
+
+
+def claims6(config, horizons, checks):
     """Figure 6's conclusion: the shortest horizon's schedule trains worst beyond the noise, the longest's is within
-    the noise of the best."""
+    the noise of the best (none for the fit variant, whose checks hold no claim of the paper: checks.findings)."""
     hs, steps, n = config["horizons"], config["curve_steps"], config["curve_seeds"]
+    if f"shortest_horizon_highest_beyond_noise_at_{steps}_steps" not in [c["name"] for c in checks]:
+        return []
     return [claim(f"that the shortest horizon's schedule trains worst and the longest's about best after {steps} steps",
                   f"After {steps} steps (train loss, mean ± sample standard deviation over {n} minibatch sequences: "
                   + ", ".join(f"horizon {h} {loss_text(horizons[str(h)])}" for h in hs) + ") the shortest horizon's "
@@ -139,11 +149,12 @@ def setup_lines(scale, config, dataset, data_dir, timing, inputs):
     return lines
 
 
-def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs, concluded=(), stamps=(), full=None):
+def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs, concluded=(), stamps=(), full=None,
+           found=()):
     """The REPORT.md section: settings (`inputs` the data's fingerprint, config.read_data: the examples it holds),
     per-horizon table, the figures' conclusions (`concluded`, from experiments.conclusions.conclude) and stamps
     (`stamps`: lines), the checks and the paper's claims; for the fit variant its verdict, with the full-data run's
-    offline.json (`full`, when the folder holds one) beside it."""
+    offline.json (`full`, when the folder holds one) beside it, and its findings (`found`: checks.findings)."""
     hs = config["horizons"]
     longest, shortest, steps = max(hs), min(hs), config["curve_steps"]
     beta_ratio, loss_ratio = ratios(config, horizons)
@@ -152,6 +163,7 @@ def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs, c
     lines = [f"## Offline meta-optimization on the first {config['n_train']} training examples (the fit variant; "
              "Section 3.2, Figures 5 and 6)" if fit else "## Offline meta-optimization (Section 3.2, Figures 5 and 6)",
              ""]
+    lines += [lead(scale, config, horizons, dataset), ""]
     lines += [" ".join(setup_lines(scale, config, dataset, data_dir, timing, inputs)), ""]
     lines += [
         f"| horizon | alpha0 | beta | meta-steps per chain | J_T start -> end (mean ± sd over {config['eval_seeds']} "
@@ -181,10 +193,25 @@ def report(scale, config, horizons, checks, dataset, data_dir, timing, inputs, c
         f"longer | " + ", ".join(f"horizon {h}: {loss_text(horizons[str(h)], 'final_test_errors')}" for h in hs)
         + f" (at {steps} steps) | see below |",
         "", reachability(config, horizons, dataset), "",
-        *([fit_verdict(config, horizons, dataset, full), ""] if fit else []),
+        *([fit_verdict(config, horizons, dataset, full, found), ""] if fit else []),
         f"Regenerate: `{command(scale, config)}` (resumable; progress in DIR/{outputs(config)['progress']}).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def lead(scale, config, horizons, dataset):
+    """The section's first sentence: the numbers the paper states (beta per horizon, its ratio, the train-loss ratio
+    with its spread, the test errors), with the data set, the scale and the command that regenerates them."""
+    hs, steps = config["horizons"], config["curve_steps"]
+    beta_ratio, loss_ratio = ratios(config, horizons)
+    return (f"**In short** ({dataset}, scale `{scale}`, `{command(scale, config)}`): "
+            + ", ".join(f"beta({h}) = {horizons[str(h)]['beta']:.3g}" for h in hs) + ", a ratio of "
+            f"{beta_ratio:.3g} between the shortest and the longest (the paper: over {PAPER_BETA_RATIO:g}); train loss "
+            f"at {steps} steps " + ", ".join(f"{h}: {loss_text(horizons[str(h)])}" for h in hs)
+            + f", the shortest's over the longest's {loss_ratio:.3g} (per sequence "
+            f"{noise.text(loss_ratios(config, horizons), 3)}; the paper: over {PAPER_LOSS_RATIO:g}); test error "
+            + ", ".join(f"{h}: {loss_text(horizons[str(h)], 'final_test_errors')}" for h in hs)
+            + f" (means ± sample sd over {config['curve_seeds']} minibatch sequences).")
 
 
 def reachability(config, horizons, dataset):
@@ -215,8 +242,9 @@ def reachability(config, horizons, dataset):
 FIT_NEAR_ZERO = 0.01  # a train loss this low counts as "the network fits the subset" in the fit variant's verdict
 
 
-def fit_verdict(config, horizons, dataset, full=None):
-    """The fit variant's answer to the data-set question: is the train-loss ratio large where the network can fit?"""
+def fit_verdict(config, horizons, dataset, full=None, found=()):
+    """The fit variant's answer to the data-set question: is the train-loss ratio large where the network can fit?
+    With the paper's claims on the subset (`found`: the full-data experiment's checks of them, made here too)."""
     hs, steps, n = config["horizons"], config["curve_steps"], config["n_train"]
     shortest, longest = min(hs), max(hs)
     ratio, per_sequence = ratios(config, horizons)[1], noise.text(loss_ratios(config, horizons), 3)
@@ -240,6 +268,10 @@ def fit_verdict(config, horizons, dataset, full=None):
     if full:
         text += (f" Beside it, the full data set ({full['scale']} scale, offline.json in the same folder): "
                  f"{ratios(full['config'], full['horizons'])[1]:.3g}.")
+    if found:
+        text += (" The paper's claims on the subset, by the full-data experiment's checks (the question asked here, "
+                 "so not counted in the stamps): " + "; ".join(
+                     f"{c['name']} {'holds' if c['passed'] else 'does not hold'} ({c['detail']})" for c in found) + ".")
     return text
 
 
