@@ -261,6 +261,11 @@ def fit_verdict(config, horizons, dataset, full=None, found=()):
         text += (f"The network fits the subset (horizon {longest}'s schedule reaches {low:.3g} <= {FIT_NEAR_ZERO:g}) "
                  f"and the ratio still stays below {PAPER_LOSS_RATIO:g}: on data the network can fit, the paper's "
                  "ratio is not reproduced here.")
+        high = final_loss(horizons[str(shortest)])
+        if high <= FIT_NEAR_ZERO:
+            text += (f" Horizon {shortest}'s schedule fits it too ({high:.3g} <= {FIT_NEAR_ZERO:g}): at these "
+                     "horizons the subset does not separate the schedules, so the ratio says little about the "
+                     "paper's mechanism (a short horizon's schedule decaying too fast to train).")
     else:
         text += (f"The network does not fit the subset within {steps} steps (horizon {longest}'s schedule ends at "
                  f"{low:.3g}, above {FIT_NEAR_ZERO:g}), so this does not decide the question: a smaller subset is "
