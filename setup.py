@@ -28,7 +28,8 @@ setup(
     python_requires=">=3.11",
     packages=PACKAGES,
     package_dir=FOLDERS,
-    package_data={"shb.docs": ["*.md"], "shb.experiments": ["sensitivity/*.json"]},
+    package_data={"shb.docs": ["*.md"], "shb.experiments": ["sensitivity/*.json"],
+                  "shb.numeric": ["nqm/generated_stamp.json"]},
     install_requires=[
         # sympy is pinned exactly: the generated code is compared byte for byte
         # by `shb derive --check`, and SymPy's printers change between releases.

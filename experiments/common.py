@@ -4,6 +4,9 @@ import functools
 from shb.experiments.verified import PROVENANCE, check
 
 
+GENERATED_CODE = "generated code is current (shb derive --check)"
+
+
 @functools.lru_cache(maxsize=1)
 def derived_files():
     """codegen.outputs(), derived once per process: every NQM figure checks the generated code, the derivations are a
@@ -13,15 +16,20 @@ def derived_files():
     return codegen.outputs()
 
 
-def generated_code_check(root=None):
-    """The numbers were computed by code that matches the derivations (`shb derive --check`): the files on disk are
-    read at every call, the derivations come from `derived_files`.
+def generated_code_check(root=None, derive=False):
+    """The numbers were computed by code that matches the derivations (`shb derive --check`), read from the files on
+    disk at every call. By the generated files' stamp (symbolic/stamp.py: the installed symbolic sources and SymPy,
+    and every file's SHA-256) unless `derive`; the derivations (`derived_files`) decide when the stamp does not
+    match, and always when `derive` (`shb reproduce`'s Derivations part: the stamp is proved true there).
 
     root: a source tree to check instead of the installed package (tests check a copy of the tree)."""
     from shb.symbolic import codegen
 
+    if not derive and codegen.current_by_stamp(root):
+        return check(GENERATED_CODE, True, "numeric/nqm/generated.py matches symbolic/ (by its stamp, "
+                     "numeric/nqm/generated_stamp.json; `shb derive --check` derives)", kind=PROVENANCE, values=())
     stale = codegen.stale(root, derived_files())
-    return check("generated code is current (shb derive --check)", not stale,
+    return check(GENERATED_CODE, not stale,
                  "stale: " + ", ".join(stale) if stale else "numeric/nqm/generated.py matches symbolic/",
                  kind=PROVENANCE, values=())
 

@@ -8,6 +8,8 @@
                                 sums, Theorems 3-4 of plain SGD)
     docs/derivations.md         the paper's derivations (Theorems 1-4, Eq. 15) in LaTeX
     docs/derivations_rules.md   every update rule's derivations in LaTeX
+    numeric/nqm/generated_stamp.json   the SymPy version, the symbolic sources' and the files' SHA-256s
+                                (symbolic/stamp.py): a figure checks the files by it without deriving
 
 All are deterministic functions of the SymPy expressions; the module's header carries a SHA-256 of them (their srepr).
 """
@@ -15,7 +17,7 @@ import sympy as sp
 
 from shb.ground import resources
 from shb.ground.io import atomic_write_text
-from shb.symbolic import codegen_rules, dynamics, greedy, model, sgd
+from shb.symbolic import codegen_rules, dynamics, greedy, model, sgd, stamp
 from shb.symbolic.printer import Function, eq as _eq, latex_names as _latex_names, numpy_printer, render_function
 from shb.symbolic.printer import source_hash
 
@@ -23,6 +25,7 @@ from shb.symbolic.printer import source_hash
 # (shb.ground.resources), so an installed toolkit checks its own generated files.
 GENERATED_MODULE = "numeric/nqm/generated.py"
 DERIVATIONS_DOC = "docs/derivations.md"
+PATHS = (GENERATED_MODULE, DERIVATIONS_DOC, codegen_rules.DERIVATIONS_DOC, stamp.STAMP)  # outputs(), in order
 
 
 def functions():
@@ -171,9 +174,16 @@ def generate_document():
 
 
 def outputs():
-    """{relative path: text} of every generated file."""
-    return {GENERATED_MODULE: generate_module(), DERIVATIONS_DOC: generate_document(),
-            codegen_rules.DERIVATIONS_DOC: codegen_rules.generate_document()}
+    """{relative path: text} of every generated file (PATHS), the stamp of the others last (symbolic/stamp.py)."""
+    derived = {GENERATED_MODULE: generate_module(), DERIVATIONS_DOC: generate_document(),
+               codegen_rules.DERIVATIONS_DOC: codegen_rules.generate_document()}
+    return {**derived, stamp.STAMP: stamp.text(derived)}
+
+
+def current_by_stamp(root=None):
+    """The generated files (under `root`, or the installed package's) are those the installed symbolic/ derives, by
+    their stamp (symbolic/stamp.py: milliseconds, no derivation); False means "derive to find out"."""
+    return stamp.current(PATHS[:-1], root)
 
 
 def write(root=None):
