@@ -1,5 +1,6 @@
 """The offline experiment end to end on tiny synthetic IDX data: outputs, checks, resume (also after SIGKILL), Dask,
-and its pieces: the shared surface run, the training curve, the chains' starts and stopping rule, the cost model (the checks on hand-made states: test_offline_checks.py)."""
+and its pieces: the shared surface run, the training curve, the chains' starts and stopping rule, the cost model.
+The checks on hand-made states: tests/test_offline_checks.py."""
 import json
 import os
 import shutil
