@@ -78,8 +78,8 @@ QUICK = dict(
     dask=True,                 # run units on Dask workers (False: in this process)
     tuned={"check_eps": "offline-check-eps"},  # chosen after seeing its check (experiments/sensitivity.py)
 )
-# Medium: the paper's four horizons, sized for the hour on two idle cores (README: costs, as measured; the 300-sample
-# run took about 1.3 h, the 200 samples here are projected at about 1.9 CPU-hours: to be measured).
+# Medium: the paper's four horizons, sized for the hour on two idle cores (README: what it costs, as measured; 300
+# surface samples took over the hour, so issue 28 set 200).
 # The short horizons start far from their optimum (as the paper's random starts); the long ones refine the
 # surface's best region, whose first 100 samples are done early, and stop when their meta-objective stops
 # improving. Training in float32, as the paper's code (TensorFlow's default): half the time of float64.
@@ -119,9 +119,9 @@ TINY = dict(
 CONFIGS = {"tiny": TINY, "quick": QUICK, "medium": MEDIUM, "paper": PAPER}
 # The `fit` variant (`shb offline --fit`, issue 28 item 2): the same experiment on the first FIT_N_TRAIN training
 # examples, a set the network can drive near zero train loss within 20k steps, to test whether the paper's ">1000x"
-# train-loss ratio is a property of the data set. 2000: a guess within the issue's 1000-5000 (an MLP of 2 x 100
-# hidden units has ~90k weights, far more than 2000 examples need); TO BE MEASURED (the lowest train loss the
-# surface reaches at 20k steps should be near zero). Tiny's synthetic data hold 300 examples.
+# train-loss ratio is a property of the data set. 2000, within the issue's guess of 1000-5000 (an MLP of 2 x 100
+# hidden units has ~90k weights), measured to fit: the longest horizon's schedule ends near zero train loss at 20k
+# steps (README, REPORT.md's fit section: `shb offline --fit --scale quick`). Tiny's synthetic data hold 300.
 FIT_N_TRAIN = {"tiny": 150}
 FIT_N_TRAIN_DEFAULT = 2000
 DTYPES = ("float64", "float32")  # training arithmetic; float32 runs carry "dtype": "float32" in their configuration

@@ -269,7 +269,7 @@ def fit_verdict(config, horizons, dataset, full=None, found=()):
     else:
         text += (f"The network does not fit the subset within {steps} steps (horizon {longest}'s schedule ends at "
                  f"{low:.3g}, above {FIT_NEAR_ZERO:g}), so this does not decide the question: a smaller subset is "
-                 "needed (N is to be measured).")
+                 "needed (config.FIT_N_TRAIN).")
     if full:
         text += (f" Beside it, the full data set ({full['scale']} scale, offline.json in the same folder): "
                  f"{ratios(full['config'], full['horizons'])[1]:.3g}.")

@@ -24,8 +24,8 @@ def register(subparsers):
     add_run_options(parser, "directory with the Fashion-MNIST/MNIST IDX files "
                     "(default: $SHB_DATA, else /usr/share/datasets/fashion-mnist)")
     parser.add_argument("--fit", action="store_true", help="the fit variant: the same experiment on the first "
-                        "2,000 training examples (1,000-5,000 is the issue's guess; to be measured), a set the network "
-                        "can fit, to test whether the paper's >1000x train-loss ratio depends on the data set")
+                        "2,000 training examples (a set the network fits: its train loss ends near zero), "
+                        "to test whether the paper's >1000x train-loss ratio depends on the data set")
     parser.add_argument("--float32", action="store_true", help="train in float32: steps about 2x faster, "
                         "results no longer equal to float64 ones up to rounding (SMD's path is sensitive to it); "
                         "the hypergradient check stays float64. Default: float64")
