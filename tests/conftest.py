@@ -63,13 +63,16 @@ def generated_outputs():
 
 
 @pytest.fixture
-def tree_copy(tmp_path, generated_outputs):
-    """A copy of the installed toolkit's generated files (numeric/nqm/generated.py, docs/derivations.md) under
-    tmp_path, laid out as in a source tree, for `shb derive --check --root` and codegen.stale(root)."""
+def tree_copy(tmp_path):
+    """A copy of the installed toolkit's generated files (codegen.PATHS: numeric/nqm/generated.py, the documents and
+    the stamp) under tmp_path, laid out as in a source tree, for `shb derive --check --root` and codegen.stale(root).
+    No derivation: tests that compare with the derivations ask for `generated_outputs` themselves."""
     import os
     import shutil
 
-    for rel in generated_outputs:
+    from shb.symbolic import codegen
+
+    for rel in codegen.PATHS:
         os.makedirs(tmp_path / os.path.dirname(rel), exist_ok=True)
         shutil.copy(resources.path(rel), tmp_path / rel)
     return tmp_path

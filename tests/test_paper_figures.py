@@ -80,6 +80,7 @@ def test_generated_code_check_fails_on_a_stale_generated_module(tree_copy, cache
     assert wrong["name"] == right["name"] == "generated code is current (shb derive --check)"
 
 
+@pytest.mark.slow  # derives (the stamp no longer matches)
 def test_generated_code_check_fails_when_the_generated_module_is_missing(tree_copy, cached_outputs):
     # Mistake: a tree without the generated module (never derived, or deleted).
     (tree_copy / "numeric" / "nqm" / "generated.py").unlink()

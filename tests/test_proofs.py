@@ -52,6 +52,7 @@ def test_every_step_holds_and_exit_status_is_zero(prove_run):
     assert status == 0
 
 
+@pytest.mark.slow  # the full proof run (the module fixture prove_run)
 def test_json_shape(prove_run):
     _, doc, _ = prove_run
     assert set(doc) >= {"claims", "all_hold", "findings", "numerical_only"}
@@ -73,6 +74,7 @@ def test_every_theorem_and_claim_is_covered(prove_run):
     assert all(counts[name] >= 3 for name in required)
 
 
+@pytest.mark.slow  # the full proof run (the module fixture prove_run)
 def test_multivariate_theorem2_is_checked_for_one_to_four_coordinates(prove_run):
     _, doc, _ = prove_run
     steps = {c["step"] for c in doc["claims"] if c["theorem"] == "Theorem 2"}
@@ -81,12 +83,14 @@ def test_multivariate_theorem2_is_checked_for_one_to_four_coordinates(prove_run)
         assert f"A.2.2: mu* (n = {n}, minus sign restored)" in steps
 
 
+@pytest.mark.slow  # the full proof run (the module fixture prove_run)
 def test_step_names_are_unique_per_theorem(prove_run):
     _, doc, _ = prove_run
     keys = [(c["theorem"], c["step"]) for c in doc["claims"]]
     assert len(keys) == len(set(keys))
 
 
+@pytest.mark.slow  # the full proof run (the module fixture prove_run)
 def test_findings_cite_existing_steps_that_hold(prove_run):
     _, doc, _ = prove_run
     verdict = {f"{c['theorem']}: {c['step']}": c["holds"] for c in doc["claims"]}
@@ -97,6 +101,7 @@ def test_findings_cite_existing_steps_that_hold(prove_run):
             assert verdict.get(name) is True, name
 
 
+@pytest.mark.slow  # the full proof run (the module fixture prove_run)
 def test_numerical_only_claims_are_not_steps(prove_run):
     _, doc, _ = prove_run
     assert doc["numerical_only"] == NUMERICAL_ONLY and NUMERICAL_ONLY
@@ -106,6 +111,7 @@ def test_numerical_only_claims_are_not_steps(prove_run):
         assert "numerical check in the test suite" in item["status"]
 
 
+@pytest.mark.slow  # the full proof run (the module fixture prove_run)
 def test_report_mentions_every_theorem_finding_and_equation(prove_run):
     _, doc, text = prove_run
     for module in runner.modules():
@@ -119,6 +125,7 @@ def test_report_mentions_every_theorem_finding_and_equation(prove_run):
     assert text.count("— holds.") == len(doc["claims"])
 
 
+@pytest.mark.slow  # the full proof run (the module fixture prove_run)
 def test_committed_report_is_current(prove_run):
     """docs/proofs.md is what `shb prove --report` writes now (regenerate it after changing a proof)."""
     _, _, text = prove_run
