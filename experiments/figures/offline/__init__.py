@@ -101,12 +101,13 @@ def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, workers=N
     horizons = summarize(state, config)
     checks5 = figure5_checks(state, config, horizons)
     checks6 = figure6_checks(config, horizons)
-    found = []
+    claimed5, claimed6, found = claims5(config, horizons, checks5), claims6(config, horizons), []
     if config.get("variant") == "fit":  # the paper's claims are the fit variant's question: answered, not stamped
-        (checks5, found5), (checks6, found6) = findings(checks5), findings(checks6)
+        checks5, claimed5, found5 = findings(checks5, claimed5)
+        checks6, claimed6, found6 = findings(checks6, claimed6)
         found = found5 + found6
-    concluded5 = conclude(claims5(config, horizons, checks5), checks5)
-    concluded6 = conclude(claims6(config, horizons, checks6), checks6)
+    concluded5 = conclude(claimed5, checks5)
+    concluded6 = conclude(claimed6, checks6)
     fig, data5 = figure5(state, config, horizons, dataset)
     names = outputs(config)
     ok5 = save_verified_figure(fig, names["fig5"], out_dir, data5, config, checks5, config["seed"], concluded5)
@@ -117,8 +118,8 @@ def run(out_dir, config, scale="quick", data_dir=None, scheduler=None, workers=N
     seconds = time.monotonic() - start_time
     text = report(scale, config, horizons, checks, dataset, spec.data_dir,
                   timing_line(work.timings, seconds, n_workers), inputs, concluded5 + concluded6,
-                  [stamp_line(checks5, "Figure 5"), "", stamp_line(checks6, "Figure 6")], full_data_run(out_dir, config, inputs),
-                  found)
+                  [stamp_line(checks5, "Figure 5"), "", stamp_line(checks6, "Figure 6")],
+                  full_data_run(out_dir, config, inputs), found)
     atomic_write_json(os.path.join(out_dir, names["summary"]), {
         "scale": scale, "dataset": dataset, "inputs": inputs, "config": config, "horizons": horizons, "checks": checks,
         "hypergrad_check": state["hypergrad_check"], "all_checks_passed": ok5 and ok6,

@@ -78,17 +78,19 @@ def paper_rows(scale, config, horizons, dataset):
 
 
 def claims5(config, horizons, checks):
-    """Figure 5's conclusions (experiments/conclusions.py), resting on the checks of `checks` they name (the fit
-    variant's checks hold no claim of the paper: checks.findings, so only the first)."""
+    """Figure 5's conclusions (experiments/conclusions.py), resting on the checks of `checks` they name."""
     hs = config["horizons"]
     names = [c["name"] for c in checks]
-    if not any(n == "beta_falls_with_horizon" for n in names):
-        return claims5_smd(names)
+    decreased = [n for n in names if n.startswith(("smd_decreased_meta_objective", "smd_not_worse_beyond_noise"))]
     agrees = [n for n in names if n.startswith("surface_agrees_with_smd")]
     bias = [n for n in names if n.startswith("short_horizon_bias") or n == "beta_falls_with_horizon"]
     beta = ", ".join(f"beta(T={h}) = {horizons[str(h)]['beta']:.3g}" for h in hs)
     return [
-        *claims5_smd(names),
+        claim("that SMD lowered every horizon's meta-objective with exact hypergradients",
+              "SMD lowered the meta-objective J_T of every chain started away from the surface's best region, "
+              "and left every chain started in it no worse beyond the evaluation noise (start against end on the "
+              "same fresh sequences), with forward-mode hypergradients that match finite differences.",
+              "hypergrad_forward_vs_finite_differences", *decreased),
         claim("that shorter horizons choose faster decay (the short-horizon bias of Section 3.2)",
               f"Shorter horizons choose faster decay: {beta} (ratio {ratios(config, horizons)[0]:.3g} between the "
               "shortest and the longest), and the best region of the random-search surface moves the same way.",
@@ -96,22 +98,10 @@ def claims5(config, horizons, checks):
     ]
 
 
-def claims5_smd(names):
-    """Figure 5's first conclusion: SMD did its job (every chain's start against its end, exact hypergradients)."""
-    decreased = [n for n in names if n.startswith(("smd_decreased_meta_objective", "smd_not_worse_beyond_noise"))]
-    return [claim("that SMD lowered every horizon's meta-objective with exact hypergradients",
-                  "SMD lowered the meta-objective J_T of every chain started away from the surface's best region, "
-                  "and left every chain started in it no worse beyond the evaluation noise (start against end on the "
-                  "same fresh sequences), with forward-mode hypergradients that match finite differences.",
-                  "hypergrad_forward_vs_finite_differences", *decreased)]
-
-
-def claims6(config, horizons, checks):
+def claims6(config, horizons):
     """Figure 6's conclusion: the shortest horizon's schedule trains worst beyond the noise, the longest's is within
-    the noise of the best (none for the fit variant, whose checks hold no claim of the paper: checks.findings)."""
+    the noise of the best."""
     hs, steps, n = config["horizons"], config["curve_steps"], config["curve_seeds"]
-    if f"shortest_horizon_highest_beyond_noise_at_{steps}_steps" not in [c["name"] for c in checks]:
-        return []
     return [claim(f"that the shortest horizon's schedule trains worst and the longest's about best after {steps} steps",
                   f"After {steps} steps (train loss, mean ± sample standard deviation over {n} minibatch sequences: "
                   + ", ".join(f"horizon {h} {loss_text(horizons[str(h)])}" for h in hs) + ") the shortest horizon's "
