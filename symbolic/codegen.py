@@ -183,7 +183,7 @@ def outputs():
 def current_by_stamp(root=None):
     """The generated files (under `root`, or the installed package's) are those the installed symbolic/ derives, by
     their stamp (symbolic/stamp.py: milliseconds, no derivation); False means "derive to find out"."""
-    return stamp.current(PATHS[:-1], root)
+    return stamp.current([rel for rel in PATHS if rel != stamp.STAMP], root)
 
 
 def write(root=None):

@@ -26,6 +26,11 @@ def sha256(text):
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _read(path):
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
 def sources():
     """{path under symbolic/: sha256} of every .py file of the installed shb.symbolic package (sorted paths)."""
     top = resources.package_dir("shb.symbolic")
@@ -34,8 +39,7 @@ def sources():
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(f for f in files if f.endswith(".py")):
             path = os.path.join(folder, name)
-            with open(path, encoding="utf-8") as handle:
-                found["symbolic/" + os.path.relpath(path, top).replace(os.sep, "/")] = sha256(handle.read())
+            found["symbolic/" + os.path.relpath(path, top).replace(os.sep, "/")] = sha256(_read(path))
     return dict(sorted(found.items()))
 
 
@@ -50,13 +54,9 @@ def current(names, root=None):
     sources and exactly the generated files `names`, and each of them, read from disk, has its hash. False on any
     mismatch or a missing or unreadable file (the caller then derives to find out which file is stale)."""
     try:
-        with open(resources.path(STAMP, root), encoding="utf-8") as handle:
-            stamp = json.load(handle)
+        stamp = json.loads(_read(resources.path(STAMP, root)))
         files = stamp["generated"]
-        on_disk = {}
-        for rel in files:
-            with open(resources.path(rel, root), encoding="utf-8") as handle:
-                on_disk[rel] = sha256(handle.read())
+        on_disk = {rel: sha256(_read(resources.path(rel, root))) for rel in files}
     except (OSError, ValueError, KeyError, TypeError):
         return False
     return (stamp.get("sympy") == sympy.__version__ and stamp.get("symbolic") == sources()

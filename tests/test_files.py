@@ -14,12 +14,7 @@ import numpy as np
 import pytest
 
 from shb.ground.io import atomic_write_json, read_json, to_json
-
-
-def strict_loads(text):
-    def reject(token):
-        raise ValueError(f"non-standard JSON token {token}")
-    return json.loads(text, parse_constant=reject)
+from strict_json import strict_loads  # a sibling module: tests/ is on sys.path under pytest
 
 
 @pytest.mark.slow

@@ -4,17 +4,12 @@
 relative error of NaN against NaN computed as 0), "passed": true, exit 0, and 16 RuntimeWarning lines. (Its right
 counterpart, a passing check where the gradients agree: tests/test_hypergrad.py, test_cli_hypergrad_check_json.)
 """
-import json
 import subprocess
 import sys
 
 import pytest
 
-
-def strict_loads(text):
-    def reject(token):
-        raise ValueError(f"non-standard JSON token {token}")
-    return json.loads(text, parse_constant=reject)
+from strict_json import strict_loads  # a sibling module: tests/ is on sys.path under pytest
 
 
 @pytest.mark.slow
